@@ -1,0 +1,21 @@
+export type { WeirClientErrorCode } from "./errors.ts";
+export { WeirClientError } from "./errors.ts";
+export { NegotiationQueue } from "./NegotiationQueue.ts";
+export { PublishTransport } from "./PublishTransport.ts";
+export type {
+  PublishOptions,
+  PublishResult,
+  PublishTransportEvents,
+  PublishTransportOptions,
+} from "./PublishTransportTypes.ts";
+export { SubscribeTransport } from "./SubscribeTransport.ts";
+export type {
+  EndedTrack,
+  SubscribedTrack,
+  SubscribeTransportEvents,
+  SubscribeTransportOptions,
+} from "./SubscribeTransportTypes.ts";
+export type { MediaSection, SdpDirection } from "./sdp.ts";
+export { parseMediaSections, SIMULCAST_LAYERS, sentTrackIds } from "./sdp.ts";
+export type { Listener } from "./TypedEmitter.ts";
+export { TypedEmitter } from "./TypedEmitter.ts";
