@@ -1,0 +1,331 @@
+import { SessionDescription } from "werift";
+import { type CodecCapability, codecsMatch, isRtxCodec, toWeriftCodec } from "./codecs.ts";
+import { InvalidStateError, NotFoundError, UnsupportedCodecError, WeirError } from "./errors.ts";
+import { EXT_URI, publishHeaderExtensions } from "./headerExtensions.ts";
+import { newId, newSsrc } from "./ids.ts";
+import { Publisher, type PublisherHost } from "./Publisher.ts";
+import type { MediaKind } from "./PublisherTypes.ts";
+import type {
+  OfferedTrack,
+  PublishTransportEvents,
+  PublishTransportOptions,
+  PublishTransportStats,
+} from "./PublishTransportTypes.ts";
+import { buildCompound, buildRemb, buildRr } from "./rtp/rtcp/build.ts";
+import { createReportBlock, type ReportBlock } from "./rtp/rtcp/common.ts";
+import { parseRtcp, type RtcpSenderInfo, type RtcpVisitor } from "./rtp/rtcp/parse.ts";
+import {
+  extDataLength,
+  extDataOffset,
+  findHeaderExtension,
+  parseRtp,
+  RtpView,
+} from "./rtp/rtpPacket.ts";
+import type { IceCandidateInit, SessionDescriptionInit } from "./TransportTypes.ts";
+import { TypedEmitter } from "./TypedEmitter.ts";
+import { type MediaSink, WebRtcPeer } from "./WebRtcPeer.ts";
+
+/** What a transport needs from its router. */
+export interface RouterContext {
+  readonly codecs: readonly CodecCapability[];
+  addPublisher(publisher: Publisher): void;
+}
+
+interface NegotiatedTrack extends OfferedTrack {
+  codec: CodecCapability;
+  sourcePayloadType: number;
+  ssrcs: number[];
+  headerExtensions: { id: number; uri: string }[];
+}
+
+const RTCP_INTERVAL_MS = 1000;
+const NACK_TICK_MS = 20;
+const DEFAULT_MAX_INCOMING_BITRATE = 3_000_000;
+
+/** The client offers, the node answers; carries one participant's published tracks. */
+export class PublishTransport
+  extends TypedEmitter<PublishTransportEvents>
+  implements MediaSink, PublisherHost, RtcpVisitor
+{
+  readonly id = newId("pt");
+  readonly rtcpSsrc = newSsrc();
+  firNegotiated = false;
+  readonly #router: RouterContext;
+  readonly #peer: WebRtcPeer;
+  readonly #view = new RtpView();
+  readonly #bySsrc = new Map<number, Publisher>();
+  readonly #byMid = new Map<string, Publisher>();
+  readonly #tracks = new Map<string, NegotiatedTrack>();
+  readonly #maxIncomingBitrate: number;
+  readonly #timers: NodeJS.Timeout[] = [];
+  #midExtId = 0;
+  #closed = false;
+
+  constructor(router: RouterContext, options: PublishTransportOptions = {}) {
+    super();
+    this.#router = router;
+    this.#maxIncomingBitrate = options.maxIncomingBitrate ?? DEFAULT_MAX_INCOMING_BITRATE;
+    const codecs = {
+      audio: router.codecs.filter((c) => c.kind === "audio").map((c) => toWeriftCodec(c)),
+      video: router.codecs.filter((c) => c.kind === "video").map((c) => toWeriftCodec(c)),
+    };
+    this.#peer = new WebRtcPeer(options, codecs, publishHeaderExtensions());
+    this.#peer.setSink(this);
+    this.#peer.on("icecandidate", (c) => this.emit("icecandidate", c));
+    this.#peer.on("connectionstatechange", (s) => {
+      this.emit("connectionstatechange", s);
+      if (s === "failed" || s === "closed") void this.close();
+    });
+    this.#timers.push(
+      setInterval(() => this.#sendReports(), RTCP_INTERVAL_MS).unref(),
+      setInterval(() => this.#tickNacks(), NACK_TICK_MS).unref(),
+    );
+  }
+
+  get connectionState() {
+    return this.#peer.state;
+  }
+
+  get publishers(): Publisher[] {
+    return [...this.#byMid.values()];
+  }
+
+  /** Applies a client offer (first or renegotiation) and returns the node's answer. */
+  async getAnswer(offer: SessionDescriptionInit): Promise<SessionDescriptionInit> {
+    this.#assertOpen();
+    const checked = WebRtcPeer.checkSdp(offer, "offer");
+    const parsed = SessionDescription.parse(checked.sdp);
+    await this.#peer.setRemoteDescription(checked);
+    const offered = this.#matchCodecs(parsed);
+    const answer = await this.#peer.pc.createAnswer();
+    const local = await this.#peer.setLocalDescription(answer);
+    this.#updateTracks(offered);
+    return local;
+  }
+
+  /** Starts forwarding an offered track; the publisher joins the router. */
+  publish(trackId: string): Publisher {
+    this.#assertOpen();
+    const track = this.#tracks.get(trackId);
+    if (!track) throw new NotFoundError(`no offered track with id ${trackId}`);
+    if (this.#byMid.has(track.mid))
+      throw new InvalidStateError(`track ${trackId} is already published`);
+    const publisher = new Publisher({
+      id: trackId,
+      kind: track.kind,
+      mid: track.mid,
+      codec: track.codec,
+      sourcePayloadType: track.sourcePayloadType,
+      headerExtensions: track.headerExtensions,
+      host: this,
+    });
+    this.#byMid.set(track.mid, publisher);
+    for (const ssrc of track.ssrcs) this.#bySsrc.set(ssrc, publisher);
+    publisher.on("closed", () => {
+      this.#byMid.delete(track.mid);
+      for (const [ssrc, p] of this.#bySsrc) if (p === publisher) this.#bySsrc.delete(ssrc);
+    });
+    this.#router.addPublisher(publisher);
+    return publisher;
+  }
+
+  /** Stops forwarding a published track; its subscribers end. */
+  unpublish(publisherId: string): void {
+    const publisher = this.publishers.find((p) => p.id === publisherId);
+    if (!publisher) throw new NotFoundError(`no publisher ${publisherId} on this transport`);
+    publisher.close();
+  }
+
+  addIceCandidate(candidate: IceCandidateInit | null): Promise<void> {
+    this.#assertOpen();
+    return this.#peer.addIceCandidate(candidate);
+  }
+
+  /** Prepares an ICE restart: the client's next offer (with new credentials) is answered with new ones. */
+  restartIce(): void {
+    this.#assertOpen();
+    this.#peer.pc.restartIce();
+  }
+
+  // --- MediaSink: the hot path ---
+
+  onRtp(buf: Buffer, len: number): void {
+    const view = this.#view;
+    const stats = this.#peer.stats;
+    if (!parseRtp(buf, len, view)) {
+      stats.droppedMalformed++;
+      return;
+    }
+    let publisher = this.#bySsrc.get(view.ssrc);
+    if (publisher === undefined) {
+      publisher = this.#bindSsrc(buf, view);
+      if (publisher === undefined) {
+        stats.droppedUnknown++;
+        return;
+      }
+    }
+    if (view.payloadType !== publisher.sourcePayloadType) {
+      stats.droppedUnknown++;
+      return;
+    }
+    publisher.receive(buf, view, performance.now());
+  }
+
+  onRtcp(buf: Buffer, len: number): void {
+    if (parseRtcp(buf, len, this) < 0) this.#peer.stats.droppedMalformed++;
+  }
+
+  senderReport(info: RtcpSenderInfo): void {
+    const publisher = this.#bySsrc.get(info.ssrc);
+    if (!publisher) return;
+    publisher.senderReport = {
+      ntpSec: info.ntpSec,
+      ntpFrac: info.ntpFrac,
+      rtpTimestamp: info.rtpTimestamp,
+      receivedAtMs: performance.now(),
+    };
+  }
+
+  sendRtcp(packet: Uint8Array): void {
+    this.#peer.sendRtcp(packet);
+  }
+
+  getStats(): PublishTransportStats {
+    return {
+      id: this.id,
+      state: this.#peer.state,
+      media: { ...this.#peer.stats },
+      publishers: this.publishers.map((p) => p.getStats()),
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const t of this.#timers) clearInterval(t);
+    for (const p of this.publishers) p.close();
+    await this.#peer.close();
+    this.emit("closed");
+    this.removeAllListeners();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new WeirError("closed", `publish transport ${this.id} is closed`);
+  }
+
+  /** Binds an unknown SSRC to a publisher through the MID header extension. */
+  #bindSsrc(buf: Buffer, view: RtpView): Publisher | undefined {
+    if (this.#midExtId === 0 || view.extOffset < 0) return undefined;
+    const packed = findHeaderExtension(buf, view, this.#midExtId);
+    if (packed < 0) return undefined;
+    const off = extDataOffset(packed);
+    const mid = buf.toString("ascii", off, off + extDataLength(packed));
+    const publisher = this.#byMid.get(mid);
+    if (publisher) this.#bySsrc.set(view.ssrc, publisher);
+    return publisher;
+  }
+
+  /** Picks, per offered m-line, the client's first codec the router can forward. */
+  #matchCodecs(parsed: SessionDescription): NegotiatedTrack[] {
+    const tracks: NegotiatedTrack[] = [];
+    const transceivers = this.#peer.pc.getTransceivers();
+    const ours = publishHeaderExtensions();
+    const supported = new Set([...ours.audio, ...ours.video].map((e) => e.uri));
+    for (const media of parsed.media) {
+      if (media.kind !== "audio" && media.kind !== "video") continue;
+      const mid = media.rtp.muxId;
+      const transceiver = transceivers.find((t) => t.mid === mid);
+      if (!mid || !transceiver) continue;
+      const midExt = media.rtp.headerExtensions.find((e) => e.uri === EXT_URI.mid);
+      if (midExt) this.#midExtId = midExt.id;
+      let chosen: { offered: (typeof media.rtp.codecs)[number]; codec: CodecCapability } | null =
+        null;
+      for (const offered of media.rtp.codecs) {
+        if (isRtxCodec(offered.mimeType)) continue;
+        const codec = this.#router.codecs.find(
+          (c) => c.kind === media.kind && codecsMatch(c, offered),
+        );
+        if (codec) {
+          chosen = { offered, codec };
+          break;
+        }
+      }
+      if (!chosen) {
+        if (media.direction === "sendonly" || media.direction === "sendrecv") {
+          throw new UnsupportedCodecError(
+            `m-line ${mid}: no offered ${media.kind} codec is supported`,
+          );
+        }
+        continue;
+      }
+      const feedback = chosen.offered.rtcpFeedback ?? [];
+      const fir = feedback.some((f) => f.type === "ccm" && f.parameter === "fir");
+      const pli = feedback.some((f) => f.type === "nack" && f.parameter === "pli");
+      if (media.kind === "video") this.firNegotiated = fir && !pli;
+      transceiver.codecs = [
+        toWeriftCodec(
+          { ...chosen.codec, parameters: chosen.offered.parameters },
+          chosen.offered.payloadType,
+        ),
+      ];
+      const trackId = media.msid?.split(" ")[1] ?? parsed.webrtcTrackId(media) ?? mid;
+      const live =
+        media.port !== 0 && (media.direction === "sendonly" || media.direction === "sendrecv");
+      if (!live) continue;
+      tracks.push({
+        trackId,
+        mid,
+        kind: media.kind as MediaKind,
+        mimeType: chosen.codec.mimeType,
+        codec: chosen.codec,
+        sourcePayloadType: chosen.offered.payloadType,
+        ssrcs: media.ssrc.map((s) => s.ssrc),
+        headerExtensions: media.rtp.headerExtensions.filter((e) => supported.has(e.uri)),
+      });
+    }
+    return tracks;
+  }
+
+  /** Announces new tracks and ends the ones the client stopped sending. */
+  #updateTracks(offered: NegotiatedTrack[]): void {
+    const next = new Map(offered.map((t) => [t.trackId, t]));
+    for (const [trackId, old] of this.#tracks) {
+      if (next.get(trackId)?.mid === old.mid) continue;
+      this.#tracks.delete(trackId);
+      this.#byMid.get(old.mid)?.close();
+      this.emit("trackended", publicTrack(old));
+    }
+    for (const [trackId, track] of next) {
+      if (this.#tracks.has(trackId)) continue;
+      this.#tracks.set(trackId, track);
+      this.emit("track", publicTrack(track));
+    }
+  }
+
+  #sendReports(): void {
+    if (this.#peer.state !== "connected") return;
+    const now = performance.now();
+    const blocks: ReportBlock[] = [];
+    const videoSsrcs: number[] = [];
+    for (const p of this.#byMid.values()) {
+      const block = createReportBlock();
+      if (p.fillReportBlock(block, now)) blocks.push(block);
+      if (p.kind === "video" && p.ssrc !== null) videoSsrcs.push(p.ssrc);
+    }
+    if (blocks.length === 0) return;
+    const packets: Uint8Array[] = [buildRr(this.rtcpSsrc, blocks.slice(0, 31))];
+    if (videoSsrcs.length > 0)
+      packets.push(buildRemb(this.rtcpSsrc, this.#maxIncomingBitrate, videoSsrcs));
+    this.#peer.sendRtcp(buildCompound(packets));
+  }
+
+  #tickNacks(): void {
+    if (this.#byMid.size === 0) return;
+    const now = performance.now();
+    for (const p of this.#byMid.values()) p.tick(now);
+  }
+}
+
+function publicTrack(t: NegotiatedTrack): OfferedTrack {
+  return { trackId: t.trackId, mid: t.mid, kind: t.kind, mimeType: t.mimeType };
+}

@@ -1,0 +1,94 @@
+import { type CodecCapability, DEFAULT_CODECS } from "./codecs.ts";
+import { InvalidStateError, WeirError } from "./errors.ts";
+import { newId } from "./ids.ts";
+import type { Publisher } from "./Publisher.ts";
+import { PublishTransport } from "./PublishTransport.ts";
+import type { PublishTransportOptions } from "./PublishTransportTypes.ts";
+import type { RouterEvents, RouterOptions, RouterStats } from "./RouterTypes.ts";
+import { type SubscribeRouterContext, SubscribeTransport } from "./SubscribeTransport.ts";
+import type { SubscribeTransportOptions } from "./SubscribeTransportTypes.ts";
+import { TypedEmitter } from "./TypedEmitter.ts";
+
+/** A room: the publishers in it and the transports that publish into and subscribe from it. */
+export class Router extends TypedEmitter<RouterEvents> implements SubscribeRouterContext {
+  readonly id: string;
+  readonly codecs: readonly CodecCapability[];
+  readonly #options: RouterOptions;
+  readonly #publishers = new Map<string, Publisher>();
+  readonly #publishTransports = new Set<PublishTransport>();
+  readonly #subscribeTransports = new Set<SubscribeTransport>();
+  #closed = false;
+
+  constructor(options: RouterOptions = {}) {
+    super();
+    this.id = options.id ?? newId("room");
+    this.codecs = options.codecs ?? DEFAULT_CODECS;
+    this.#options = options;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get publishers(): Publisher[] {
+    return [...this.#publishers.values()];
+  }
+
+  getPublisher(id: string): Publisher | undefined {
+    return this.#publishers.get(id);
+  }
+
+  createPublishTransport(options: PublishTransportOptions = {}): PublishTransport {
+    this.#assertOpen();
+    const t = new PublishTransport(this, { ...this.#options.transport, ...options });
+    this.#publishTransports.add(t);
+    t.on("closed", () => this.#publishTransports.delete(t));
+    return t;
+  }
+
+  createSubscribeTransport(options: SubscribeTransportOptions = {}): SubscribeTransport {
+    this.#assertOpen();
+    const t = new SubscribeTransport(this, { ...this.#options.transport, ...options });
+    this.#subscribeTransports.add(t);
+    t.on("closed", () => this.#subscribeTransports.delete(t));
+    return t;
+  }
+
+  /** Called by a publish transport when one of its tracks is published. */
+  addPublisher(publisher: Publisher): void {
+    if (this.#publishers.has(publisher.id)) {
+      publisher.close();
+      throw new InvalidStateError(`a publisher with id ${publisher.id} already exists in the room`);
+    }
+    this.#publishers.set(publisher.id, publisher);
+    publisher.on("closed", () => {
+      this.#publishers.delete(publisher.id);
+      this.emit("publisherclosed", publisher);
+    });
+    this.emit("publisher", publisher);
+  }
+
+  getStats(): RouterStats {
+    return {
+      id: this.id,
+      publishers: this.publishers.map((p) => p.getStats()),
+      publishTransports: [...this.#publishTransports].map((t) => t.getStats()),
+      subscribeTransports: [...this.#subscribeTransports].map((t) => t.getStats()),
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([
+      ...[...this.#subscribeTransports].map((t) => t.close()),
+      ...[...this.#publishTransports].map((t) => t.close()),
+    ]);
+    this.emit("closed");
+    this.removeAllListeners();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new WeirError("closed", `router ${this.id} is closed`);
+  }
+}

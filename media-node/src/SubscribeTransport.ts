@@ -1,0 +1,281 @@
+import { type RTCRtpTransceiver, SessionDescription } from "werift";
+import { toWeriftCodec } from "./codecs.ts";
+import { InvalidStateError, NotFoundError, WeirError } from "./errors.ts";
+import { buildExtMap, subscribeHeaderExtensions } from "./headerExtensions.ts";
+import { newId, newSsrc } from "./ids.ts";
+import type { Publisher } from "./Publisher.ts";
+import type { RouterContext } from "./PublishTransport.ts";
+import { buildCompound } from "./rtp/rtcp/build.ts";
+import type { ReportBlock } from "./rtp/rtcp/common.ts";
+import { parseRtcp, type RtcpRemb, type RtcpVisitor } from "./rtp/rtcp/parse.ts";
+import { Subscriber, type SubscriberHost } from "./Subscriber.ts";
+import type {
+  SubscribeResult,
+  SubscribeTransportEvents,
+  SubscribeTransportOptions,
+  SubscribeTransportStats,
+} from "./SubscribeTransportTypes.ts";
+import type { IceCandidateInit, SessionDescriptionInit } from "./TransportTypes.ts";
+import { TypedEmitter } from "./TypedEmitter.ts";
+import { type MediaSink, WebRtcPeer } from "./WebRtcPeer.ts";
+
+export interface SubscribeRouterContext extends RouterContext {
+  getPublisher(id: string): Publisher | undefined;
+}
+
+const RTCP_INTERVAL_MS = 1000;
+const ANSWER_TIMEOUT_MS = 15_000;
+
+interface Slot {
+  transceiver: RTCRtpTransceiver;
+  subscriber: Subscriber | null;
+}
+
+/**
+ * The node offers, the client answers; carries every track one participant receives. m-lines
+ * of ended subscriptions go inactive and are reused by the next subscription of the same kind.
+ */
+export class SubscribeTransport
+  extends TypedEmitter<SubscribeTransportEvents>
+  implements MediaSink, SubscriberHost, RtcpVisitor
+{
+  readonly id = newId("st");
+  readonly #router: SubscribeRouterContext;
+  readonly #peer: WebRtcPeer;
+  readonly #slots: Slot[] = [];
+  readonly #bySsrc = new Map<number, Subscriber>();
+  readonly #timer: NodeJS.Timeout;
+  /** Serialises offer/answer rounds: one offer outstanding at a time. */
+  #queue: Promise<unknown> = Promise.resolve();
+  #answered: (() => void) | null = null;
+  #closed = false;
+
+  constructor(router: SubscribeRouterContext, options: SubscribeTransportOptions = {}) {
+    super();
+    this.#router = router;
+    this.#peer = new WebRtcPeer(options, { audio: [], video: [] }, subscribeHeaderExtensions());
+    this.#peer.setSink(this);
+    this.#peer.on("icecandidate", (c) => this.emit("icecandidate", c));
+    this.#peer.on("connected", () => {
+      for (const s of this.#bySsrc.values()) s.publisher.requestKeyframe();
+    });
+    this.#peer.on("connectionstatechange", (s) => {
+      this.emit("connectionstatechange", s);
+      if (s === "failed" || s === "closed") void this.close();
+    });
+    this.#timer = setInterval(() => this.#sendReports(), RTCP_INTERVAL_MS).unref();
+  }
+
+  get connectionState() {
+    return this.#peer.state;
+  }
+
+  get subscribers(): Subscriber[] {
+    return [...this.#bySsrc.values()];
+  }
+
+  /** Adds (or reuses) an m-line for a publisher and returns the offer that carries it. */
+  subscribe(publisherId: string): Promise<SubscribeResult> {
+    return this.#negotiate(async () => {
+      const publisher = this.#router.getPublisher(publisherId);
+      if (!publisher || publisher.closed) throw new NotFoundError(`no publisher ${publisherId}`);
+      if (this.subscribers.some((s) => s.publisher === publisher)) {
+        throw new InvalidStateError(`already subscribed to ${publisherId}`);
+      }
+      const slot = this.#freeSlot(publisher);
+      const subscriber = new Subscriber({
+        id: newId("sub"),
+        publisher,
+        ssrc: slot.transceiver.sender.ssrc,
+        payloadType: publisher.codec.payloadType,
+        extMap: new Uint8Array(256),
+        host: this,
+      });
+      slot.subscriber = subscriber;
+      this.#bySsrc.set(subscriber.ssrc, subscriber);
+      subscriber.on("closed", () => this.#release(slot, subscriber));
+      const offer = await this.#offer();
+      publisher.addSubscriber(subscriber);
+      return { subscriber, offer };
+    });
+  }
+
+  /** Ends a subscription; its m-line goes inactive (to be reused). Returns the new offer. */
+  unsubscribe(subscriberId: string): Promise<SessionDescriptionInit> {
+    const subscriber = this.subscribers.find((s) => s.id === subscriberId);
+    if (!subscriber) return Promise.reject(new NotFoundError(`no subscriber ${subscriberId}`));
+    subscriber.close();
+    return this.createOffer();
+  }
+
+  /** A fresh offer reflecting the current subscriptions (after negotiationneeded). */
+  createOffer(options: { iceRestart?: boolean } = {}): Promise<SessionDescriptionInit> {
+    return this.#negotiate(() => this.#offer(options.iceRestart));
+  }
+
+  /** Restarts ICE: returns an offer with new credentials. */
+  restartIce(): Promise<SessionDescriptionInit> {
+    return this.createOffer({ iceRestart: true });
+  }
+
+  async setAnswer(answer: SessionDescriptionInit): Promise<void> {
+    this.#assertOpen();
+    const checked = WebRtcPeer.checkSdp(answer, "answer");
+    if (this.#peer.pc.signalingState !== "have-local-offer") {
+      throw new InvalidStateError("no offer is waiting for an answer");
+    }
+    await this.#peer.setRemoteDescription(checked);
+    this.#applyAnswer(SessionDescription.parse(checked.sdp));
+    this.#answered?.();
+  }
+
+  addIceCandidate(candidate: IceCandidateInit | null): Promise<void> {
+    this.#assertOpen();
+    return this.#peer.addIceCandidate(candidate);
+  }
+
+  // --- SubscriberHost / MediaSink ---
+
+  sendRtp(plain: Uint8Array, len: number, headerLen: number): boolean {
+    return this.#peer.sendRtp(plain, len, headerLen);
+  }
+
+  onRtp(): void {
+    this.#peer.stats.droppedUnknown++; // subscribers send no media to us
+  }
+
+  onRtcp(buf: Buffer, len: number): void {
+    if (parseRtcp(buf, len, this) < 0) this.#peer.stats.droppedMalformed++;
+  }
+
+  pli(_sender: number, mediaSsrc: number): void {
+    this.#bySsrc.get(mediaSsrc)?.onKeyframeRequest();
+  }
+
+  fir(_sender: number, mediaSsrc: number): void {
+    this.#bySsrc.get(mediaSsrc)?.onKeyframeRequest();
+  }
+
+  nack(_sender: number, mediaSsrc: number, lostSeq: number): void {
+    this.#bySsrc.get(mediaSsrc)?.retransmit(lostSeq);
+  }
+
+  reportBlock(_sender: number, block: ReportBlock): void {
+    this.#bySsrc.get(block.ssrc)?.onReceiverReport(block.fractionLost);
+  }
+
+  remb(remb: RtcpRemb): void {
+    for (let i = 0; i < remb.ssrcCount; i++) this.#bySsrc.get(remb.ssrcs[i])?.onRemb(remb.bitrate);
+  }
+
+  getStats(): SubscribeTransportStats {
+    return {
+      id: this.id,
+      state: this.#peer.state,
+      media: { ...this.#peer.stats },
+      subscribers: this.subscribers.map((s) => s.getStats()),
+      mLines: this.#slots.length,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    for (const s of this.subscribers) s.close();
+    await this.#peer.close();
+    this.emit("closed");
+    this.removeAllListeners();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new WeirError("closed", `subscribe transport ${this.id} is closed`);
+  }
+
+  /** Runs one offer/answer round after the previous one has been answered. */
+  #negotiate<T>(round: () => Promise<T>): Promise<T> {
+    const run = async () => {
+      this.#assertOpen();
+      return round();
+    };
+    const result = this.#queue.then(run, run);
+    this.#queue = result.then(
+      () => this.#waitForAnswer(),
+      () => undefined,
+    );
+    return result;
+  }
+
+  #waitForAnswer(): Promise<void> {
+    if (this.#peer.pc.signalingState !== "have-local-offer") return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#answered = null;
+        resolve();
+      }, ANSWER_TIMEOUT_MS).unref();
+      this.#answered = () => {
+        clearTimeout(timer);
+        this.#answered = null;
+        resolve();
+      };
+    });
+  }
+
+  async #offer(iceRestart = false): Promise<SessionDescriptionInit> {
+    const offer = await this.#peer.pc.createOffer({ iceRestart });
+    return this.#peer.setLocalDescription(offer);
+  }
+
+  /** A free m-line of the publisher's kind, made ready for it, or a new one. */
+  #freeSlot(publisher: Publisher): Slot {
+    let slot = this.#slots.find(
+      (s) => s.subscriber === null && s.transceiver.kind === publisher.kind,
+    );
+    if (slot) {
+      // A new SSRC so the client sees a new stream, not a jump in the old one.
+      (slot.transceiver.sender as { ssrc: number }).ssrc = newSsrc();
+    } else {
+      const transceiver = this.#peer.pc.addTransceiver(publisher.kind, { direction: "sendonly" });
+      slot = { transceiver, subscriber: null };
+      this.#slots.push(slot);
+    }
+    const t = slot.transceiver;
+    t.setDirection("sendonly");
+    t.codecs = [toWeriftCodec(publisher.codec)];
+    t.sender.streamId = publisher.id;
+    (t.sender as { trackId: string }).trackId = publisher.id;
+    return slot;
+  }
+
+  #release(slot: Slot, subscriber: Subscriber): void {
+    this.#bySsrc.delete(subscriber.ssrc);
+    if (slot.subscriber !== subscriber) return;
+    slot.subscriber = null;
+    slot.transceiver.setDirection("inactive");
+    if (this.#closed) return;
+    this.emit("subscriberclosed", subscriber);
+    this.emit("negotiationneeded");
+  }
+
+  /** Learns the client's header extension ids and maps each subscriber's publisher onto them. */
+  #applyAnswer(answer: SessionDescription): void {
+    for (const slot of this.#slots) {
+      const sub = slot.subscriber;
+      if (!sub) continue;
+      const media = answer.media.find((m) => m.rtp.muxId === slot.transceiver.mid);
+      if (!media) continue;
+      sub.setExtMap(buildExtMap(sub.publisher.headerExtensions, media.rtp.headerExtensions));
+    }
+  }
+
+  #sendReports(): void {
+    if (this.#peer.state !== "connected" || this.#bySsrc.size === 0) return;
+    const now = performance.now();
+    const packets: Uint8Array[] = [];
+    for (const s of this.#bySsrc.values()) {
+      const sr = s.buildSenderReport(now);
+      if (sr) packets.push(sr);
+    }
+    if (packets.length > 0) this.#peer.sendRtcp(buildCompound(packets));
+  }
+}

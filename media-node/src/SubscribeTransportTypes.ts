@@ -1,0 +1,36 @@
+import type { Subscriber } from "./Subscriber.ts";
+import type { SubscriberStats } from "./SubscriberTypes.ts";
+import type {
+  IceCandidateInit,
+  MediaPathStats,
+  SessionDescriptionInit,
+  TransportOptions,
+  TransportState,
+} from "./TransportTypes.ts";
+
+export type SubscribeTransportOptions = TransportOptions;
+
+export interface SubscribeResult {
+  subscriber: Subscriber;
+  /** The node's offer carrying the new m-line; send it to the client, then call setAnswer. */
+  offer: SessionDescriptionInit;
+}
+
+export interface SubscribeTransportEvents {
+  icecandidate: [IceCandidateInit | null];
+  connectionstatechange: [TransportState];
+  /** The node needs to renegotiate (e.g. a publisher left): call createOffer(). */
+  negotiationneeded: [];
+  /** A subscriber ended because its publisher closed. */
+  subscriberclosed: [Subscriber];
+  closed: [];
+}
+
+export interface SubscribeTransportStats {
+  id: string;
+  state: TransportState;
+  media: MediaPathStats;
+  subscribers: SubscriberStats[];
+  /** m-lines in the session, live or free for reuse. */
+  mLines: number;
+}

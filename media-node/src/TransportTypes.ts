@@ -1,0 +1,45 @@
+/** Network options shared by publish and subscribe transports. */
+export interface TransportOptions {
+  /** Host addresses to offer ICE candidates on (default: every interface werift finds). */
+  listenIps?: string[];
+  /** NAT 1:1 mapping: local address -> address announced to clients in candidates. */
+  announcedIps?: Record<string, string>;
+  /** Inclusive UDP port range for ICE sockets. Running out is an IcePortsExhaustedError. */
+  portRange?: [number, number];
+}
+
+export type TransportState =
+  | "new"
+  | "connecting"
+  | "connected"
+  | "disconnected"
+  | "failed"
+  | "closed";
+
+export interface IceCandidateInit {
+  candidate: string;
+  sdpMid?: string;
+  sdpMLineIndex?: number;
+  usernameFragment?: string;
+}
+
+export interface SessionDescriptionInit {
+  type: "offer" | "answer";
+  sdp: string;
+}
+
+/** Counters of what the media path received and why it dropped anything. */
+export interface MediaPathStats {
+  rtpPacketsIn: number;
+  rtcpPacketsIn: number;
+  rtpPacketsOut: number;
+  rtcpPacketsOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Datagrams dropped: failed SRTP authentication or replay. */
+  droppedAuth: number;
+  /** Datagrams dropped: malformed RTP/RTCP, or media before keys. */
+  droppedMalformed: number;
+  /** Packets whose SSRC or payload type matched nothing negotiated. */
+  droppedUnknown: number;
+}

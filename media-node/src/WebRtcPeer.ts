@@ -1,0 +1,351 @@
+import type { Socket } from "node:dgram";
+import {
+  type RTCDtlsTransport,
+  RTCIceCandidate,
+  RTCPeerConnection,
+  type RTCRtpCodecParameters,
+  type RTCRtpHeaderExtensionParameters,
+} from "werift";
+import { IcePortsExhaustedError, InvalidSdpError } from "./errors.ts";
+import { createSrtpPair, rtpHeaderLength, type SrtpContext } from "./rtp/srtp/index.ts";
+import type {
+  IceCandidateInit,
+  MediaPathStats,
+  SessionDescriptionInit,
+  TransportOptions,
+  TransportState,
+} from "./TransportTypes.ts";
+import { TypedEmitter } from "./TypedEmitter.ts";
+
+/** Largest SDP we accept from a client; real ones are a few KiB. */
+export const MAX_SDP_BYTES = 64 * 1024;
+/** werift's value for SRTP_AES128_CM_HMAC_SHA1_80, the one profile our fast path implements. */
+const SRTP_AES128_CM_SHA1_80 = 1;
+/** How long a renegotiation waits for a connect already under way. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+export interface MediaSink {
+  onRtp(buf: Buffer, len: number): void;
+  onRtcp(buf: Buffer, len: number): void;
+}
+
+interface PeerEvents {
+  icecandidate: [IceCandidateInit | null];
+  connectionstatechange: [TransportState];
+  connected: [];
+  closed: [];
+}
+
+interface PeerCodecs {
+  audio: RTCRtpCodecParameters[];
+  video: RTCRtpCodecParameters[];
+}
+
+interface PeerExtensions {
+  audio: RTCRtpHeaderExtensionParameters[];
+  video: RTCRtpHeaderExtensionParameters[];
+}
+
+/** The parts of werift's ICE pair we send on: we write to its UDP socket directly. */
+interface NominatedPair {
+  remoteAddr: [string, number];
+  protocol: { transport: { socket?: Socket; closed?: boolean } };
+}
+
+/**
+ * Adapter around a werift RTCPeerConnection: werift does ICE, DTLS, SCTP and SDP; this class
+ * takes the SRTP media path over (keys from the DTLS handshake, our own SRTP contexts, our own
+ * receive handler and direct socket sends), giving the SDK a narrow send/receive interface.
+ */
+export class WebRtcPeer extends TypedEmitter<PeerEvents> {
+  readonly pc: RTCPeerConnection;
+  readonly stats: MediaPathStats = {
+    rtpPacketsIn: 0,
+    rtcpPacketsIn: 0,
+    rtpPacketsOut: 0,
+    rtcpPacketsOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    droppedAuth: 0,
+    droppedMalformed: 0,
+    droppedUnknown: 0,
+  };
+  #sink: MediaSink | null = null;
+  #tx: SrtpContext | null = null;
+  #rx: SrtpContext | null = null;
+  #pair: NominatedPair | null = null;
+  #iceConnection: { nominated?: NominatedPair } | null = null;
+  readonly #patched = new WeakSet<object>();
+  readonly #options: TransportOptions;
+  #state: TransportState = "new";
+
+  constructor(options: TransportOptions, codecs: PeerCodecs, headerExtensions: PeerExtensions) {
+    super();
+    this.#options = options;
+    const loopback = (options.listenIps ?? []).filter(
+      (ip) => ip.startsWith("127.") || ip === "::1",
+    );
+    this.pc = new RTCPeerConnection({
+      iceServers: [],
+      iceLite: true,
+      bundlePolicy: "max-bundle",
+      iceUseTcp: false,
+      iceTcpPassive: false,
+      iceUseIpv6: false,
+      iceAdditionalHostAddresses: loopback.length > 0 ? loopback : undefined,
+      icePortRange: options.portRange,
+      codecs,
+      headerExtensions,
+    });
+    this.pc.onIceCandidate.subscribe((c) => {
+      const init = c ? this.#publicCandidate(c.toJSON()) : null;
+      if (c === undefined || init !== undefined) this.emit("icecandidate", init ?? null);
+    });
+    this.pc.connectionStateChange.subscribe((s) => this.#setState(s as TransportState));
+  }
+
+  get state(): TransportState {
+    return this.#state;
+  }
+
+  setSink(sink: MediaSink): void {
+    this.#sink = sink;
+  }
+
+  /** Validates an SDP from outside before werift sees it. */
+  static checkSdp(desc: unknown, type: "offer" | "answer"): SessionDescriptionInit {
+    const d = desc as Partial<SessionDescriptionInit> | null;
+    if (!d || typeof d !== "object" || typeof d.sdp !== "string") {
+      throw new InvalidSdpError(`expected an ${type} object with an sdp string`);
+    }
+    if (d.type !== type) throw new InvalidSdpError(`expected type "${type}", got "${d.type}"`);
+    if (d.sdp.length > MAX_SDP_BYTES) {
+      throw new InvalidSdpError(`SDP is ${d.sdp.length} bytes; the limit is ${MAX_SDP_BYTES}`);
+    }
+    const sdp = d.sdp;
+    if (!sdp.startsWith("v=0")) throw new InvalidSdpError("SDP must start with v=0");
+    if (!/^m=(audio|video|application) \d+ /m.test(sdp)) {
+      throw new InvalidSdpError("SDP has no media section");
+    }
+    if (!/^a=ice-ufrag:\S+/m.test(sdp) || !/^a=ice-pwd:\S+/m.test(sdp)) {
+      throw new InvalidSdpError("SDP lacks ICE credentials (a=ice-ufrag / a=ice-pwd)");
+    }
+    if (!/^a=fingerprint:\S+ [0-9A-Fa-f:]+/m.test(sdp)) {
+      throw new InvalidSdpError("SDP lacks a DTLS fingerprint");
+    }
+    return { type, sdp };
+  }
+
+  async setRemoteDescription(desc: SessionDescriptionInit): Promise<void> {
+    // werift starts DTLS again if a description lands while the first connect is under way
+    // (and fails the peer): let the first connect settle.
+    if (this.#state === "new" || this.#state === "connecting") {
+      if (this.pc.remoteDescription) await this.#settled();
+    }
+    try {
+      await this.pc.setRemoteDescription(desc);
+    } catch (err) {
+      throw new InvalidSdpError(`remote ${desc.type} rejected: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    this.#patchDtlsTransports();
+  }
+
+  #settled(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, CONNECT_TIMEOUT_MS);
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        self.off("connectionstatechange", onState);
+        resolve();
+      }
+      function onState(s: TransportState) {
+        if (s !== "new" && s !== "connecting") done();
+      }
+      this.on("connectionstatechange", onState);
+    });
+  }
+
+  /** Sets our local description and returns it with candidates filtered and announced. */
+  async setLocalDescription(desc: { type: string; sdp: string }): Promise<SessionDescriptionInit> {
+    const type = desc.type;
+    if (type !== "offer" && type !== "answer") throw new InvalidSdpError("bad local type");
+    this.#patchDtlsTransports();
+    await this.pc.setLocalDescription({ type, sdp: desc.sdp });
+    const local = this.pc.localDescription;
+    if (!local) throw new InvalidSdpError("werift produced no local description");
+    const sdp = this.#rewriteCandidates(local.sdp);
+    if (!/^a=candidate:/m.test(sdp) && this.#options.portRange) {
+      throw new IcePortsExhaustedError(this.#options.portRange);
+    }
+    return { type, sdp };
+  }
+
+  async addIceCandidate(candidate: IceCandidateInit | null): Promise<void> {
+    if (!candidate?.candidate) return;
+    if (typeof candidate.candidate !== "string" || candidate.candidate.length > 1024) {
+      throw new InvalidSdpError("ICE candidate must be a string under 1 KiB");
+    }
+    try {
+      await this.pc.addIceCandidate(new RTCIceCandidate(candidate));
+    } catch (err) {
+      throw new InvalidSdpError(`bad ICE candidate: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Encrypts and sends one RTP packet (plaintext src[0..len), header headerLen bytes). */
+  sendRtp(src: Uint8Array, len: number, headerLen: number): boolean {
+    const tx = this.#tx;
+    const socket = this.#socket();
+    if (!tx || !socket) return false;
+    const out = tx.encryptRtp(src, len, headerLen);
+    const addr = (this.#pair as NominatedPair).remoteAddr;
+    socket.send(out, addr[1], addr[0]);
+    this.stats.rtpPacketsOut++;
+    this.stats.bytesOut += out.length;
+    return true;
+  }
+
+  sendRtcp(packet: Uint8Array): boolean {
+    const tx = this.#tx;
+    const socket = this.#socket();
+    if (!tx || !socket) return false;
+    const out = tx.encryptRtcp(packet, packet.length);
+    const addr = (this.#pair as NominatedPair).remoteAddr;
+    socket.send(out, addr[1], addr[0]);
+    this.stats.rtcpPacketsOut++;
+    this.stats.bytesOut += out.length;
+    return true;
+  }
+
+  async close(): Promise<void> {
+    if (this.#state === "closed") return;
+    this.#tx = null;
+    this.#rx = null;
+    this.#sink = null;
+    await this.pc.close().catch(() => {});
+    this.#setState("closed");
+    this.emit("closed");
+  }
+
+  #setState(state: TransportState): void {
+    if (this.#state === state || this.#state === "closed") return;
+    this.#state = state;
+    this.emit("connectionstatechange", state);
+  }
+
+  /** The nominated pair's socket; re-read when werift nominates a new pair (ICE restart). */
+  #socket(): Socket | null {
+    const nominated = this.#iceConnection?.nominated;
+    if (!nominated) return null;
+    this.#pair = nominated;
+    const transport = nominated.protocol.transport;
+    if (!transport.socket || transport.closed) return null;
+    return transport.socket;
+  }
+
+  /** Makes werift's DTLS transports hand us the SRTP keys instead of running werift's media path. */
+  #patchDtlsTransports(): void {
+    for (const dtls of this.pc.dtlsTransports as RTCDtlsTransport[]) {
+      if (this.#patched.has(dtls)) continue;
+      this.#patched.add(dtls);
+      const d = dtls as unknown as DtlsInternals;
+      d.srtpProfiles = [SRTP_AES128_CM_SHA1_80];
+      d.startSrtp = () => this.#startMedia(d);
+    }
+  }
+
+  #startMedia(dtls: DtlsInternals): void {
+    if (dtls.srtpStarted) return;
+    dtls.srtpStarted = true;
+    // werift's own SRTCP session stays for its receivers' periodic RTCP; media never goes there.
+    dtls.updateSrtpSession();
+    const keys = dtls.dtls.extractSessionKeys(16, 14);
+    const { tx, rx } = createSrtpPair(keys);
+    this.#tx = tx;
+    this.#rx = rx;
+    this.#iceConnection = dtls.iceTransport.connection;
+    dtls.iceTransport.connection.onData.subscribe((data: Buffer) => this.#receive(data));
+    this.emit("connected");
+  }
+
+  #receive(data: Buffer): void {
+    const b0 = data[0];
+    if (b0 < 128 || b0 > 191) return; // STUN and DTLS belong to werift (RFC 7983)
+    const rx = this.#rx;
+    const sink = this.#sink;
+    if (!rx || !sink) return;
+    const len = data.length;
+    const pt = len > 1 ? data[1] & 0x7f : 0;
+    if (pt >= 64 && pt <= 95) {
+      // RTCP (RFC 5761: PT 192-223 with the marker bit folded in)
+      const n = rx.decryptRtcp(data, len);
+      if (n < 0) {
+        this.stats.droppedAuth++;
+        return;
+      }
+      this.stats.rtcpPacketsIn++;
+      this.stats.bytesIn += len;
+      sink.onRtcp(data, n);
+      return;
+    }
+    const headerLen = rtpHeaderLength(data, len);
+    if (headerLen < 0) {
+      this.stats.droppedMalformed++;
+      return;
+    }
+    const n = rx.decryptRtp(data, len, headerLen);
+    if (n < 0) {
+      this.stats.droppedAuth++;
+      return;
+    }
+    this.stats.rtpPacketsIn++;
+    this.stats.bytesIn += len;
+    sink.onRtp(data, n);
+  }
+
+  #publicCandidate(c: IceCandidateInit): IceCandidateInit | undefined {
+    const line = this.#rewriteCandidateLine(`a=${c.candidate}`);
+    if (line === null) return undefined;
+    return { ...c, candidate: line.slice(2) };
+  }
+
+  /** Drops candidates outside listenIps and rewrites announced addresses (NAT 1:1). */
+  #rewriteCandidates(sdp: string): string {
+    return sdp
+      .split("\r\n")
+      .map((line) => (line.startsWith("a=candidate:") ? this.#rewriteCandidateLine(line) : line))
+      .filter((line): line is string => line !== null)
+      .join("\r\n");
+  }
+
+  #rewriteCandidateLine(line: string): string | null {
+    const parts = line.split(" ");
+    const ip = parts[4];
+    if (ip === undefined) return null;
+    const { listenIps, announcedIps } = this.#options;
+    if (listenIps && !listenIps.includes(ip)) return null;
+    const announced = announcedIps?.[ip];
+    if (announced) parts[4] = announced;
+    return parts.join(" ");
+  }
+}
+
+/** werift internals we rely on; isolated here so a werift upgrade touches one file. */
+interface DtlsInternals {
+  srtpProfiles: number[];
+  srtpStarted: boolean;
+  startSrtp: () => void;
+  updateSrtpSession(): void;
+  dtls: {
+    extractSessionKeys(
+      keyLength: number,
+      saltLength: number,
+    ): { localKey: Buffer; localSalt: Buffer; remoteKey: Buffer; remoteSalt: Buffer };
+  };
+  iceTransport: {
+    connection: { nominated?: NominatedPair; onData: { subscribe(f: (d: Buffer) => void): void } };
+  };
+}

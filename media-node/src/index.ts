@@ -1,0 +1,14 @@
+export * from "./codecs.ts";
+export * from "./errors.ts";
+export { EXT_URI } from "./headerExtensions.ts";
+export { Publisher } from "./Publisher.ts";
+export type * from "./PublisherTypes.ts";
+export { PublishTransport } from "./PublishTransport.ts";
+export type * from "./PublishTransportTypes.ts";
+export { Router } from "./Router.ts";
+export type * from "./RouterTypes.ts";
+export { Subscriber } from "./Subscriber.ts";
+export type * from "./SubscriberTypes.ts";
+export { SubscribeTransport } from "./SubscribeTransport.ts";
+export type * from "./SubscribeTransportTypes.ts";
+export type * from "./TransportTypes.ts";
