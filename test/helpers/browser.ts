@@ -313,7 +313,8 @@ export class SubscriberLink {
   readonly page: WeirPage;
   readonly st: SubscribeTransport;
   readonly errors: string[] = [];
-  /** The latest answer the page gave (for tests that tamper with one). */
+  /** The latest offer the node made and the page's answer (for tests that tamper with them). */
+  lastOffer: Sdp | null = null;
   lastAnswer: Sdp | null = null;
   /** The node-side connection states with ms since the link was made, for diagnostics. */
   readonly states: string[] = [];
@@ -338,6 +339,11 @@ export class SubscriberLink {
     return subscriber;
   }
 
+  /** One more offer/answer round (the node's createOffer carried to the page and back). */
+  async renegotiate(): Promise<void> {
+    await this.#exchange((await this.st.createOffer()) as Sdp);
+  }
+
   /** Waits for the renegotiations started so far. */
   settled(): Promise<void> {
     return this.#renegotiations;
@@ -354,6 +360,7 @@ export class SubscriberLink {
   }
 
   async #exchange(offer: Sdp): Promise<void> {
+    this.lastOffer = offer;
     const answer = await this.page.setOffer(offer);
     this.lastAnswer = answer;
     await this.st.setAnswer(answer);
