@@ -268,7 +268,8 @@ export class PublishTransport
           chosen.offered.payloadType,
         ),
       ];
-      const trackId = media.msid?.split(" ")[1] ?? parsed.webrtcTrackId(media) ?? mid;
+      // Offers without a=msid (some WHIP clients) get an id scoped to this transport.
+      const trackId = media.msid?.split(" ")[1] ?? `${this.id}-${mid}`;
       const live =
         media.port !== 0 && (media.direction === "sendonly" || media.direction === "sendrecv");
       if (!live) continue;
