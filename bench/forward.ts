@@ -1,0 +1,302 @@
+// Forwarding benchmark: one publisher (about 1.5 Mbps: VP8 ~1.4 Mbps at 30 fps in ~1100-byte
+// packets + Opus at 50 packets/s) fanned out to N werift subscribers, for Weir and for werift's
+// plain forwarding. SFU, publisher and subscribers each run in a process of their own; the SFU's
+// CPU is measured alone over a fixed window. See bench/README.md.
+//
+//   npm run bench -- [--n 10,50,100] [--seconds 10] [--sfu weir,werift] [--warmup 3]
+//                    [--concurrency 8] [--subs-per-proc 50] [--out /tmp/weir-bench] [--prof]
+import { type ChildProcess, fork } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { log } from "./lib/log.ts";
+import { printTables, type RunResult, summarize } from "./lib/report.ts";
+import { mapLimit, Rpc, withTimeout } from "./lib/rpc.ts";
+import type {
+  MemorySample,
+  PeersWindow,
+  PublisherWindow,
+  Sdp,
+  SfuCounters,
+  SfuWindow,
+  SubscribersStatus,
+} from "./lib/types.ts";
+
+const { values } = parseArgs({
+  options: {
+    n: { type: "string", default: "10,50,100" },
+    seconds: { type: "string", default: "10" },
+    sfu: { type: "string", default: "weir,werift" },
+    warmup: { type: "string", default: "3" },
+    concurrency: { type: "string", default: "8" },
+    "subs-per-proc": { type: "string", default: "50" },
+    out: { type: "string", default: "/tmp/weir-bench" },
+    prof: { type: "boolean", default: false },
+  },
+});
+const NS = values.n.split(",").map((s) => Number.parseInt(s, 10));
+const SECONDS = Number(values.seconds);
+const WARMUP_S = Number(values.warmup);
+const CONCURRENCY = Number.parseInt(values.concurrency, 10);
+/** One werift subscriber costs the client side about as much as the SFU: spread them out. */
+const SUBS_PER_PROC = Number.parseInt(values["subs-per-proc"], 10);
+const SFUS = values.sfu.split(",").map((s) => s.trim());
+for (const s of SFUS) if (s !== "weir" && s !== "werift") usage(`unknown SFU "${s}"`);
+if (
+  NS.some((n) => !(n > 0)) ||
+  !(SECONDS > 0) ||
+  !(WARMUP_S >= 0) ||
+  !(CONCURRENCY > 0) ||
+  !(SUBS_PER_PROC > 0)
+) {
+  usage("bad --n, --seconds, --warmup, --concurrency or --subs-per-proc");
+}
+/** The whole run stops (with what it has) after this long. */
+const RUN_BUDGET_MS = 9.5 * 60_000;
+
+function usage(msg: string): never {
+  console.error(
+    `forward: ${msg}\nusage: forward.ts [--n 10,50,100] [--seconds 10] [--sfu weir,werift] ` +
+      "[--warmup 3] [--concurrency 8] [--subs-per-proc 50] [--out DIR] [--prof]",
+  );
+  process.exit(2);
+}
+
+const t0 = Date.now();
+/** Other work on the machine skews the numbers: recorded with the results. */
+const loadAvgAtStart = loadavg();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Child {
+  name: string;
+  proc: ChildProcess;
+  rpc: Rpc;
+}
+
+const here = import.meta.dirname;
+/** Children still running: killed if this process exits early. */
+const live = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const p of live) p.kill("SIGKILL");
+});
+
+function spawn(name: string, file: string, args: string[], extraExecArgv: string[] = []): Child {
+  const proc = fork(join(here, file), args, {
+    execArgv: ["--import", "tsx", "--expose-gc", ...extraExecArgv],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const rpc = new Rpc(proc, name);
+  live.add(proc);
+  proc.on("exit", (code, signal) => {
+    live.delete(proc);
+    rpc.failAll(`process exited (${signal ?? code})`);
+  });
+  return { name, proc, rpc };
+}
+
+async function stop(children: Child[]): Promise<void> {
+  await Promise.all(
+    children.map(async (c) => {
+      if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;
+      const exited = new Promise<void>((r) => c.proc.once("exit", () => r()));
+      await c.rpc.call("close", {}, 5_000).catch(() => {});
+      await withTimeout(exited, 3_000, `${c.name} exit`).catch(() => {
+        c.proc.kill("SIGKILL");
+      });
+    }),
+  );
+}
+
+async function waitFor(
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<boolean>,
+): Promise<void> {
+  const start = Date.now();
+  while (!(await check())) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
+    await sleep(200);
+  }
+}
+
+/** One subscribers' window from several processes: sums, CPU summed, elapsed averaged. */
+function mergePeers(ws: PeersWindow[]): PeersWindow {
+  const kind = (k: "audio" | "video") => ({
+    received: ws.reduce((a, w) => a + w.perKind[k].received, 0),
+    lost: ws.reduce((a, w) => a + w.perKind[k].lost, 0),
+    duplicates: ws.reduce((a, w) => a + w.perKind[k].duplicates, 0),
+  });
+  return {
+    cpuUs: ws.reduce((a, w) => a + w.cpuUs, 0),
+    elapsedMs: ws.reduce((a, w) => a + w.elapsedMs, 0) / ws.length,
+    received: ws.reduce((a, w) => a + w.received, 0),
+    lost: ws.reduce((a, w) => a + w.lost, 0),
+    duplicates: ws.reduce((a, w) => a + w.duplicates, 0),
+    perKind: { audio: kind("audio"), video: kind("video") },
+    starved: ws.reduce((a, w) => a + w.starved, 0),
+  };
+}
+
+/** Logs what client and SFU know about up to five subscribers that get no media. */
+async function diagnose(sfu: Child, subProcs: Child[]): Promise<void> {
+  const hungry = (
+    await Promise.all(subProcs.map((c) => c.rpc.call<{ id: number }[]>("hungry", {}, 5_000)))
+  ).flat();
+  for (const h of hungry.slice(0, 5)) {
+    const atSfu = await sfu.rpc.call("describe", { id: h.id }, 5_000);
+    log(`  subscriber ${h.id}: client ${JSON.stringify(h)} sfu ${JSON.stringify(atSfu)}`);
+  }
+}
+
+async function runOne(sfuName: string, n: number): Promise<RunResult> {
+  // --prof: a V8 CPU profile of the SFU process (whole life, setup included) under --out.
+  const prof = values.prof ? ["--cpu-prof", `--cpu-prof-dir=${join(values.out, "prof")}`] : [];
+  const sfu = spawn(`sfu(${sfuName})`, "lib/sfuProcess.ts", [sfuName], prof);
+  const pub = spawn("publisher", "forwardPeers.ts", ["publisher"]);
+  const subProcs = Array.from({ length: Math.ceil(n / SUBS_PER_PROC) }, (_, i) =>
+    spawn(`subscribers#${i}`, "forwardPeers.ts", ["subscribers"]),
+  );
+  const subsOf = (id: number) => subProcs[id % subProcs.length];
+  const children = [sfu, pub, ...subProcs];
+  try {
+    await Promise.all(children.map((c) => c.rpc.call("ping", {}, 20_000)));
+    sfu.rpc.handle("negotiate", ({ id, offer }: { id: number; offer: Sdp }) =>
+      subsOf(id).rpc.call<Sdp>("answer", { id, offer }, 20_000),
+    );
+
+    // Publisher up and media flowing into the SFU.
+    const offer = await pub.rpc.call<Sdp>("offer", {}, 15_000);
+    const answer = await sfu.rpc.call<Sdp>("publish", { offer }, 15_000);
+    await pub.rpc.call("setAnswer", { answer }, 20_000);
+    await waitFor("media at the SFU", 15_000, async () => {
+      const c = await sfu.rpc.call<SfuCounters>("counters", {}, 5_000);
+      return c.audioIn > 0 && c.videoIn > 0;
+    });
+    await sleep(500);
+    const memBefore = await sfu.rpc.call<MemorySample>("memory", {}, 10_000);
+    log(`${sfuName} N=${n}: publisher connected; adding ${n} subscribers`);
+
+    // Subscribers, `CONCURRENCY` negotiations in flight.
+    let added = 0;
+    const setupStart = Date.now();
+    await withTimeout(
+      mapLimit(
+        Array.from({ length: n }, (_, i) => i),
+        CONCURRENCY,
+        async (id) => {
+          await sfu.rpc.call("addSubscriber", { id }, 45_000);
+          added++;
+          if (added % 10 === 0 || added === n) log(`${sfuName} N=${n}: ${added}/${n} negotiated`);
+        },
+      ),
+      60_000 + n * 1_000,
+      `negotiating ${n} subscribers`,
+    );
+    const setupMs = Date.now() - setupStart;
+    let status: SubscribersStatus = { subscribers: 0, receivingBoth: 0 };
+    await waitFor(`media at all ${n} subscribers`, 20_000 + n * 200, async () => {
+      const all = await Promise.all(
+        subProcs.map((c) => c.rpc.call<SubscribersStatus>("status", {}, 5_000)),
+      );
+      status = {
+        subscribers: all.reduce((a, x) => a + x.subscribers, 0),
+        receivingBoth: all.reduce((a, x) => a + x.receivingBoth, 0),
+      };
+      return status.receivingBoth === n;
+    }).catch(async (err: Error) => {
+      log(`${sfuName} N=${n}: WARNING ${err.message} (${status.receivingBoth}/${n} receive both)`);
+      await diagnose(sfu, subProcs).catch((e: Error) => log(`  (diagnosis failed: ${e.message})`));
+      if (status.receivingBoth === 0) throw new Error("no subscriber receives media");
+    });
+    log(`${sfuName} N=${n}: ${status.receivingBoth}/${n} receiving; warm-up ${WARMUP_S} s`);
+    await sleep(WARMUP_S * 1000);
+    const memAfter = await sfu.rpc.call<MemorySample>("memory", {}, 10_000);
+    await sleep(500);
+
+    // The measuring window.
+    log(`${sfuName} N=${n}: measuring ${SECONDS} s`);
+    await Promise.all([
+      sfu.rpc.call("windowStart", {}, 5_000),
+      pub.rpc.call("windowStart", {}, 5_000),
+      ...subProcs.map((c) => c.rpc.call("windowStart", {}, 5_000)),
+    ]);
+    await sleep(SECONDS * 1000);
+    const [sfuWin, pubWin, subsWins] = await Promise.all([
+      sfu.rpc.call<SfuWindow>("windowEnd", {}, 10_000),
+      pub.rpc.call<PublisherWindow>("windowEnd", {}, 10_000),
+      Promise.all(subProcs.map((c) => c.rpc.call<PeersWindow>("windowEnd", {}, 10_000))),
+    ]);
+    const subsWin = mergePeers(subsWins);
+    const result = summarize({
+      sfu: sfuName,
+      n,
+      setupMs,
+      receivingBoth: status.receivingBoth,
+      memBefore,
+      memAfter,
+      sfuWin,
+      pubWin,
+      subsWin,
+      subscriberProcesses: subProcs.length,
+      loadAvg1: loadavg()[0],
+    });
+    log(
+      `${sfuName} N=${n}: ${result.forwardedPps.toFixed(0)} pkt/s forwarded, ` +
+        `${result.cpuUsPerPacket.toFixed(1)} µs CPU/pkt, loss ${result.lossPct.toFixed(2)} %, ` +
+        `ELD p99 ${result.eldP99Ms.toFixed(1)} ms`,
+    );
+    return result;
+  } finally {
+    await stop(children);
+  }
+}
+
+async function main(): Promise<void> {
+  log(
+    `forward bench: SFUs ${SFUS.join(",")}, N ${NS.join(",")}, window ${SECONDS} s, ` +
+      `warm-up ${WARMUP_S} s, ${cpus().length} CPUs, node ${process.version}, ` +
+      `load average ${loadAvgAtStart.map((x) => x.toFixed(2)).join(" ")}`,
+  );
+  const results: RunResult[] = [];
+  const failures: { sfu: string; n: number; error: string }[] = [];
+  outer: for (const n of NS) {
+    for (const sfuName of SFUS) {
+      if (Date.now() - t0 > RUN_BUDGET_MS) {
+        log(`run budget spent; skipping the rest`);
+        break outer;
+      }
+      const budget = Math.max(10_000, RUN_BUDGET_MS - (Date.now() - t0));
+      try {
+        results.push(await withTimeout(runOne(sfuName, n), budget, `${sfuName} N=${n}`));
+      } catch (err) {
+        const msg = (err as Error).message;
+        log(`${sfuName} N=${n}: FAILED: ${msg}`);
+        for (const p of live) p.kill("SIGKILL"); // a step that timed out may have left them
+        failures.push({ sfu: sfuName, n, error: msg });
+      }
+    }
+  }
+  printTables(results, failures);
+  mkdirSync(values.out, { recursive: true });
+  const date = new Date().toISOString().replaceAll(":", "-").replace(/\..*$/, "");
+  const path = join(values.out, `forward-${date}.json`);
+  const meta = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    seconds: SECONDS,
+    warmupSeconds: WARMUP_S,
+    subscribersPerProcess: SUBS_PER_PROC,
+    loadAvgAtStart: loadAvgAtStart,
+  };
+  writeFileSync(path, `${JSON.stringify({ meta, results, failures }, null, 2)}\n`);
+  console.log(`\nJSON: ${path}`);
+  process.exitCode = failures.length > 0 ? 1 : 0;
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,170 @@
+// Turns the raw window measurements of bench/forward.ts into the numbers it prints.
+import type { MemorySample, PeersWindow, PublisherWindow, SfuWindow } from "./types.ts";
+
+export interface RunInput {
+  sfu: string;
+  n: number;
+  setupMs: number;
+  receivingBoth: number;
+  memBefore: MemorySample;
+  memAfter: MemorySample;
+  sfuWin: SfuWindow;
+  pubWin: PublisherWindow;
+  subsWin: PeersWindow;
+  subscriberProcesses: number;
+  /** 1-minute load average at the end of the window (other work on the machine). */
+  loadAvg1: number;
+}
+
+export interface RunResult {
+  sfu: string;
+  n: number;
+  /** Subscribers receiving both tracks before the window. */
+  subscribersReceiving: number;
+  /** Subscribers that got nothing on a track during the window. */
+  subscribersStarved: number;
+  setupMs: number;
+  /** Packets received by all subscribers / window length. */
+  forwardedPps: number;
+  /** Publisher packets/s x N: what perfect forwarding would deliver. */
+  expectedPps: number;
+  /** Packets the SFU says it sent / window length. */
+  sfuSentPps: number;
+  publisherPps: number;
+  /** SFU user+system CPU over the window / packets received by subscribers. */
+  cpuUsPerPacket: number;
+  /** The same, per packet the SFU sent (includes what got lost after it). */
+  cpuUsPerSentPacket: number;
+  /** SFU CPU as % of one core. */
+  sfuCpuPct: number;
+  publisherCpuPct: number;
+  /** CPU of all subscriber processes together, % of one core. */
+  subscribersCpuPct: number;
+  /** Sequence gaps at the subscribers / (received + gaps). */
+  lossPct: number;
+  /** Duplicate packets at the subscribers (NACK retransmissions) / distinct packets received. */
+  duplicatePct: number;
+  videoLossPct: number;
+  audioLossPct: number;
+  eldP50Ms: number;
+  eldP99Ms: number;
+  eldMaxMs: number;
+  rssKiBPerSubscriber: number;
+  heapKiBPerSubscriber: number;
+  raw: RunInput;
+}
+
+const pct = (lost: number, received: number) =>
+  lost + received > 0 ? (100 * lost) / (lost + received) : 0;
+
+export function summarize(r: RunInput): RunResult {
+  const secs = r.subsWin.elapsedMs / 1000;
+  const sfuSecs = r.sfuWin.elapsedMs / 1000;
+  const pubSecs = r.pubWin.elapsedMs / 1000;
+  const cpuUs = r.sfuWin.cpuUserUs + r.sfuWin.cpuSystemUs;
+  const received = r.subsWin.received;
+  const sent = r.sfuWin.countersEnd.out - r.sfuWin.countersStart.out;
+  const publisherPps = (r.pubWin.audioSent + r.pubWin.videoSent) / pubSecs;
+  return {
+    sfu: r.sfu,
+    n: r.n,
+    subscribersReceiving: r.receivingBoth,
+    subscribersStarved: r.subsWin.starved,
+    setupMs: r.setupMs,
+    forwardedPps: received / secs,
+    expectedPps: publisherPps * r.n,
+    sfuSentPps: sent / sfuSecs,
+    publisherPps,
+    cpuUsPerPacket: received > 0 ? cpuUs / received : Number.NaN,
+    cpuUsPerSentPacket: sent > 0 ? cpuUs / sent : Number.NaN,
+    sfuCpuPct: (100 * cpuUs) / (r.sfuWin.elapsedMs * 1000),
+    publisherCpuPct: (100 * r.pubWin.cpuUs) / (r.pubWin.elapsedMs * 1000),
+    subscribersCpuPct: (100 * r.subsWin.cpuUs) / (r.subsWin.elapsedMs * 1000),
+    lossPct: pct(r.subsWin.lost, received),
+    duplicatePct: received > 0 ? (100 * r.subsWin.duplicates) / received : 0,
+    videoLossPct: pct(r.subsWin.perKind.video.lost, r.subsWin.perKind.video.received),
+    audioLossPct: pct(r.subsWin.perKind.audio.lost, r.subsWin.perKind.audio.received),
+    eldP50Ms: r.sfuWin.eldP50Ms,
+    eldP99Ms: r.sfuWin.eldP99Ms,
+    eldMaxMs: r.sfuWin.eldMaxMs,
+    rssKiBPerSubscriber: (r.memAfter.rss - r.memBefore.rss) / 1024 / r.n,
+    heapKiBPerSubscriber: (r.memAfter.heapUsed - r.memBefore.heapUsed) / 1024 / r.n,
+    raw: r,
+  };
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ")} |`;
+  const sep = `|${widths.map((w, i) => (i < 2 ? `:${"-".repeat(w + 1)}` : `${"-".repeat(w + 1)}:`)).join("|")}|`;
+  return [line(header), sep, ...rows.map(line)].join("\n");
+}
+
+const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "-");
+
+export function printTables(
+  results: RunResult[],
+  failures: { sfu: string; n: number; error: string }[],
+): void {
+  console.log(
+    "\nForwarding: 1 publisher (VP8 ~1.4 Mbps 30 fps + Opus 50 pkt/s) -> N subscribers\n",
+  );
+  console.log(
+    table(
+      [
+        "SFU",
+        "N",
+        "fwd pkt/s",
+        "expected",
+        "CPU µs/pkt",
+        "SFU CPU %",
+        "loss %",
+        "dup %",
+        "ELD p99 ms",
+        "RSS KiB/sub",
+        "heap KiB/sub",
+        "subs CPU %",
+        "pub CPU %",
+        "ok subs",
+        "load",
+      ],
+      results.map((r) => [
+        r.sfu,
+        String(r.n),
+        f(r.forwardedPps, 0),
+        f(r.expectedPps, 0),
+        f(r.cpuUsPerPacket),
+        f(r.sfuCpuPct),
+        f(r.lossPct, 2),
+        f(r.duplicatePct, 2),
+        f(r.eldP99Ms),
+        f(r.rssKiBPerSubscriber, 0),
+        f(r.heapKiBPerSubscriber, 0),
+        f(r.subscribersCpuPct, 0),
+        f(r.publisherCpuPct, 0),
+        `${r.n - r.subscribersStarved}/${r.n}`,
+        f(r.raw.loadAvg1, 2),
+      ]),
+    ),
+  );
+  const ns = [...new Set(results.map((r) => r.n))];
+  const ratioRows: string[][] = [];
+  for (const n of ns) {
+    const weir = results.find((r) => r.sfu === "weir" && r.n === n);
+    const werift = results.find((r) => r.sfu === "werift" && r.n === n);
+    if (!weir || !werift) continue;
+    ratioRows.push([
+      "CPU/pkt",
+      String(n),
+      f(weir.cpuUsPerPacket),
+      f(werift.cpuUsPerPacket),
+      f(weir.cpuUsPerPacket / werift.cpuUsPerPacket, 2),
+    ]);
+  }
+  if (ratioRows.length > 0) {
+    console.log("\nWeir / werift (lower is better for Weir)\n");
+    console.log(table(["metric", "N", "Weir µs/pkt", "werift µs/pkt", "Weir/werift"], ratioRows));
+  }
+  for (const fl of failures) console.log(`\nFAILED ${fl.sfu} N=${fl.n}: ${fl.error}`);
+}
