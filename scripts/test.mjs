@@ -34,6 +34,7 @@ run("node", [
   "tsx",
   "--test",
   "--test-concurrency=1",
+  "--test-force-exit",
   "--test-reporter=spec",
   ...files,
 ]);

@@ -42,6 +42,13 @@ async function publishVideo(): Promise<{
   return { publisher, port, source };
 }
 
+/** A werift publisher's offer; the peer is closed after the tests. */
+async function offerOf(kinds: ("audio" | "video")[] = ["video"]) {
+  const pub = await weriftPublisher(kinds);
+  closers.push(() => pub.pc.close());
+  return pub.offer;
+}
+
 async function subscriberOf(...publishers: Publisher[]) {
   const sub = new WeriftSubscriber();
   const transport = router.createSubscribeTransport();
@@ -68,7 +75,7 @@ function codeOf(fn: () => unknown): Promise<string> {
 test("malformed SDP is a typed error and leaves the transport usable", async () => {
   const transport = router.createPublishTransport();
   closers.push(() => transport.close());
-  const good = (await weriftPublisher(["video"])).offer;
+  const good = await offerOf();
   assert.equal(
     await codeOf(() => transport.getAnswer({ type: "offer", sdp: "hello" })),
     "invalid_sdp",
@@ -106,7 +113,7 @@ test("an exhausted ICE port range is a typed error, not a silent hang", async ()
   closers.push(() => small.close());
   const codes: string[] = [];
   for (let i = 0; i < 3; i++) {
-    const { offer } = await weriftPublisher(["video"]);
+    const offer = await offerOf();
     codes.push(await codeOf(() => small.createPublishTransport().getAnswer(offer)));
   }
   assert.deepEqual(codes, ["no error", "no error", "ice_ports_exhausted"]);
@@ -115,7 +122,7 @@ test("an exhausted ICE port range is a typed error, not a silent hang", async ()
 test("announced addresses replace the local address in candidates (NAT 1:1)", async () => {
   const transport = router.createPublishTransport({ announcedIps: { "127.0.0.1": "203.0.113.7" } });
   closers.push(() => transport.close());
-  const answer = await transport.getAnswer((await weriftPublisher(["video"])).offer);
+  const answer = await transport.getAnswer(await offerOf());
   assert.match(answer.sdp, /a=candidate:\S+ 1 udp \d+ 203\.0\.113\.7 \d+ typ host/);
   assert.doesNotMatch(answer.sdp, /127\.0\.0\.1 \d+ typ host/);
 });
