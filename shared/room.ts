@@ -1,0 +1,55 @@
+import { z } from "zod/mini";
+import { LIMITS, NAME_PATTERN } from "./limits.ts";
+
+export const Name = z.string().check(z.regex(NAME_PATTERN));
+export const Sdp = z.string().check(z.minLength(1), z.maxLength(LIMITS.sdpBytes));
+export const MediaKind = z.enum(["audio", "video"]);
+
+/** A published track as the room shows it. */
+export const TrackInfo = z.object({
+  publisherId: z.string().check(z.minLength(1), z.maxLength(256)),
+  kind: MediaKind,
+  mimeType: z.string().check(z.maxLength(64)),
+});
+export type TrackInfo = z.infer<typeof TrackInfo>;
+
+export const ParticipantInfo = z.object({
+  identity: z.string().check(z.minLength(1), z.maxLength(128)),
+  tracks: z.array(TrackInfo),
+});
+export type ParticipantInfo = z.infer<typeof ParticipantInfo>;
+
+/** `GET /v1/rooms/:room` */
+export const RoomInfo = z.object({
+  room: z.string(),
+  participants: z.array(ParticipantInfo),
+});
+export type RoomInfo = z.infer<typeof RoomInfo>;
+
+export const IceCandidate = z.object({
+  candidate: z.string().check(z.maxLength(LIMITS.candidateBytes)),
+  sdpMid: z.optional(z.nullable(z.string().check(z.maxLength(64)))),
+  sdpMLineIndex: z.optional(z.nullable(z.number().check(z.int(), z.gte(0), z.lte(64)))),
+  usernameFragment: z.optional(z.nullable(z.string().check(z.maxLength(256)))),
+});
+export type IceCandidate = z.infer<typeof IceCandidate>;
+
+/** Room-wide events (`weir.room.<room>.events`), also sent to WebSocket clients as they are. */
+export const ROOM_EVENT_SCHEMAS = [
+  z.object({ type: z.literal("participant.joined"), identity: z.string() }),
+  z.object({ type: z.literal("participant.left"), identity: z.string() }),
+  z.object({
+    type: z.literal("track.published"),
+    identity: z.string(),
+    publisherId: z.string(),
+    kind: MediaKind,
+    mimeType: z.string(),
+  }),
+  z.object({
+    type: z.literal("track.unpublished"),
+    identity: z.string(),
+    publisherId: z.string(),
+  }),
+] as const;
+export const RoomEvent = z.discriminatedUnion("type", ROOM_EVENT_SCHEMAS);
+export type RoomEvent = z.infer<typeof RoomEvent>;

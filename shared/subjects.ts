@@ -1,0 +1,12 @@
+/** NATS subjects and KV buckets shared by edges and media nodes. */
+export const subjects = {
+  /** Request/reply commands to one node. */
+  nodeRpc: (nodeId: string) => `weir.node.${nodeId}.rpc`,
+  /** Node -> edge events for one client session (WebSocket). */
+  sessionEvents: (sessionId: string) => `weir.session.${sessionId}.events`,
+  /** Room-wide events; every node with sessions in the room listens. */
+  roomEvents: (room: string) => `weir.room.${room}.events`,
+} as const;
+
+export const KV_NODES = "weir-nodes";
+export const KV_ROOMS = "weir-rooms";

@@ -1,0 +1,77 @@
+import { z } from "zod/mini";
+import { ErrorInfo } from "./errors.ts";
+import { IceCandidate, ParticipantInfo, ROOM_EVENT_SCHEMAS, Sdp, TrackInfo } from "./room.ts";
+
+/**
+ * The WebSocket protocol between the client SDK and the edge (`GET /v1/rooms/:room/ws`).
+ * Every client request carries an `id`; the reply carries the same `id`. JSON text frames.
+ */
+const RequestId = z.string().check(z.minLength(1), z.maxLength(64));
+const Target = z.enum(["publish", "subscribe"]);
+
+export const ClientMessage = z.discriminatedUnion("type", [
+  /** An offer from the client's publish transport; publishes the listed tracks. */
+  z.object({
+    type: z.literal("publish"),
+    id: RequestId,
+    offer: Sdp,
+    trackIds: z.array(z.string().check(z.maxLength(256))).check(z.maxLength(16)),
+  }),
+  /** A renegotiation offer after removing a track's sender. */
+  z.object({
+    type: z.literal("unpublish"),
+    id: RequestId,
+    offer: Sdp,
+    trackId: z.string().check(z.maxLength(256)),
+  }),
+  z.object({
+    type: z.literal("subscribe"),
+    id: RequestId,
+    publisherId: z.string().check(z.maxLength(256)),
+  }),
+  z.object({
+    type: z.literal("unsubscribe"),
+    id: RequestId,
+    subscriberId: z.string().check(z.maxLength(64)),
+  }),
+  /** The answer to the node's latest subscribe-transport offer. */
+  z.object({ type: z.literal("answer"), id: RequestId, answer: Sdp }),
+  z.object({ type: z.literal("ice"), target: Target, candidate: z.nullable(IceCandidate) }),
+  z.object({ type: z.literal("ping"), id: RequestId }),
+]);
+export type ClientMessage = z.infer<typeof ClientMessage>;
+
+export const ServerMessage = z.discriminatedUnion("type", [
+  z.object({
+    type: z.literal("welcome"),
+    sessionId: z.string(),
+    room: z.string(),
+    identity: z.string(),
+    participants: z.array(ParticipantInfo),
+  }),
+  z.object({
+    type: z.literal("published"),
+    id: RequestId,
+    answer: z.string(),
+    tracks: z.array(z.object({ trackId: z.string(), ...TrackInfo.shape })),
+  }),
+  z.object({ type: z.literal("answer"), id: RequestId, answer: z.string() }),
+  z.object({
+    type: z.literal("subscribed"),
+    id: RequestId,
+    subscriberId: z.string(),
+    publisherId: z.string(),
+    offer: z.string(),
+  }),
+  z.object({ type: z.literal("unsubscribed"), id: RequestId, offer: z.string() }),
+  /** A server-initiated renegotiation of the subscribe transport; reply with `answer`. */
+  z.object({ type: z.literal("offer"), offer: z.string() }),
+  z.object({ type: z.literal("ice"), target: Target, candidate: z.nullable(IceCandidate) }),
+  z.object({ type: z.literal("ok"), id: RequestId }),
+  z.object({ type: z.literal("pong"), id: RequestId }),
+  z.object({ type: z.literal("error"), id: z.optional(RequestId), error: ErrorInfo }),
+  /** The node is going away (drain); reconnect to get a new session. */
+  z.object({ type: z.literal("goaway"), reason: z.string() }),
+  ...ROOM_EVENT_SCHEMAS,
+]);
+export type ServerMessage = z.infer<typeof ServerMessage>;
