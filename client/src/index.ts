@@ -8,6 +8,16 @@ export type {
   PublishTransportEvents,
   PublishTransportOptions,
 } from "./PublishTransportTypes.ts";
+export { Room } from "./Room.ts";
+export type {
+  LocalTrack,
+  PublishedTrack,
+  RemoteTrack,
+  RoomEvents,
+  RoomOptions,
+  RoomState,
+} from "./RoomTypes.ts";
+export { ServerError, SignalingSocket } from "./SignalingSocket.ts";
 export { SubscribeTransport } from "./SubscribeTransport.ts";
 export type {
   EndedTrack,

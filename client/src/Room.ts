@@ -1,0 +1,288 @@
+import type { ServerMessage } from "../../shared/ws.ts";
+import { WeirClientError } from "./errors.ts";
+import { PublishTransport } from "./PublishTransport.ts";
+import type { PublishOptions } from "./PublishTransportTypes.ts";
+import type {
+  LocalTrack,
+  ParticipantInfo,
+  PublishedTrack,
+  RemoteTrack,
+  RoomEvents,
+  RoomOptions,
+  RoomState,
+} from "./RoomTypes.ts";
+import { SignalingSocket } from "./SignalingSocket.ts";
+import { SubscribeTransport } from "./SubscribeTransport.ts";
+import { TypedEmitter } from "./TypedEmitter.ts";
+
+interface Session {
+  socket: SignalingSocket;
+  pub: PublishTransport;
+  sub: SubscribeTransport;
+}
+
+/**
+ * A room over Weir's WebSocket protocol: publish local tracks, subscribe to others', follow
+ * who comes and goes. When the connection drops it reconnects with a new session, publishes
+ * the local tracks again and resubscribes.
+ */
+export class Room extends TypedEmitter<RoomEvents> {
+  readonly #options: RoomOptions;
+  readonly #local = new Map<string, LocalTrack>();
+  /** Publisher ids the app subscribed to (kept across reconnects). */
+  readonly #wanted = new Set<string>();
+  readonly #subscribers = new Map<string, string>(); // publisherId -> subscriberId
+  readonly #participants = new Map<string, ParticipantInfo>();
+  #session: Session | null = null;
+  #state: RoomState = "new";
+  #url = "";
+  #token = "";
+  #room = "";
+  #identity = "";
+  #attempt = 0;
+
+  constructor(options: RoomOptions = {}) {
+    super();
+    this.#options = options;
+  }
+
+  get state(): RoomState {
+    return this.#state;
+  }
+
+  get identity(): string {
+    return this.#identity;
+  }
+
+  get name(): string {
+    return this.#room;
+  }
+
+  /** Everyone else in the room, with their published tracks. */
+  get participants(): ParticipantInfo[] {
+    return [...this.#participants.values()];
+  }
+
+  /** Connects to the edge at `url` (e.g. "http://127.0.0.1:8080"); the room comes from the token. */
+  async connect(url: string, token: string): Promise<void> {
+    if (this.#state !== "new")
+      throw new WeirClientError("invalid_state", "connect() once per Room");
+    this.#url = url;
+    this.#token = token;
+    this.#room = roomOf(token);
+    this.#setState("connecting");
+    await this.#open();
+  }
+
+  async publish(track: MediaStreamTrack, options: PublishOptions = {}): Promise<LocalTrack> {
+    const local = { trackId: track.id, track, options };
+    this.#local.set(track.id, local);
+    if (this.#session) await this.#publishOn(this.#session, local);
+    return local;
+  }
+
+  async unpublish(trackId: string): Promise<void> {
+    this.#local.delete(trackId);
+    const s = this.#session;
+    if (!s) return;
+    const offer = await s.pub.unpublish(trackId);
+    const reply = await s.socket.request({ type: "unpublish", offer: offer.sdp ?? "", trackId });
+    if (reply.type === "answer") await s.pub.setAnswer({ type: "answer", sdp: reply.answer });
+  }
+
+  /** Subscribes to a publisher; the `track` event brings its MediaStreamTrack. */
+  async subscribe(publisherId: string): Promise<void> {
+    this.#wanted.add(publisherId);
+    if (this.#session) await this.#subscribeOn(this.#session, publisherId);
+  }
+
+  async unsubscribe(publisherId: string): Promise<void> {
+    this.#wanted.delete(publisherId);
+    const subscriberId = this.#subscribers.get(publisherId);
+    const s = this.#session;
+    if (!s || !subscriberId) return;
+    this.#subscribers.delete(publisherId);
+    const reply = await s.socket.request({ type: "unsubscribe", subscriberId });
+    if (reply.type === "unsubscribed") await this.#answer(s, reply.offer);
+  }
+
+  async close(): Promise<void> {
+    this.#setState("closed");
+    this.#teardown();
+  }
+
+  async #open(): Promise<void> {
+    const socket = await SignalingSocket.connect(this.#url, this.#room, this.#token);
+    const iceServers = this.#options.iceServers ?? [];
+    const s: Session = {
+      socket,
+      pub: new PublishTransport({ iceServers }),
+      sub: new SubscribeTransport({ iceServers }),
+    };
+    this.#session = s;
+    this.#identity = socket.welcome.identity;
+    this.#wire(s);
+    this.#participants.clear();
+    for (const p of socket.welcome.participants) {
+      if (p.identity !== this.#identity) this.#participants.set(p.identity, p);
+    }
+    this.#attempt = 0;
+    this.#setState("connected");
+    for (const local of this.#local.values()) await this.#publishOn(s, local);
+    const live = new Set(this.participants.flatMap((p) => p.tracks.map((t) => t.publisherId)));
+    for (const id of this.#wanted) if (live.has(id)) await this.#subscribeOn(s, id);
+  }
+
+  #wire(s: Session): void {
+    s.socket.on(
+      "message",
+      (m) => void this.#onServerMessage(s, m).catch((e) => this.emit("error", e)),
+    );
+    s.socket.on("close", () => this.#lost(s));
+    s.pub.on("icecandidate", (c) =>
+      s.socket.send({ type: "ice", target: "publish", candidate: wire(c) }),
+    );
+    s.sub.on("icecandidate", (c) =>
+      s.socket.send({ type: "ice", target: "subscribe", candidate: wire(c) }),
+    );
+    const onTransport = (state: string) => {
+      if (state === "failed") this.#lost(s);
+    };
+    s.pub.on("connectionstatechange", onTransport);
+    s.sub.on("connectionstatechange", onTransport);
+    s.sub.on("track", (t) => {
+      const remote: RemoteTrack = {
+        publisherId: t.publisherId,
+        identity: this.#ownerOf(t.publisherId),
+        track: t.track,
+        stream: t.streams[0] ?? new MediaStream([t.track]),
+      };
+      this.emit("track", remote);
+    });
+    s.sub.on("trackended", (t) => this.emit("trackended", { publisherId: t.publisherId }));
+  }
+
+  async #publishOn(s: Session, local: LocalTrack): Promise<void> {
+    const { offer, trackId } = await s.pub.publish(local.track, local.options);
+    const reply = await s.socket.request({
+      type: "publish",
+      offer: offer.sdp ?? "",
+      trackIds: [trackId],
+    });
+    if (reply.type === "published") await s.pub.setAnswer({ type: "answer", sdp: reply.answer });
+  }
+
+  async #subscribeOn(s: Session, publisherId: string): Promise<void> {
+    if (this.#subscribers.has(publisherId)) return;
+    const reply = await s.socket.request({ type: "subscribe", publisherId });
+    if (reply.type !== "subscribed") return;
+    this.#subscribers.set(publisherId, reply.subscriberId);
+    await this.#answer(s, reply.offer);
+  }
+
+  async #answer(s: Session, offer: string): Promise<void> {
+    const answer = await s.sub.setOffer({ type: "offer", sdp: offer });
+    await s.socket.request({ type: "answer", answer: answer.sdp ?? "" });
+  }
+
+  async #onServerMessage(s: Session, m: ServerMessage): Promise<void> {
+    switch (m.type) {
+      case "offer":
+        return this.#answer(s, m.offer);
+      case "ice":
+        return (m.target === "publish" ? s.pub : s.sub).addIceCandidate(m.candidate);
+      case "participant.joined":
+        this.#participants.set(m.identity, { identity: m.identity, tracks: [] });
+        this.emit("participantjoined", m.identity);
+        return;
+      case "participant.left":
+        this.#participants.delete(m.identity);
+        this.emit("participantleft", m.identity);
+        return;
+      case "track.published":
+        return this.#trackPublished(m);
+      case "track.unpublished":
+        return this.#trackUnpublished(m.publisherId, m.identity);
+      case "goaway":
+        return this.#lost(s);
+      default:
+        return;
+    }
+  }
+
+  #trackPublished(t: PublishedTrack): void {
+    const p = this.#participants.get(t.identity) ?? { identity: t.identity, tracks: [] };
+    p.tracks = [...p.tracks.filter((x) => x.publisherId !== t.publisherId), t];
+    this.#participants.set(t.identity, p);
+    const { identity, publisherId, kind, mimeType } = t;
+    this.emit("trackpublished", { identity, publisherId, kind, mimeType });
+  }
+
+  #trackUnpublished(publisherId: string, identity: string): void {
+    const p = this.#participants.get(identity);
+    if (p) p.tracks = p.tracks.filter((t) => t.publisherId !== publisherId);
+    this.#subscribers.delete(publisherId);
+    this.emit("trackunpublished", { publisherId, identity });
+  }
+
+  #ownerOf(publisherId: string): string | undefined {
+    return this.participants.find((p) => p.tracks.some((t) => t.publisherId === publisherId))
+      ?.identity;
+  }
+
+  /** The session died (socket closed, transport failed, node draining): start over. */
+  #lost(s: Session): void {
+    if (this.#session !== s || this.#state === "closed") return;
+    this.#teardown();
+    this.#setState("reconnecting");
+    void this.#reconnect();
+  }
+
+  async #reconnect(): Promise<void> {
+    while (this.#state === "reconnecting") {
+      const delay = Math.min(250 * 2 ** this.#attempt++, this.#options.maxReconnectDelayMs ?? 5000);
+      await new Promise((r) => setTimeout(r, delay));
+      if (this.#state !== "reconnecting") return;
+      try {
+        await this.#open();
+        return;
+      } catch (err) {
+        this.#teardown();
+        this.emit("error", err as Error);
+      }
+    }
+  }
+
+  #teardown(): void {
+    const s = this.#session;
+    this.#session = null;
+    this.#subscribers.clear();
+    if (!s) return;
+    s.socket.close();
+    s.pub.close();
+    s.sub.close();
+  }
+
+  #setState(state: RoomState): void {
+    if (this.#state === state) return;
+    this.#state = state;
+    this.emit("connectionstatechange", state);
+  }
+}
+
+function wire(c: RTCIceCandidateInit | null) {
+  return c ? { ...c, candidate: c.candidate ?? "" } : null;
+}
+
+/** The room claim of a token (not verified here: the edge does that). */
+function roomOf(token: string): string {
+  try {
+    const payload = token.split(".")[1] ?? "";
+    const json = atob(payload.replace(/-/g, "+").replace(/_/g, "/"));
+    const room = (JSON.parse(json) as { room?: unknown }).room;
+    if (typeof room === "string" && room !== "*") return room;
+  } catch {
+    // fall through
+  }
+  throw new WeirClientError("invalid_argument", "the token carries no room claim");
+}
