@@ -175,6 +175,17 @@ function runSubscribers(): void {
       subs.set(id, s);
     }
     if (offer.type !== "offer") throw new Error("expected an offer");
+    // A werift client that gets a renegotiation offer while its first ICE/DTLS connect is still
+    // under way can restart DTLS and never connect (seen under load at N = 100): let the first
+    // connect settle, as Weir's own WebRtcPeer does on its side.
+    const pc = s.peer.pc;
+    if (pc.remoteDescription) {
+      await until(
+        () => pc.connectionState !== "new" && pc.connectionState !== "connecting",
+        15_000,
+        `subscriber ${id} connected before renegotiating`,
+      ).catch(() => {});
+    }
     return s.peer.answer(offer);
   });
   rpc.handle("status", (): SubscribersStatus => {
