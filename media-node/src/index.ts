@@ -12,3 +12,4 @@ export type * from "./SubscriberTypes.ts";
 export { SubscribeTransport } from "./SubscribeTransport.ts";
 export type * from "./SubscribeTransportTypes.ts";
 export type * from "./TransportTypes.ts";
+export { renderMetrics } from "./metrics.ts";

@@ -1,0 +1,73 @@
+import type { RouterStats } from "./RouterTypes.ts";
+
+/** One Prometheus sample: name, labels, value. */
+type Sample = [string, Record<string, string>, number];
+
+const HELP: Record<string, [type: "gauge" | "counter", help: string]> = {
+  weir_routers: ["gauge", "Rooms hosted by this process."],
+  weir_publishers: ["gauge", "Published tracks."],
+  weir_subscribers: ["gauge", "Forwarded copies of tracks."],
+  weir_transports: ["gauge", "Publish and subscribe transports."],
+  weir_rtp_packets_received_total: ["counter", "RTP packets received from publishers."],
+  weir_rtp_packets_sent_total: ["counter", "RTP packets sent to subscribers."],
+  weir_bytes_received_total: ["counter", "Media bytes received."],
+  weir_bytes_sent_total: ["counter", "Media bytes sent."],
+  weir_packets_lost_total: ["counter", "Packets missing in publishers' sequences."],
+  weir_nacks_sent_total: ["counter", "NACKs sent to publishers."],
+  weir_retransmissions_total: ["counter", "Packets retransmitted to subscribers from the cache."],
+  weir_keyframe_requests_total: ["counter", "PLI/FIR sent to publishers."],
+  weir_dropped_datagrams_total: ["counter", "Datagrams dropped by reason."],
+};
+
+/** Renders router statistics in the Prometheus text exposition format (version 0.0.4). */
+export function renderMetrics(routers: readonly RouterStats[]): string {
+  const samples: Sample[] = [["weir_routers", {}, routers.length]];
+  for (const r of routers) samples.push(...routerSamples(r));
+  const byName = new Map<string, Sample[]>();
+  for (const s of samples) byName.set(s[0], [...(byName.get(s[0]) ?? []), s]);
+  const lines: string[] = [];
+  for (const [name, list] of byName) {
+    const [type, help] = HELP[name];
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [, labels, value] of list) lines.push(`${name}${formatLabels(labels)} ${value}`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+function routerSamples(r: RouterStats): Sample[] {
+  const room = { room: r.id };
+  const subs = r.subscribeTransports.flatMap((t) => t.subscribers);
+  const transports = [...r.publishTransports, ...r.subscribeTransports];
+  const sum = <T>(xs: T[], f: (x: T) => number) => xs.reduce((a, x) => a + f(x), 0);
+  const media = (f: (m: (typeof transports)[number]["media"]) => number) =>
+    sum(transports, (t) => f(t.media));
+  return [
+    ["weir_publishers", room, r.publishers.length],
+    ["weir_subscribers", room, subs.length],
+    ["weir_transports", room, transports.length],
+    ["weir_rtp_packets_received_total", room, media((m) => m.rtpPacketsIn)],
+    ["weir_rtp_packets_sent_total", room, media((m) => m.rtpPacketsOut)],
+    ["weir_bytes_received_total", room, media((m) => m.bytesIn)],
+    ["weir_bytes_sent_total", room, media((m) => m.bytesOut)],
+    ["weir_packets_lost_total", room, sum(r.publishers, (p) => p.packetsLost)],
+    ["weir_nacks_sent_total", room, sum(r.publishers, (p) => p.nacksSent)],
+    ["weir_retransmissions_total", room, sum(subs, (s) => s.packetsRetransmitted)],
+    ["weir_keyframe_requests_total", room, sum(r.publishers, (p) => p.keyframesRequested)],
+    ["weir_dropped_datagrams_total", { ...room, reason: "auth" }, media((m) => m.droppedAuth)],
+    [
+      "weir_dropped_datagrams_total",
+      { ...room, reason: "malformed" },
+      media((m) => m.droppedMalformed),
+    ],
+    [
+      "weir_dropped_datagrams_total",
+      { ...room, reason: "unknown" },
+      media((m) => m.droppedUnknown),
+    ],
+  ];
+}
+
+function formatLabels(labels: Record<string, string>): string {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, "_")}"`);
+  return parts.length > 0 ? `{${parts.join(",")}}` : "";
+}
