@@ -53,3 +53,7 @@ export const ROOM_EVENT_SCHEMAS = [
 ] as const;
 export const RoomEvent = z.discriminatedUnion("type", ROOM_EVENT_SCHEMAS);
 export type RoomEvent = z.infer<typeof RoomEvent>;
+
+/** What travels on `weir.room.<room>.events`: a room event and the node that raised it. */
+export const RoomBusMessage = z.object({ nodeId: z.string(), event: RoomEvent });
+export type RoomBusMessage = z.infer<typeof RoomBusMessage>;

@@ -23,6 +23,8 @@ export const NodeCommand = z.discriminatedUnion("op", [
     op: z.literal("session.patch"),
     sessionId: LocalId,
     sdpfrag: z.string().check(z.maxLength(LIMITS.sdpFragBytes)),
+    /** The request's If-Match value, if any ("*" or an entity-tag); a mismatch is 412. */
+    ifMatch: z.optional(z.string().check(z.maxLength(256))),
   }),
   z.object({ op: z.literal("session.delete"), sessionId: LocalId }),
   z.object({ op: z.literal("room.get"), room: Name }),

@@ -1,0 +1,315 @@
+import { WeirApiError } from "../../../shared/errors.ts";
+import type { RoomEvent, RoomInfo } from "../../../shared/room.ts";
+import { NodeCommand, type NodeOp, type NodeResult } from "../../../shared/rpc.ts";
+import type { ClientMessage, ServerMessage } from "../../../shared/ws.ts";
+import type { CodecCapability } from "../codecs.ts";
+import { Router } from "../Router.ts";
+import type { TransportOptions } from "../TransportTypes.ts";
+import { toApiError } from "./apiError.ts";
+import { HttpSession } from "./HttpSession.ts";
+import { newSessionId } from "./ids.ts";
+import { errorFields, type Logger, silentLogger } from "./log.ts";
+import { RoomState } from "./RoomState.ts";
+import type { Session, SessionContext } from "./Session.ts";
+import { WhepSession } from "./WhepSession.ts";
+import { WhipSession } from "./WhipSession.ts";
+import { WsSession } from "./WsSession.ts";
+
+/** How a MediaNode talks to the world; all optional (a bare node just answers commands). */
+export interface MediaNodeHooks {
+  /** A message for a WebSocket session's client. */
+  emit?(sessionId: string, message: ServerMessage): void;
+  /** A room event raised on this node (to share with other nodes). */
+  roomEvent?(room: string, event: RoomEvent): void;
+  /** The node now hosts the room (first session) / no longer does (last session left). */
+  roomOpened?(room: string): void;
+  roomClosed?(room: string): void;
+  /** A session ended, for any reason. */
+  sessionClosed?(sessionId: string): void;
+}
+
+export interface MediaNodeOptions {
+  maxSessions?: number;
+  transport?: TransportOptions;
+  codecs?: CodecCapability[];
+  hooks?: MediaNodeHooks;
+  log?: Logger;
+}
+
+type Command<Op extends NodeOp> = Extract<NodeCommand, { op: Op }>;
+export type HandleResult =
+  | { ok: true; result: NodeResult<NodeOp> }
+  | { ok: false; error: WeirApiError };
+
+export const DEFAULT_MAX_SESSIONS = 500;
+
+/**
+ * The media node's signaling-agnostic core: the SDK behind the node command protocol. One
+ * Router per room (made on demand, closed when its last session leaves); sessions by node-local
+ * id. handle() never throws: every failure is a typed WeirApiError.
+ */
+export class MediaNode {
+  readonly maxSessions: number;
+  readonly #options: MediaNodeOptions;
+  readonly #hooks: MediaNodeHooks;
+  readonly #log: Logger;
+  readonly #rooms = new Map<string, RoomState>();
+  readonly #sessions = new Map<string, Session>();
+  #draining = false;
+  #closed = false;
+
+  constructor(options: MediaNodeOptions = {}) {
+    this.#options = options;
+    this.#hooks = options.hooks ?? {};
+    this.#log = options.log ?? silentLogger;
+    this.maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
+  }
+
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  get roomNames(): string[] {
+    return [...this.#rooms.keys()];
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /** Validates and runs one command; failures come back as { ok: false, error }. */
+  async handle(command: unknown): Promise<HandleResult> {
+    const parsed = NodeCommand.safeParse(command);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue?.path.length ? ` at ${issue.path.join(".")}` : "";
+      const message = `invalid command${where}: ${issue?.message ?? "malformed"}`;
+      return { ok: false, error: new WeirApiError("bad_request", message) };
+    }
+    const cmd = parsed.data;
+    try {
+      return { ok: true, result: await this.#dispatch(cmd) };
+    } catch (err) {
+      const { error, expected } = toApiError(err);
+      if (!expected) this.#log.error("command failed", { op: cmd.op, ...errorFields(err) });
+      return { ok: false, error };
+    }
+  }
+
+  /** Like handle(), but returns the result or throws the WeirApiError. */
+  async run<Op extends NodeOp>(command: Command<Op>): Promise<NodeResult<Op>> {
+    const r = await this.handle(command);
+    if (!r.ok) throw r.error;
+    return r.result as NodeResult<Op>;
+  }
+
+  /** A room event from another node: hand it to this node's sessions in the room. */
+  deliverRemoteRoomEvent(room: string, event: RoomEvent): void {
+    this.#rooms.get(room)?.deliver(event);
+  }
+
+  /** Refuse new sessions from now on ("draining"). */
+  startDraining(): void {
+    this.#draining = true;
+  }
+
+  /** Tells every WebSocket session to reconnect elsewhere. */
+  goaway(reason: string): void {
+    for (const s of this.#sessions.values()) if (s instanceof WsSession) s.goaway(reason);
+  }
+
+  /** Ends every session and closes every router. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#draining = true;
+    await Promise.all([...this.#sessions.values()].map((s) => this.#end(s)));
+  }
+
+  #dispatch(cmd: NodeCommand): Promise<NodeResult<NodeOp>> {
+    switch (cmd.op) {
+      case "whip.create":
+        return this.#whip(cmd);
+      case "whep.create":
+        return this.#whep(cmd);
+      case "session.patch":
+        return this.#patch(cmd);
+      case "session.delete":
+        return this.#delete(cmd.sessionId);
+      case "room.get":
+        return Promise.resolve(this.#roomInfo(cmd.room));
+      case "ws.open":
+        return Promise.resolve(this.#wsOpen(cmd));
+      case "ws.message":
+        return this.#wsMessage(cmd.sessionId, cmd.message);
+      case "ws.close":
+        return this.#delete(cmd.sessionId);
+    }
+  }
+
+  async #whip(cmd: Command<"whip.create">): Promise<NodeResult<"whip.create">> {
+    this.#admit();
+    const session = this.#open(cmd.room, cmd.identity, (ctx) => new WhipSession(ctx));
+    try {
+      const sdp = await session.start(cmd.sdp);
+      return { sessionId: session.id, sdp, etag: session.etag };
+    } catch (err) {
+      await this.#end(session);
+      throw err;
+    }
+  }
+
+  async #whep(cmd: Command<"whep.create">): Promise<NodeResult<"whep.create">> {
+    this.#admit();
+    const publisherIds = this.#rooms.get(cmd.room)?.publisherIds(cmd.participant) ?? [];
+    if (publisherIds.length === 0) {
+      const whose = cmd.participant ? `${cmd.participant} publishes` : "is published";
+      throw new WeirApiError("not_found", `nothing ${whose} in room ${cmd.room} on this node`);
+    }
+    const session = this.#open(cmd.room, cmd.identity, (ctx) => new WhepSession(ctx));
+    try {
+      const sdp = await session.start(cmd.sdp, publisherIds);
+      return { sessionId: session.id, sdp, etag: session.etag };
+    } catch (err) {
+      await this.#end(session);
+      throw err;
+    }
+  }
+
+  async #patch(cmd: Command<"session.patch">): Promise<NodeResult<"session.patch">> {
+    const session = this.#session(cmd.sessionId);
+    if (!(session instanceof HttpSession)) {
+      throw new WeirApiError("conflict", "PATCH applies to WHIP and WHEP sessions only");
+    }
+    return session.patch(cmd.sdpfrag, cmd.ifMatch);
+  }
+
+  async #delete(sessionId: string): Promise<Record<string, never>> {
+    await this.#end(this.#session(sessionId));
+    return {};
+  }
+
+  #roomInfo(room: string): RoomInfo {
+    return { room, participants: this.#rooms.get(room)?.participants() ?? [] };
+  }
+
+  #wsOpen(cmd: Command<"ws.open">): NodeResult<"ws.open"> {
+    this.#admit();
+    const session = this.#open(cmd.room, cmd.identity, (ctx) => new WsSession(ctx, cmd.grants));
+    return {
+      sessionId: session.id,
+      welcome: {
+        type: "welcome",
+        sessionId: session.id,
+        room: cmd.room,
+        identity: cmd.identity,
+        participants: session.room.participants(),
+      },
+    };
+  }
+
+  async #wsMessage(sessionId: string, message: ClientMessage): Promise<NodeResult<"ws.message">> {
+    const session = this.#session(sessionId);
+    if (!(session instanceof WsSession)) {
+      throw new WeirApiError("conflict", "not a WebSocket session");
+    }
+    try {
+      return { reply: await session.handle(message) };
+    } catch (err) {
+      const { error, expected } = toApiError(err);
+      if (!expected) {
+        this.#log.error("ws message failed", { type: message.type, ...errorFields(err) });
+      }
+      const id = "id" in message ? message.id : undefined;
+      return { reply: { type: "error", id, error: error.toJSON() } };
+    }
+  }
+
+  #admit(): void {
+    if (this.#draining || this.#closed) {
+      throw new WeirApiError("draining", "this media node is draining");
+    }
+    if (this.#sessions.size >= this.maxSessions) {
+      throw new WeirApiError("no_node_available", "this media node is full");
+    }
+  }
+
+  #session(id: string): Session {
+    const s = this.#sessions.get(id);
+    if (!s) throw new WeirApiError("session_not_found", `no session ${id} on this node`);
+    return s;
+  }
+
+  /** Makes a session in a room (the room's router is made on demand) and joins it. */
+  #open<S extends Session>(
+    roomName: string,
+    identity: string,
+    make: (ctx: SessionContext) => S,
+  ): S {
+    const room = this.#room(roomName);
+    const id = newSessionId();
+    const log = this.#log.child({ session: id, room: roomName });
+    let session: S | undefined;
+    try {
+      session = make({
+        id,
+        identity,
+        room,
+        log,
+        end: () => {
+          if (session) void this.#end(session);
+        },
+        emit: (message) => this.#hooks.emit?.(id, message),
+      });
+    } catch (err) {
+      if (room.empty) void this.#closeRoom(room);
+      throw err;
+    }
+    this.#sessions.set(id, session);
+    room.join(session);
+    log.debug("session opened", { kind: session.kind, identity });
+    return session;
+  }
+
+  #room(name: string): RoomState {
+    let room = this.#rooms.get(name);
+    if (room) return room;
+    const router = new Router({
+      id: name,
+      codecs: this.#options.codecs,
+      transport: this.#options.transport,
+    });
+    room = new RoomState(name, router, (r, event) => this.#roomEvent(r, event));
+    this.#rooms.set(name, room);
+    this.#hooks.roomOpened?.(name);
+    return room;
+  }
+
+  #roomEvent(room: RoomState, event: RoomEvent): void {
+    room.deliver(event);
+    this.#hooks.roomEvent?.(room.name, event);
+  }
+
+  /** Ends a session (idempotent); the room closes with its last session. */
+  async #end(session: Session): Promise<void> {
+    if (this.#sessions.get(session.id) !== session) return;
+    this.#sessions.delete(session.id);
+    try {
+      await session.close();
+    } catch (err) {
+      this.#log.warn("session close failed", { session: session.id, ...errorFields(err) });
+    }
+    session.room.leave(session);
+    this.#log.debug("session closed", { session: session.id, kind: session.kind });
+    this.#hooks.sessionClosed?.(session.id);
+    if (session.room.empty) await this.#closeRoom(session.room);
+  }
+
+  async #closeRoom(room: RoomState): Promise<void> {
+    if (this.#rooms.get(room.name) !== room) return;
+    this.#rooms.delete(room.name);
+    this.#hooks.roomClosed?.(room.name);
+    await room.router.close().catch((err) => {
+      this.#log.warn("router close failed", { room: room.name, ...errorFields(err) });
+    });
+  }
+}

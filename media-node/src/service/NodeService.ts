@@ -1,0 +1,185 @@
+import {
+  type Bus,
+  type BusSubscription,
+  HEARTBEAT_MS,
+  type NodeInfo,
+  type NodeRegistry,
+} from "../../../shared/bus.ts";
+import { WeirApiError } from "../../../shared/errors.ts";
+import { safeJson } from "../../../shared/nodeClient.ts";
+import { RoomBusMessage } from "../../../shared/room.ts";
+import type { NodeReply } from "../../../shared/rpc.ts";
+import { subjects } from "../../../shared/subjects.ts";
+import { errorFields, type Logger, silentLogger } from "./log.ts";
+import { MediaNode, type MediaNodeOptions } from "./MediaNode.ts";
+
+export interface NodeServiceOptions extends Omit<MediaNodeOptions, "hooks" | "log"> {
+  nodeId: string;
+  bus: Bus;
+  registry: NodeRegistry;
+  /** Advertised in the registry (default: the node id). */
+  address?: string;
+  relayAddress?: string;
+  heartbeatMs?: number;
+  /** How long drain() waits for sessions to end before closing them (default 30 s). */
+  drainGraceMs?: number;
+  log?: Logger;
+}
+
+/**
+ * A MediaNode on the bus: answers `weir.node.<id>.rpc`, pushes session events, shares room events
+ * with other nodes, and keeps its NodeInfo fresh in the registry.
+ */
+export class NodeService {
+  readonly nodeId: string;
+  readonly node: MediaNode;
+  readonly #options: NodeServiceOptions;
+  readonly #bus: Bus;
+  readonly #registry: NodeRegistry;
+  readonly #log: Logger;
+  readonly #roomSubs = new Map<string, BusSubscription>();
+  #rpcSub: BusSubscription | null = null;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #draining = false;
+  #stopped: Promise<void> | null = null;
+
+  constructor(options: NodeServiceOptions) {
+    this.#options = options;
+    this.nodeId = options.nodeId;
+    this.#bus = options.bus;
+    this.#registry = options.registry;
+    this.#log = options.log ?? silentLogger;
+    this.node = new MediaNode({
+      ...options,
+      log: this.#log,
+      hooks: {
+        emit: (sessionId, message) =>
+          this.#publish(subjects.sessionEvents(sessionId), JSON.stringify(message)),
+        roomEvent: (room, event) => {
+          const msg: RoomBusMessage = { nodeId: this.nodeId, event };
+          this.#publish(subjects.roomEvents(room), JSON.stringify(msg));
+        },
+        roomOpened: (room) => this.#watchRoom(room),
+        roomClosed: (room) => {
+          this.#roomSubs.get(room)?.unsubscribe();
+          this.#roomSubs.delete(room);
+        },
+      },
+    });
+  }
+
+  /** Subscribes to the node's RPC subject and registers the node. */
+  async start(): Promise<void> {
+    this.#rpcSub = this.#bus.subscribe(subjects.nodeRpc(this.nodeId), (data, respond) => {
+      void this.#rpc(data, respond);
+    });
+    await this.heartbeat();
+    this.#heartbeat = setInterval(() => {
+      void this.heartbeat();
+    }, this.#options.heartbeatMs ?? HEARTBEAT_MS);
+    this.#heartbeat.unref();
+  }
+
+  info(): NodeInfo {
+    const sessions = this.node.sessionCount;
+    const max = this.node.maxSessions;
+    return {
+      nodeId: this.nodeId,
+      address: this.#options.address ?? this.nodeId,
+      relayAddress: this.#options.relayAddress,
+      load: max > 0 ? Math.min(1, sessions / max) : 0,
+      sessions,
+      maxSessions: max,
+      draining: this.#draining,
+      heartbeatAt: Date.now(),
+    };
+  }
+
+  /** Writes the node's NodeInfo to the registry now. */
+  async heartbeat(): Promise<void> {
+    if (this.#stopped) return;
+    try {
+      const info = this.info();
+      if (info.relayAddress === undefined) delete info.relayAddress;
+      await this.#registry.put(info);
+    } catch (err) {
+      this.#log.warn("heartbeat failed", errorFields(err));
+    }
+  }
+
+  /**
+   * Graceful shutdown: marked draining in the registry, new sessions refused, WebSocket sessions
+   * told to go away; waits up to the grace period for sessions to end, then stops.
+   */
+  async drain(graceMs = this.#options.drainGraceMs ?? 30_000): Promise<void> {
+    if (!this.#draining) {
+      this.#draining = true;
+      this.node.startDraining();
+      await this.heartbeat();
+      this.node.goaway("node draining");
+      this.#log.info("draining", { sessions: this.node.sessionCount, graceMs });
+    }
+    const deadline = Date.now() + graceMs;
+    while (this.node.sessionCount > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await this.stop();
+  }
+
+  /** Closes every session, leaves the bus and the registry. Does not close the bus. */
+  stop(): Promise<void> {
+    this.#stopped ??= (async () => {
+      clearInterval(this.#heartbeat);
+      this.#rpcSub?.unsubscribe();
+      this.#rpcSub = null;
+      await this.node.close();
+      for (const sub of this.#roomSubs.values()) sub.unsubscribe();
+      this.#roomSubs.clear();
+      await this.#registry.remove(this.nodeId).catch((err) => {
+        this.#log.warn("registry remove failed", errorFields(err));
+      });
+    })();
+    return this.#stopped;
+  }
+
+  async #rpc(data: string, respond?: (reply: string) => void): Promise<void> {
+    let reply: NodeReply;
+    const command = safeJson(data);
+    if (command === undefined) {
+      reply = { ok: false, error: { code: "bad_request", message: "command is not JSON" } };
+    } else {
+      const r = await this.node.handle(command);
+      reply = r.ok ? { ok: true, result: r.result } : { ok: false, error: r.error.toJSON() };
+    }
+    if (!respond) return;
+    try {
+      respond(JSON.stringify(reply));
+    } catch (err) {
+      this.#log.error("reply failed", errorFields(err));
+      const error = new WeirApiError("internal", "reply could not be sent").toJSON();
+      try {
+        respond(JSON.stringify({ ok: false, error }));
+      } catch {
+        // the bus is gone; the caller times out
+      }
+    }
+  }
+
+  #watchRoom(room: string): void {
+    if (this.#roomSubs.has(room)) return;
+    const sub = this.#bus.subscribe(subjects.roomEvents(room), (data) => {
+      const msg = RoomBusMessage.safeParse(safeJson(data));
+      if (!msg.success || msg.data.nodeId === this.nodeId) return;
+      this.node.deliverRemoteRoomEvent(room, msg.data.event);
+    });
+    this.#roomSubs.set(room, sub);
+  }
+
+  #publish(subject: string, data: string): void {
+    try {
+      this.#bus.publish(subject, data);
+    } catch (err) {
+      this.#log.warn("bus publish failed", { subject, ...errorFields(err) });
+    }
+  }
+}

@@ -1,0 +1,96 @@
+import type { ParticipantInfo, RoomEvent, TrackInfo } from "../../../shared/room.ts";
+import type { Publisher } from "../Publisher.ts";
+import type { Router } from "../Router.ts";
+import type { Session } from "./Session.ts";
+
+interface Participant {
+  identity: string;
+  sessions: Set<Session>;
+  /** Published tracks in publish order. */
+  tracks: Map<string, TrackInfo>;
+}
+
+/**
+ * One room on this node: its Router, its sessions, and who is in it with which tracks. Raises
+ * the room's events (participant joined/left, track published/unpublished) through `onEvent`.
+ */
+export class RoomState {
+  readonly name: string;
+  readonly router: Router;
+  readonly #participants = new Map<string, Participant>();
+  readonly #onEvent: (room: RoomState, event: RoomEvent) => void;
+
+  constructor(name: string, router: Router, onEvent: (room: RoomState, event: RoomEvent) => void) {
+    this.name = name;
+    this.router = router;
+    this.#onEvent = onEvent;
+  }
+
+  get empty(): boolean {
+    return this.#participants.size === 0;
+  }
+
+  get sessions(): Session[] {
+    return [...this.#participants.values()].flatMap((p) => [...p.sessions]);
+  }
+
+  join(session: Session): void {
+    let p = this.#participants.get(session.identity);
+    const first = !p;
+    if (!p) {
+      p = { identity: session.identity, sessions: new Set(), tracks: new Map() };
+      this.#participants.set(session.identity, p);
+    }
+    p.sessions.add(session);
+    if (first) this.#onEvent(this, { type: "participant.joined", identity: session.identity });
+  }
+
+  leave(session: Session): void {
+    const p = this.#participants.get(session.identity);
+    if (!p?.sessions.delete(session)) return;
+    if (p.sessions.size > 0) return;
+    this.#participants.delete(session.identity);
+    this.#onEvent(this, { type: "participant.left", identity: session.identity });
+  }
+
+  /** Records a track a session published; it is unpublished when the publisher closes. */
+  trackPublished(identity: string, publisher: Publisher): TrackInfo {
+    const info: TrackInfo = {
+      publisherId: publisher.id,
+      kind: publisher.kind,
+      mimeType: publisher.codec.mimeType,
+    };
+    const p = this.#participants.get(identity);
+    if (!p) return info;
+    p.tracks.set(publisher.id, info);
+    publisher.once("closed", () => {
+      if (!p.tracks.delete(publisher.id)) return;
+      this.#onEvent(this, { type: "track.unpublished", identity, publisherId: publisher.id });
+    });
+    this.#onEvent(this, { type: "track.published", identity, ...info });
+    return info;
+  }
+
+  participants(): ParticipantInfo[] {
+    return [...this.#participants.values()].map((p) => ({
+      identity: p.identity,
+      tracks: [...p.tracks.values()],
+    }));
+  }
+
+  /** Publisher ids in join order, each participant's tracks in publish order. */
+  publisherIds(identity?: string): string[] {
+    const list = identity
+      ? [this.#participants.get(identity)].filter((p) => p !== undefined)
+      : [...this.#participants.values()];
+    return list.flatMap((p) => [...p.tracks.keys()]);
+  }
+
+  /** Hands a room event to every session here except the participant's own. */
+  deliver(event: RoomEvent): void {
+    for (const p of this.#participants.values()) {
+      if (p.identity === event.identity) continue;
+      for (const s of p.sessions) s.deliver(event);
+    }
+  }
+}

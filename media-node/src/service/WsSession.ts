@@ -1,0 +1,234 @@
+import { WeirApiError } from "../../../shared/errors.ts";
+import type { RoomEvent } from "../../../shared/room.ts";
+import type { Grant } from "../../../shared/token.ts";
+import type { ClientMessage, ServerMessage } from "../../../shared/ws.ts";
+import type { PublishTransport } from "../PublishTransport.ts";
+import type { OfferedTrack } from "../PublishTransportTypes.ts";
+import type { SubscribeTransport } from "../SubscribeTransport.ts";
+import type { IceCandidateInit } from "../TransportTypes.ts";
+import { CandidateRelay } from "./CandidateRelay.ts";
+import { Session, type SessionContext } from "./Session.ts";
+
+type Target = "publish" | "subscribe";
+type Reply = ServerMessage | undefined;
+
+/**
+ * A WebSocket session of the full client SDK: one PublishTransport and one SubscribeTransport,
+ * each made on first use. Handles ClientMessages; pushes renegotiation offers, ICE candidates,
+ * room events and goaway through the context's emit().
+ */
+export class WsSession extends Session {
+  readonly kind = "ws";
+  readonly grants: ReadonlySet<Grant>;
+  #pub: PublishTransport | null = null;
+  #sub: SubscribeTransport | null = null;
+  readonly #offered = new Map<string, OfferedTrack>();
+  readonly #relay: Record<Target, CandidateRelay>;
+  /** Set while an explicit unsubscribe renegotiates (its negotiationneeded is ours). */
+  #explicit = false;
+  #offerScheduled = false;
+
+  constructor(ctx: SessionContext, grants: readonly Grant[]) {
+    super(ctx);
+    this.grants = new Set(grants);
+    this.#relay = {
+      publish: new CandidateRelay((c) => this.#emitIce("publish", c)),
+      subscribe: new CandidateRelay((c) => this.#emitIce("subscribe", c)),
+    };
+  }
+
+  override deliver(event: RoomEvent): void {
+    this.ctx.emit(event);
+  }
+
+  goaway(reason: string): void {
+    this.ctx.emit({ type: "goaway", reason });
+  }
+
+  /** Handles one client message; the returned message is the reply (if any). Throws on errors. */
+  handle(m: ClientMessage): Promise<Reply> {
+    switch (m.type) {
+      case "publish":
+        return this.#publish(m.id, m.offer, m.trackIds);
+      case "unpublish":
+        return this.#unpublish(m.id, m.offer, m.trackId);
+      case "subscribe":
+        return this.#subscribe(m.id, m.publisherId);
+      case "unsubscribe":
+        return this.#unsubscribe(m.id, m.subscriberId);
+      case "answer":
+        return this.#answer(m.id, m.answer);
+      case "ice":
+        return this.#ice(m.target, m.candidate);
+      case "ping":
+        return Promise.resolve({ type: "pong", id: m.id });
+    }
+  }
+
+  async #publish(id: string, offer: string, trackIds: string[]): Promise<Reply> {
+    this.#need("publish");
+    const pub = this.#publishTransport();
+    const answer = await this.#relay.publish.negotiate(
+      () => pub.getAnswer({ type: "offer", sdp: offer }),
+      (a) => a.sdp,
+    );
+    const missing = trackIds.filter((t) => !this.#offered.has(t));
+    if (missing.length > 0) {
+      throw new WeirApiError("not_found", `not in the offer: ${missing.join(", ")}`);
+    }
+    const tracks = trackIds.map((trackId) => {
+      const existing = pub.publishers.find((p) => p.id === trackId);
+      const publisher = existing ?? pub.publish(trackId);
+      const info = existing
+        ? { publisherId: existing.id, kind: existing.kind, mimeType: existing.codec.mimeType }
+        : this.room.trackPublished(this.identity, publisher);
+      return { trackId, ...info };
+    });
+    return { type: "published", id, answer: answer.sdp, tracks };
+  }
+
+  async #unpublish(id: string, offer: string, trackId: string): Promise<Reply> {
+    this.#need("publish");
+    const pub = this.#pub;
+    if (!pub) throw new WeirApiError("conflict", "nothing was published on this session");
+    const answer = await this.#relay.publish.negotiate(
+      () => pub.getAnswer({ type: "offer", sdp: offer }),
+      (a) => a.sdp,
+    );
+    if (pub.publishers.some((p) => p.id === trackId)) pub.unpublish(trackId);
+    return { type: "answer", id, answer: answer.sdp };
+  }
+
+  async #subscribe(id: string, publisherId: string): Promise<Reply> {
+    this.#need("subscribe");
+    const sub = this.#subscribeTransport();
+    const r = await this.#relay.subscribe.negotiate(
+      () => sub.subscribe(publisherId),
+      (x) => x.offer.sdp,
+    );
+    return {
+      type: "subscribed",
+      id,
+      subscriberId: r.subscriber.id,
+      publisherId,
+      offer: r.offer.sdp,
+    };
+  }
+
+  async #unsubscribe(id: string, subscriberId: string): Promise<Reply> {
+    const sub = this.#sub;
+    if (!sub) throw new WeirApiError("not_found", `no subscriber ${subscriberId}`);
+    const offer = await this.#relay.subscribe.negotiate(
+      () => {
+        this.#explicit = true;
+        try {
+          return sub.unsubscribe(subscriberId);
+        } finally {
+          this.#explicit = false;
+        }
+      },
+      (o) => o.sdp,
+    );
+    return { type: "unsubscribed", id, offer: offer.sdp };
+  }
+
+  async #answer(id: string, answer: string): Promise<Reply> {
+    const sub = this.#sub;
+    if (!sub) throw new WeirApiError("conflict", "no subscribe offer is waiting for an answer");
+    await sub.setAnswer({ type: "answer", sdp: answer });
+    return { type: "ok", id };
+  }
+
+  async #ice(target: Target, c: WireCandidate | null): Promise<Reply> {
+    const t = target === "publish" ? this.#pub : this.#sub;
+    if (!t) throw new WeirApiError("conflict", `no ${target} transport yet`);
+    await t.addIceCandidate(
+      c && {
+        candidate: c.candidate,
+        sdpMid: c.sdpMid ?? undefined,
+        sdpMLineIndex: c.sdpMLineIndex ?? undefined,
+        usernameFragment: c.usernameFragment ?? undefined,
+      },
+    );
+    return undefined;
+  }
+
+  #need(grant: Grant): void {
+    if (!this.grants.has(grant)) {
+      throw new WeirApiError("forbidden", `the token lacks the "${grant}" grant`);
+    }
+  }
+
+  #publishTransport(): PublishTransport {
+    if (this.#pub) return this.#pub;
+    const t = this.room.router.createPublishTransport();
+    this.#pub = t;
+    t.on("icecandidate", (c) => this.#relay.publish.candidate(c));
+    t.on("track", (track) => this.#offered.set(track.trackId, track));
+    t.on("trackended", (track) => this.#offered.delete(track.trackId));
+    t.on("closed", () => {
+      if (this.#pub === t) this.#pub = null;
+      this.#offered.clear();
+    });
+    return t;
+  }
+
+  #subscribeTransport(): SubscribeTransport {
+    if (this.#sub) return this.#sub;
+    const t = this.room.router.createSubscribeTransport();
+    this.#sub = t;
+    t.on("icecandidate", (c) => this.#relay.subscribe.candidate(c));
+    t.on("negotiationneeded", () => this.#renegotiate(t));
+    t.on("closed", () => {
+      if (this.#sub === t) this.#sub = null;
+    });
+    return t;
+  }
+
+  /** Server-initiated offer (a publisher went away), coalesced per tick. */
+  #renegotiate(t: SubscribeTransport): void {
+    if (this.#explicit || this.#offerScheduled || this.closed) return;
+    this.#offerScheduled = true;
+    setImmediate(() => {
+      this.#offerScheduled = false;
+      if (this.closed || this.#sub !== t) return;
+      this.#relay.subscribe
+        .negotiate(
+          () => t.createOffer(),
+          (o) => o.sdp,
+        )
+        .then(
+          (offer) => this.ctx.emit({ type: "offer", offer: offer.sdp }),
+          (err) => this.ctx.log.warn("renegotiation offer failed", { error: String(err) }),
+        );
+    });
+  }
+
+  #emitIce(target: Target, c: IceCandidateInit): void {
+    this.ctx.emit({
+      type: "ice",
+      target,
+      candidate: {
+        candidate: c.candidate,
+        sdpMid: c.sdpMid ?? null,
+        sdpMLineIndex: c.sdpMLineIndex ?? null,
+        usernameFragment: c.usernameFragment ?? null,
+      },
+    });
+  }
+
+  protected async closeTransports(): Promise<void> {
+    const pub = this.#pub;
+    const sub = this.#sub;
+    this.#pub = null;
+    this.#sub = null;
+    await Promise.all([sub?.close(), pub?.close()]);
+  }
+}
+
+interface WireCandidate {
+  candidate: string;
+  sdpMid?: string | null;
+  sdpMLineIndex?: number | null;
+  usernameFragment?: string | null;
+}

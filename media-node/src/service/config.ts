@@ -1,0 +1,125 @@
+import { randomBytes } from "node:crypto";
+import { parseArgs } from "node:util";
+import { NAME_PATTERN } from "../../../shared/limits.ts";
+import type { TransportOptions } from "../TransportTypes.ts";
+import { DEFAULT_MAX_SESSIONS } from "./MediaNode.ts";
+
+export interface MediaNodeConfig {
+  natsUrl: string;
+  nodeId: string;
+  listenIps?: string[];
+  announcedIp?: string;
+  portRange?: [number, number];
+  maxSessions: number;
+  drainGraceMs: number;
+}
+
+export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+export const USAGE = `npm run media-node -- [options]
+  --nats-url <url>          NATS_URL            (default ${DEFAULT_NATS_URL})
+  --node-id <id>            WEIR_NODE_ID        (default: random)
+  --listen-ip <ip,...>      WEIR_LISTEN_IPS     addresses to offer ICE candidates on
+  --announced-ip <ip>       WEIR_ANNOUNCED_IP   public address for NAT 1:1 (one listen ip)
+  --port-range <lo-hi>      WEIR_PORT_RANGE     UDP ports for ICE, e.g. 40000-49999
+  --max-sessions <n>        WEIR_MAX_SESSIONS   (default ${DEFAULT_MAX_SESSIONS})
+  --drain-grace <seconds>   WEIR_DRAIN_GRACE_S  wait for sessions on SIGTERM (default 30)
+  log level: WEIR_LOG_LEVEL=debug|info|warn|error (default info)`;
+
+/** Flags win over environment variables, which win over defaults. Throws ConfigError. */
+export function loadConfig(
+  argv: string[] = process.argv.slice(2),
+  env: Record<string, string | undefined> = process.env,
+): MediaNodeConfig {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        "nats-url": { type: "string" },
+        "node-id": { type: "string" },
+        "listen-ip": { type: "string" },
+        "announced-ip": { type: "string" },
+        "port-range": { type: "string" },
+        "max-sessions": { type: "string" },
+        "drain-grace": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }).values;
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  if (values.help) throw new ConfigError("help");
+  const pick = (flag: string, name: string) => {
+    const v = values[flag];
+    return typeof v === "string" ? v : env[name] || undefined;
+  };
+  const nodeId = pick("node-id", "WEIR_NODE_ID") ?? `node-${randomBytes(6).toString("hex")}`;
+  if (!NAME_PATTERN.test(nodeId)) throw new ConfigError(`bad node id "${nodeId}": [A-Za-z0-9_-]`);
+  const listen = pick("listen-ip", "WEIR_LISTEN_IPS");
+  const listenIps = listen
+    ?.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const ip of listenIps ?? []) if (!isIp(ip)) throw new ConfigError(`bad listen ip "${ip}"`);
+  const announcedIp = pick("announced-ip", "WEIR_ANNOUNCED_IP");
+  if (announcedIp !== undefined && !isIp(announcedIp)) {
+    throw new ConfigError(`bad announced ip "${announcedIp}"`);
+  }
+  if (announcedIp && listenIps?.length !== 1) {
+    throw new ConfigError(
+      "--announced-ip needs exactly one --listen-ip (the local side of NAT 1:1)",
+    );
+  }
+  const range = pick("port-range", "WEIR_PORT_RANGE");
+  return {
+    natsUrl: pick("nats-url", "NATS_URL") ?? DEFAULT_NATS_URL,
+    nodeId,
+    listenIps: listenIps?.length ? listenIps : undefined,
+    announcedIp,
+    portRange: range === undefined ? undefined : parsePortRange(range),
+    maxSessions: positiveInt(
+      pick("max-sessions", "WEIR_MAX_SESSIONS") ?? `${DEFAULT_MAX_SESSIONS}`,
+      "max sessions",
+    ),
+    drainGraceMs:
+      1000 * positiveInt(pick("drain-grace", "WEIR_DRAIN_GRACE_S") ?? "30", "drain grace", true),
+  };
+}
+
+/** The SDK's transport options for this config. */
+export function transportOptions(c: MediaNodeConfig): TransportOptions {
+  const t: TransportOptions = {};
+  if (c.listenIps) t.listenIps = c.listenIps;
+  if (c.announcedIp && c.listenIps) t.announcedIps = { [c.listenIps[0]]: c.announcedIp };
+  if (c.portRange) t.portRange = c.portRange;
+  return t;
+}
+
+export function parsePortRange(s: string): [number, number] {
+  const m = /^(\d{1,5})-(\d{1,5})$/.exec(s.trim());
+  const lo = m ? Number(m[1]) : Number.NaN;
+  const hi = m ? Number(m[2]) : Number.NaN;
+  if (!(lo >= 1 && hi <= 65535 && lo <= hi)) {
+    throw new ConfigError(`bad port range "${s}": expected e.g. 40000-49999`);
+  }
+  return [lo, hi];
+}
+
+function positiveInt(s: string, what: string, zeroOk = false): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < (zeroOk ? 0 : 1)) throw new ConfigError(`bad ${what} "${s}"`);
+  return n;
+}
+
+function isIp(s: string): boolean {
+  return /^(\d{1,3})(\.\d{1,3}){3}$/.test(s) || (s.includes(":") && /^[0-9a-fA-F:.]+$/.test(s));
+}

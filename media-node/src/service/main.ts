@@ -1,0 +1,72 @@
+/**
+ * `npm run media-node`: a media node process on NATS. SIGTERM/SIGINT drain it (goaway to
+ * WebSocket sessions, wait for sessions up to the grace period) and exit 0.
+ */
+import { hostname } from "node:os";
+import { connectNatsBus } from "./bus/natsBus.ts";
+import { ConfigError, loadConfig, transportOptions, USAGE } from "./config.ts";
+import { createLogger, errorFields } from "./log.ts";
+import { NodeService } from "./NodeService.ts";
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      const help = err.message === "help";
+      process.stderr.write(`${help ? "" : `${err.message}\n\n`}${USAGE}\n`);
+      process.exit(help ? 0 : 2);
+    }
+    throw err;
+  }
+  const log = createLogger({ fields: { node: config.nodeId } });
+  const nats = await connectNatsBus(config.natsUrl, {
+    name: `weir-media-node-${config.nodeId}`,
+    onHandlerError: (err, subject) =>
+      log.error("bus handler failed", { subject, ...errorFields(err) }),
+  });
+  const service = new NodeService({
+    nodeId: config.nodeId,
+    bus: nats.bus,
+    registry: nats.registry,
+    address: config.announcedIp ?? config.listenIps?.[0] ?? hostname(),
+    maxSessions: config.maxSessions,
+    transport: transportOptions(config),
+    drainGraceMs: config.drainGraceMs,
+    log,
+  });
+  await service.start();
+  log.info("media node started", {
+    nats: config.natsUrl,
+    listenIps: config.listenIps,
+    announcedIp: config.announcedIp,
+    portRange: config.portRange,
+    maxSessions: config.maxSessions,
+  });
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info("shutting down", { signal });
+    service
+      .drain()
+      .then(() => nats.close())
+      .then(
+        () => process.exit(0),
+        (err) => {
+          log.error("shutdown failed", errorFields(err));
+          process.exit(1);
+        },
+      );
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+}
+
+main().catch((err) => {
+  process.stderr.write(
+    `${JSON.stringify({ t: new Date().toISOString(), level: "error", msg: "media node failed to start", ...errorFields(err) })}\n`,
+  );
+  process.exit(1);
+});
