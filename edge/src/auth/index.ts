@@ -1,0 +1,6 @@
+export * from "./bearer.ts";
+export * from "./devSecret.ts";
+export * from "./errors.ts";
+export * from "./grants.ts";
+export * from "./jwt.ts";
+export * from "./sessionId.ts";
