@@ -1,4 +1,4 @@
-import { z } from "zod/mini";
+import * as z from "zod/mini";
 
 /** Every error code a client or an edge can see, with its HTTP status. */
 export const ERROR_STATUS = {

@@ -1,4 +1,4 @@
-import { z } from "zod/mini";
+import * as z from "zod/mini";
 import { LIMITS, NAME_PATTERN } from "./limits.ts";
 
 export const Name = z.string().check(z.regex(NAME_PATTERN));

@@ -1,4 +1,4 @@
-import { z } from "zod/mini";
+import * as z from "zod/mini";
 import { ErrorInfo } from "./errors.ts";
 import { LIMITS } from "./limits.ts";
 import { Name, RoomInfo, Sdp } from "./room.ts";

@@ -1,4 +1,4 @@
-import { z } from "zod/mini";
+import * as z from "zod/mini";
 import { ErrorInfo } from "./errors.ts";
 import { IceCandidate, ParticipantInfo, ROOM_EVENT_SCHEMAS, Sdp, TrackInfo } from "./room.ts";
 
