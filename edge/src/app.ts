@@ -1,0 +1,39 @@
+/**
+ * The edge: one Hono app with no state of its own. It authenticates, validates, finds the media
+ * node and forwards over the bus. Platform adapters: `worker.ts` (Cloudflare Worker) and
+ * `node.ts` (@hono/node-server).
+ */
+import { Hono } from "hono";
+import { cors } from "hono/cors";
+import { Access } from "./access.ts";
+import type { EdgeDeps } from "./deps.ts";
+import { notFound, onError } from "./errors.ts";
+import type { EdgeContext } from "./routes/context.ts";
+import { mediaRoutes } from "./routes/media.ts";
+import { roomRoutes } from "./routes/rooms.ts";
+
+export type { AcceptWebSocket, BusContext, EdgeDeps } from "./deps.ts";
+
+export function createApp(deps: EdgeDeps): Hono {
+  const edge: EdgeContext = {
+    deps,
+    access: new Access(deps.token),
+    now: deps.now ?? Date.now,
+  };
+  const app = new Hono();
+  app.onError(onError);
+  app.notFound(notFound);
+  app.use(
+    "*",
+    cors({
+      origin: "*",
+      allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+      allowHeaders: ["Authorization", "Content-Type", "If-Match"],
+      exposeHeaders: ["Location", "ETag", "Accept-Patch", "Link"],
+      maxAge: 600,
+    }),
+  );
+  roomRoutes(app, edge);
+  mediaRoutes(app, edge);
+  return app;
+}

@@ -1,0 +1,210 @@
+/**
+ * The WebSocket signaling protocol, platform-free: a client frame becomes a validated
+ * `ws.message` command to the session's media node and its reply a frame; node events on
+ * `weir.session.<id>.events` become frames. The Worker and Node adapters only move frames.
+ */
+import type { BusSubscription } from "../../shared/bus.ts";
+import { type ErrorCode, WeirApiError } from "../../shared/errors.ts";
+import { LIMITS } from "../../shared/limits.ts";
+import { callNode, safeJson } from "../../shared/nodeClient.ts";
+import { subjects } from "../../shared/subjects.ts";
+import type { Grant, TokenClaims } from "../../shared/token.ts";
+import { ClientMessage, ServerMessage } from "../../shared/ws.ts";
+import type { BusContext } from "./deps.ts";
+
+/** The socket as the protocol sees it. */
+export interface WsSocket {
+  send(text: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** What a platform adapter drives: open once, frames, close once. */
+export interface WsHandler {
+  open(socket: WsSocket): void;
+  message(data: string | ArrayBuffer | ArrayBufferView): void;
+  close(): void;
+  /** Settles when the session is over (the Worker keeps its NATS connection until then). */
+  readonly closed: Promise<void>;
+}
+
+/** Requests queued on one socket before it is closed as abusive. */
+export const MAX_PENDING = 64;
+/** How long an opened session waits for the adapter to attach the socket. */
+export const ATTACH_TIMEOUT_MS = 15_000;
+
+const NEEDS: Record<ClientMessage["type"], (m: ClientMessage) => Grant | null> = {
+  publish: () => "publish",
+  unpublish: () => "publish",
+  subscribe: () => "subscribe",
+  unsubscribe: () => "subscribe",
+  answer: () => "subscribe",
+  ice: (m) => (m.type === "ice" && m.target === "publish" ? "publish" : "subscribe"),
+  ping: () => null,
+};
+
+/** The grant a client message needs, or null. */
+export function grantFor(m: ClientMessage): Grant | null {
+  return NEEDS[m.type](m);
+}
+
+export interface WsSessionOptions {
+  ctx: BusContext;
+  nodeId: string;
+  room: string;
+  claims: TokenClaims;
+}
+
+/**
+ * Opens a signaling session on the room's node (`ws.open`) and subscribes to its events.
+ * Node errors (no node, draining...) throw before any upgrade, so they answer as HTTP errors.
+ */
+export async function openWsSession(opts: WsSessionOptions): Promise<WsHandler> {
+  const { ctx, nodeId, room, claims } = opts;
+  const opened = await callNode(ctx.bus, nodeId, {
+    op: "ws.open",
+    room,
+    identity: claims.sub,
+    grants: claims.grants,
+  });
+  return new WsSession(ctx, nodeId, opened.sessionId, claims, opened.welcome);
+}
+
+class WsSession implements WsHandler {
+  readonly closed: Promise<void>;
+  #resolveClosed!: () => void;
+  #socket: WsSocket | null = null;
+  #backlog: string[] = [];
+  #sub: BusSubscription | null;
+  #chain: Promise<void> = Promise.resolve();
+  #pending = 0;
+  #done = false;
+  #attachTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    readonly ctx: BusContext,
+    readonly nodeId: string,
+    readonly sessionId: string,
+    readonly claims: TokenClaims,
+    welcome: ServerMessage,
+  ) {
+    this.closed = new Promise((r) => {
+      this.#resolveClosed = r;
+    });
+    this.#backlog.push(JSON.stringify(welcome));
+    this.#sub = ctx.bus.subscribe(subjects.sessionEvents(sessionId), (data) => this.#event(data));
+    this.#attachTimer = setTimeout(() => this.close(), ATTACH_TIMEOUT_MS);
+  }
+
+  open(socket: WsSocket): void {
+    if (this.#done) {
+      socket.close(1011, "session closed");
+      return;
+    }
+    clearTimeout(this.#attachTimer);
+    this.#socket = socket;
+    for (const frame of this.#backlog) this.#send(frame);
+    this.#backlog = [];
+  }
+
+  message(data: string | ArrayBuffer | ArrayBufferView): void {
+    if (this.#done) return;
+    if (typeof data !== "string") {
+      this.#error(undefined, "bad_request", "binary frames are not supported; send JSON text");
+      return;
+    }
+    if (utf8Length(data) > LIMITS.wsMessageBytes) {
+      this.#error(undefined, "payload_too_large", `message over ${LIMITS.wsMessageBytes} bytes`);
+      return;
+    }
+    const json = safeJson(data);
+    if (json === undefined) {
+      this.#error(undefined, "invalid_json", "message is not JSON");
+      return;
+    }
+    const parsed = ClientMessage.safeParse(json);
+    if (!parsed.success) {
+      this.#error(requestId(json), "bad_request", "invalid message");
+      return;
+    }
+    const message = parsed.data;
+    const id = "id" in message ? message.id : undefined;
+    const grant = grantFor(message);
+    if (grant !== null && !this.claims.grants.includes(grant)) {
+      this.#error(id, "forbidden", `token lacks the "${grant}" grant`);
+      return;
+    }
+    if (this.#pending >= MAX_PENDING) {
+      this.#socket?.close(1008, "too many requests in flight");
+      this.close();
+      return;
+    }
+    this.#pending++;
+    this.#chain = this.#chain.then(async () => {
+      try {
+        const r = await callNode(this.ctx.bus, this.nodeId, {
+          op: "ws.message",
+          sessionId: this.sessionId,
+          message,
+        });
+        if (r.reply !== undefined) this.#send(JSON.stringify(r.reply));
+      } catch (err) {
+        const e = err instanceof WeirApiError ? err : new WeirApiError("internal", "failed");
+        this.#error(id, e.code, e.message);
+      } finally {
+        this.#pending--;
+      }
+    });
+  }
+
+  close(): void {
+    if (this.#done) return;
+    this.#done = true;
+    clearTimeout(this.#attachTimer);
+    this.#sub?.unsubscribe();
+    this.#sub = null;
+    // Let queued requests finish before telling the node the session is over.
+    void this.#chain
+      .then(() =>
+        callNode(this.ctx.bus, this.nodeId, { op: "ws.close", sessionId: this.sessionId }),
+      )
+      .catch(() => {})
+      .finally(() => this.#resolveClosed());
+  }
+
+  #event(data: string): void {
+    const parsed = ServerMessage.safeParse(safeJson(data));
+    if (!parsed.success) return; // a node bug must not reach clients
+    this.#send(JSON.stringify(parsed.data));
+  }
+
+  #send(frame: string): void {
+    if (this.#done && this.#socket === null) return;
+    if (this.#socket === null) {
+      this.#backlog.push(frame);
+      return;
+    }
+    try {
+      this.#socket.send(frame);
+    } catch {
+      this.close();
+    }
+  }
+
+  #error(id: string | undefined, code: ErrorCode, message: string): void {
+    const frame: ServerMessage = { type: "error", error: { code, message } };
+    if (id !== undefined) frame.id = id;
+    this.#send(JSON.stringify(frame));
+  }
+}
+
+function utf8Length(s: string): number {
+  if (s.length * 3 <= LIMITS.wsMessageBytes) return s.length;
+  return new TextEncoder().encode(s).length;
+}
+
+/** The `id` of a rejected message when it looks like a valid request id, to echo it. */
+function requestId(json: unknown): string | undefined {
+  if (typeof json !== "object" || json === null) return undefined;
+  const id = (json as { id?: unknown }).id;
+  return typeof id === "string" && id.length > 0 && id.length <= 64 ? id : undefined;
+}

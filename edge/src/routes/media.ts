@@ -1,0 +1,88 @@
+/** WHIP / WHEP (RFC 9725) and the session resource they create. */
+import type { Hono } from "hono";
+import { WeirApiError } from "../../../shared/errors.ts";
+import { LIMITS, NAME_PATTERN } from "../../../shared/limits.ts";
+import { callNode } from "../../../shared/nodeClient.ts";
+import { requireAnyGrant, requireRoomName } from "../access.ts";
+import { makeSessionId, parseSessionId } from "../auth/sessionId.ts";
+import {
+  quoteEtag,
+  readTextLimited,
+  requireContentType,
+  requireSdp,
+} from "../http.ts";
+import { placeRoom } from "../placement.ts";
+import type { EdgeContext } from "./context.ts";
+
+const SDP = "application/sdp";
+const SDPFRAG = "application/trickle-ice-sdpfrag";
+
+export function mediaRoutes(app: Hono, edge: EdgeContext): void {
+  for (const kind of ["whip", "whep"] as const) {
+    app.post(`/v1/rooms/:room/${kind}`, async (c) => {
+      const claims = await edge.access.bearer(c.req.raw);
+      const room = requireRoomName(c.req.param("room"));
+      requireAnyGrant(claims, room, [kind === "whip" ? "publish" : "subscribe"]);
+      const participant = kind === "whep" ? c.req.query("participant") : undefined;
+      if (participant !== undefined && !NAME_PATTERN.test(participant))
+        throw new WeirApiError("bad_request", "invalid participant");
+      requireContentType(c.req.raw, SDP);
+      const sdp = requireSdp(await readTextLimited(c.req.raw, LIMITS.sdpBytes, "SDP offer"));
+
+      const created = await edge.deps.withBus(async ({ bus, registry }) => {
+        const nodeId = await placeRoom(registry, room, edge.now());
+        const r =
+          kind === "whip"
+            ? await callNode(bus, nodeId, { op: "whip.create", room, identity: claims.sub, sdp })
+            : await callNode(bus, nodeId, {
+                op: "whep.create",
+                room,
+                identity: claims.sub,
+                sdp,
+                ...(participant !== undefined ? { participant } : {}),
+              });
+        return { ...r, nodeId };
+      });
+      const id = await makeSessionId(created.nodeId, created.sessionId, edge.deps.sessionSecret);
+      return new Response(created.sdp, {
+        status: 201,
+        headers: {
+          "content-type": SDP,
+          location: `/v1/sessions/${id}`,
+          etag: quoteEtag(created.etag),
+          "accept-patch": SDPFRAG,
+        },
+      });
+    });
+  }
+
+  app.patch("/v1/sessions/:id", async (c) => {
+    const claims = await edge.access.bearer(c.req.raw);
+    requireAnyGrant(claims, null, ["publish", "subscribe"]);
+    const ref = await parseSessionId(c.req.param("id"), edge.deps.sessionSecret);
+    requireContentType(c.req.raw, SDPFRAG);
+    const sdpfrag = await readTextLimited(c.req.raw, LIMITS.sdpFragBytes, "SDP fragment");
+    const ifMatch = c.req.header("if-match");
+    const r = await edge.deps.withBus(({ bus }) =>
+      callNode(bus, ref.nodeId, {
+        op: "session.patch",
+        sessionId: ref.localId,
+        sdpfrag,
+        ...(ifMatch !== undefined ? { ifMatch } : {}),
+      }),
+    );
+    const etag = quoteEtag(r.etag);
+    if (r.sdpfrag === undefined) return new Response(null, { status: 204, headers: { etag } });
+    return new Response(r.sdpfrag, { status: 200, headers: { "content-type": SDPFRAG, etag } });
+  });
+
+  app.delete("/v1/sessions/:id", async (c) => {
+    const claims = await edge.access.bearer(c.req.raw);
+    requireAnyGrant(claims, null, ["publish", "subscribe"]);
+    const ref = await parseSessionId(c.req.param("id"), edge.deps.sessionSecret);
+    await edge.deps.withBus(({ bus }) =>
+      callNode(bus, ref.nodeId, { op: "session.delete", sessionId: ref.localId }),
+    );
+    return c.json({ ok: true }, 200);
+  });
+}

@@ -1,0 +1,54 @@
+/**
+ * Cloudflare Worker entry: the edge app with one NATS-over-WebSocket connection per request
+ * (a Worker cannot share one across requests), or per socket for WebSocket signaling.
+ * No `node:` imports here or in anything below.
+ */
+import type { Hono } from "hono";
+import { createApp } from "./app.ts";
+import { DEV_SECRET } from "./auth/devSecret.ts";
+import { withNatsBus } from "./bus/natsWsBus.ts";
+import { errorResponse } from "./errors.ts";
+import { acceptWorkerWebSocket } from "./worker/websocket.ts";
+
+export interface WorkerEnv {
+  /** NATS WebSocket URL, e.g. wss://nats.example.com:443 */
+  NATS_WS_URL?: string;
+  /** HS256 token secret (at least 32 bytes); set with `wrangler secret put WEIR_SECRET`. */
+  WEIR_SECRET?: string;
+  /** Session-id signing secret; defaults to WEIR_SECRET. Every edge must share it. */
+  WEIR_SESSION_SECRET?: string;
+  /** "1" allows the public development secret when WEIR_SECRET is unset. Never in production. */
+  WEIR_DEV?: string;
+}
+
+let cached: { key: string; app: Hono } | null = null;
+
+function appFor(env: WorkerEnv): Hono | string {
+  const url = env.NATS_WS_URL;
+  const secret = env.WEIR_SECRET ?? (env.WEIR_DEV === "1" ? DEV_SECRET : undefined);
+  if (!url) return "NATS_WS_URL is not set";
+  if (!secret) return "WEIR_SECRET is not set";
+  const sessionSecret = env.WEIR_SESSION_SECRET ?? secret;
+  const key = `${url}\n${secret}\n${sessionSecret}`;
+  if (cached?.key !== key) {
+    const app = createApp({
+      token: secret,
+      sessionSecret,
+      withBus: (fn) => withNatsBus(url, fn, { name: "weir-edge" }),
+      acceptWebSocket: acceptWorkerWebSocket,
+    });
+    cached = { key, app };
+  }
+  return cached.app;
+}
+
+export default {
+  fetch(request: Request, env: WorkerEnv, ctx: unknown): Response | Promise<Response> {
+    const app = appFor(env);
+    if (typeof app === "string") {
+      console.error(`weir-edge misconfigured: ${app}`);
+      return errorResponse("internal", "edge is not configured");
+    }
+    return app.fetch(request, env, ctx as never);
+  },
+};
