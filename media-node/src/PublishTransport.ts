@@ -21,7 +21,11 @@ import {
   parseRtp,
   RtpView,
 } from "./rtp/rtpPacket.ts";
-import type { IceCandidateInit, SessionDescriptionInit } from "./TransportTypes.ts";
+import type {
+  IceCandidateInit,
+  IceRestartResult,
+  SessionDescriptionInit,
+} from "./TransportTypes.ts";
 import { TypedEmitter } from "./TypedEmitter.ts";
 import { type MediaSink, WebRtcPeer } from "./WebRtcPeer.ts";
 
@@ -145,6 +149,17 @@ export class PublishTransport
   restartIce(): void {
     this.#assertOpen();
     this.#peer.pc.restartIce();
+  }
+
+  /**
+   * ICE restart by SDP fragment (WHIP PATCH, RFC 9725 section 4.3): applies the client's new
+   * ICE credentials to the current session and returns the node's new ones with its candidates.
+   * Media resumes on the new ICE pair; DTLS and SRTP keys stay. Trickled candidates go to
+   * addIceCandidate().
+   */
+  restartIceWithFragment(remoteUfrag: string, remotePwd: string): Promise<IceRestartResult> {
+    this.#assertOpen();
+    return this.#peer.restartIceAsAnswerer(remoteUfrag, remotePwd);
   }
 
   // --- MediaSink: the hot path ---

@@ -1,5 +1,5 @@
 import { type RTCRtpTransceiver, SessionDescription } from "werift";
-import { toWeriftCodec } from "./codecs.ts";
+import { codecsMatch, isRtxCodec, toWeriftCodec } from "./codecs.ts";
 import { InvalidStateError, NotFoundError, WeirError } from "./errors.ts";
 import { buildExtMap, subscribeHeaderExtensions } from "./headerExtensions.ts";
 import { newId, newSsrc } from "./ids.ts";
@@ -15,7 +15,11 @@ import type {
   SubscribeTransportOptions,
   SubscribeTransportStats,
 } from "./SubscribeTransportTypes.ts";
-import type { IceCandidateInit, SessionDescriptionInit } from "./TransportTypes.ts";
+import type {
+  IceCandidateInit,
+  IceRestartResult,
+  SessionDescriptionInit,
+} from "./TransportTypes.ts";
 import { TypedEmitter } from "./TypedEmitter.ts";
 import { type MediaSink, WebRtcPeer } from "./WebRtcPeer.ts";
 
@@ -34,6 +38,8 @@ interface Slot {
 /**
  * The node offers, the client answers; carries every track one participant receives. m-lines
  * of ended subscriptions go inactive and are reused by the next subscription of the same kind.
+ * For WHEP the roles swap once: answerOffer() answers the client's offer and the transport stays
+ * the answering side (no subscribe()/createOffer(); ICE restarts by restartIceWithFragment()).
  */
 export class SubscribeTransport
   extends TypedEmitter<SubscribeTransportEvents>
@@ -48,12 +54,19 @@ export class SubscribeTransport
   /** Serialises offer/answer rounds: one offer outstanding at a time. */
   #queue: Promise<unknown> = Promise.resolve();
   #answered: (() => void) | null = null;
+  /** Set by answerOffer(): the client offers, the node answers (WHEP). */
+  #answerer = false;
   #closed = false;
 
   constructor(router: SubscribeRouterContext, options: SubscribeTransportOptions = {}) {
     super();
     this.#router = router;
-    this.#peer = new WebRtcPeer(options, { audio: [], video: [] }, subscribeHeaderExtensions());
+    // Offers carry per-m-line codecs; the router's list lets werift accept client offers (WHEP).
+    const codecs = {
+      audio: router.codecs.filter((c) => c.kind === "audio").map((c) => toWeriftCodec(c)),
+      video: router.codecs.filter((c) => c.kind === "video").map((c) => toWeriftCodec(c)),
+    };
+    this.#peer = new WebRtcPeer(options, codecs, subscribeHeaderExtensions());
     this.#peer.setSink(this);
     this.#peer.on("icecandidate", (c) => this.emit("icecandidate", c));
     this.#peer.on("connected", () => {
@@ -77,23 +90,13 @@ export class SubscribeTransport
   /** Adds (or reuses) an m-line for a publisher and returns the offer that carries it. */
   subscribe(publisherId: string): Promise<SubscribeResult> {
     return this.#negotiate(async () => {
-      const publisher = this.#router.getPublisher(publisherId);
-      if (!publisher || publisher.closed) throw new NotFoundError(`no publisher ${publisherId}`);
+      this.#assertOfferer();
+      const publisher = this.#publisher(publisherId);
       if (this.subscribers.some((s) => s.publisher === publisher)) {
         throw new InvalidStateError(`already subscribed to ${publisherId}`);
       }
       const slot = this.#freeSlot(publisher);
-      const subscriber = new Subscriber({
-        id: newId("sub"),
-        publisher,
-        ssrc: slot.transceiver.sender.ssrc,
-        payloadType: publisher.codec.payloadType,
-        extMap: new Uint8Array(256),
-        host: this,
-      });
-      slot.subscriber = subscriber;
-      this.#bySsrc.set(subscriber.ssrc, subscriber);
-      subscriber.on("closed", () => this.#release(slot, subscriber));
+      const subscriber = this.#attach(slot, publisher, publisher.codec.payloadType);
       const offer = await this.#offer();
       publisher.addSubscriber(subscriber);
       return { subscriber, offer };
@@ -110,7 +113,53 @@ export class SubscribeTransport
 
   /** A fresh offer reflecting the current subscriptions (after negotiationneeded). */
   createOffer(options: { iceRestart?: boolean } = {}): Promise<SessionDescriptionInit> {
-    return this.#negotiate(() => this.#offer(options.iceRestart));
+    return this.#negotiate(() => {
+      this.#assertOfferer();
+      return this.#offer(options.iceRestart);
+    });
+  }
+
+  /**
+   * WHEP (RFC 9725): answers a client's offer on a fresh transport. Each recvonly (or sendrecv)
+   * audio/video m-line carries the first requested publisher of its kind not yet bound, sent with
+   * the payload type the client offered for the publisher's codec and msid = publisher id.
+   * m-lines with no publisher left, or whose offer lacks the publisher's codec, answer inactive
+   * (m-lines with no codec the router knows are rejected, port 0). Header extension ids are the
+   * client's. The bound subscribers are `subscribers`; a publisher with no m-line for it is
+   * simply not bound. Throws NotFoundError for an unknown publisher id, before touching the peer.
+   */
+  answerOffer(
+    offer: SessionDescriptionInit,
+    publisherIds: string[],
+  ): Promise<SessionDescriptionInit> {
+    return this.#negotiate(async () => {
+      const checked = WebRtcPeer.checkSdp(offer, "offer");
+      if (this.#slots.length > 0 || this.#peer.pc.remoteDescription) {
+        throw new InvalidStateError(
+          "answerOffer needs a subscribe transport that never negotiated",
+        );
+      }
+      const publishers = [...new Set(publisherIds)].map((id) => this.#publisher(id));
+      await this.#peer.setRemoteDescription(checked);
+      this.#answerer = true;
+      const bound = this.#bindOffer(SessionDescription.parse(checked.sdp), publishers);
+      const answer = await this.#peer.setLocalDescription(await this.#peer.pc.createAnswer());
+      this.#applyAnswer(SessionDescription.parse(answer.sdp));
+      for (const s of bound) s.publisher.addSubscriber(s);
+      return answer;
+    });
+  }
+
+  /**
+   * ICE restart by SDP fragment (WHEP PATCH, RFC 9725 section 4.3), for a transport set up by
+   * answerOffer(): applies the client's new ICE credentials and returns the node's new ones with
+   * its candidates. DTLS and SRTP keys stay. Trickled candidates go to addIceCandidate().
+   */
+  restartIceWithFragment(remoteUfrag: string, remotePwd: string): Promise<IceRestartResult> {
+    return this.#negotiate(() => {
+      if (!this.#answerer) throw new InvalidStateError("this transport offers: use restartIce()");
+      return this.#peer.restartIceAsAnswerer(remoteUfrag, remotePwd);
+    });
   }
 
   /** Restarts ICE: returns an offer with new credentials. */
@@ -192,6 +241,60 @@ export class SubscribeTransport
     if (this.#closed) throw new WeirError("closed", `subscribe transport ${this.id} is closed`);
   }
 
+  #assertOfferer(): void {
+    if (this.#answerer) {
+      throw new InvalidStateError("this transport answers a client offer (WHEP): it cannot offer");
+    }
+  }
+
+  #publisher(id: string): Publisher {
+    const publisher = this.#router.getPublisher(id);
+    if (!publisher || publisher.closed) throw new NotFoundError(`no publisher ${id}`);
+    return publisher;
+  }
+
+  /** A subscriber for a publisher on a prepared m-line; it joins the publisher after the SDP round. */
+  #attach(slot: Slot, publisher: Publisher, payloadType: number): Subscriber {
+    const subscriber = new Subscriber({
+      id: newId("sub"),
+      publisher,
+      ssrc: slot.transceiver.sender.ssrc,
+      payloadType,
+      extMap: new Uint8Array(256),
+      host: this,
+    });
+    slot.subscriber = subscriber;
+    this.#bySsrc.set(subscriber.ssrc, subscriber);
+    subscriber.on("closed", () => this.#release(slot, subscriber));
+    return subscriber;
+  }
+
+  /** Binds the offered m-lines to publishers (answerOffer); unbound ones go inactive. */
+  #bindOffer(offer: SessionDescription, publishers: Publisher[]): Subscriber[] {
+    const left = [...publishers];
+    const bound: Subscriber[] = [];
+    for (const media of offer.media) {
+      const transceiver = this.#peer.pc.getTransceivers().find((t) => t.mid === media.rtp.muxId);
+      if (!transceiver || (media.kind !== "audio" && media.kind !== "video")) continue;
+      const slot: Slot = { transceiver, subscriber: null };
+      this.#slots.push(slot);
+      transceiver.setDirection("inactive");
+      const receives = media.direction === "recvonly" || media.direction === "sendrecv";
+      if (!receives || media.port === 0) continue;
+      for (const publisher of left.filter((p) => p.kind === media.kind)) {
+        const offered = media.rtp.codecs.find(
+          (c) => !isRtxCodec(c.mimeType) && codecsMatch(publisher.codec, c),
+        );
+        if (!offered) continue;
+        left.splice(left.indexOf(publisher), 1);
+        this.#prepare(transceiver, publisher, offered.payloadType);
+        bound.push(this.#attach(slot, publisher, offered.payloadType));
+        break;
+      }
+    }
+    return bound;
+  }
+
   /** Runs one offer/answer round after the previous one has been answered. */
   #negotiate<T>(round: () => Promise<T>): Promise<T> {
     const run = async () => {
@@ -239,12 +342,16 @@ export class SubscribeTransport
       slot = { transceiver, subscriber: null };
       this.#slots.push(slot);
     }
-    const t = slot.transceiver;
+    this.#prepare(slot.transceiver, publisher, publisher.codec.payloadType);
+    return slot;
+  }
+
+  /** Makes an m-line send one publisher: its codec at the given payload type, msid = its id. */
+  #prepare(t: RTCRtpTransceiver, publisher: Publisher, payloadType: number): void {
     t.setDirection("sendonly");
-    t.codecs = [toWeriftCodec(publisher.codec)];
+    t.codecs = [toWeriftCodec(publisher.codec, payloadType)];
     t.sender.streamId = publisher.id;
     (t.sender as { trackId: string }).trackId = publisher.id;
-    return slot;
   }
 
   #release(slot: Slot, subscriber: Subscriber): void {
@@ -254,7 +361,7 @@ export class SubscribeTransport
     slot.transceiver.setDirection("inactive");
     if (this.#closed) return;
     this.emit("subscriberclosed", subscriber);
-    this.emit("negotiationneeded");
+    if (!this.#answerer) this.emit("negotiationneeded");
   }
 
   /** Learns the client's header extension ids and maps each subscriber's publisher onto them. */

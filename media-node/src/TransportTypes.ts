@@ -23,6 +23,16 @@ export interface IceCandidateInit {
   usernameFragment?: string;
 }
 
+/** The node's side of an ICE restart by SDP fragment (WHIP/WHEP PATCH, RFC 8840). */
+export interface IceRestartResult {
+  /** The node's new a=ice-ufrag value. */
+  ufrag: string;
+  /** The node's new a=ice-pwd value. */
+  pwd: string;
+  /** The node's candidates as "candidate:..." attribute values (prefix "a=" for an SDP fragment). */
+  candidates: string[];
+}
+
 export interface SessionDescriptionInit {
   type: "offer" | "answer";
   sdp: string;

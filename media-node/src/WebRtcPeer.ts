@@ -6,10 +6,11 @@ import {
   type RTCRtpCodecParameters,
   type RTCRtpHeaderExtensionParameters,
 } from "werift";
-import { IcePortsExhaustedError, InvalidSdpError } from "./errors.ts";
+import { IcePortsExhaustedError, InvalidSdpError, InvalidStateError } from "./errors.ts";
 import { createSrtpPair, rtpHeaderLength, type SrtpContext } from "./rtp/srtp/index.ts";
 import type {
   IceCandidateInit,
+  IceRestartResult,
   MediaPathStats,
   SessionDescriptionInit,
   TransportOptions,
@@ -174,6 +175,7 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
     if (type !== "offer" && type !== "answer") throw new InvalidSdpError("bad local type");
     this.#patchDtlsTransports();
     await this.pc.setLocalDescription({ type, sdp: desc.sdp });
+    if (type === "answer") this.#startRestartedIce();
     const local = this.pc.localDescription;
     if (!local) throw new InvalidSdpError("werift produced no local description");
     const sdp = this.#rewriteCandidates(local.sdp);
@@ -181,6 +183,40 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
       throw new IcePortsExhaustedError(this.#options.portRange);
     }
     return { type, sdp };
+  }
+
+  /**
+   * ICE restart on the answering side, driven by the remote's new credentials alone (an SDP
+   * fragment, RFC 8840): re-applies the current remote offer with the new ufrag/pwd (its old
+   * candidates dropped: they belong to the previous ICE generation), then answers. werift restarts
+   * the ICE transport when a remote offer changes the credentials; DTLS and SRTP carry on. The
+   * negotiated codecs and header extensions are kept as they were (werift re-derives them from
+   * the offer otherwise).
+   */
+  async restartIceAsAnswerer(ufrag: string, pwd: string): Promise<IceRestartResult> {
+    checkIceCredentials(ufrag, pwd);
+    const remote = this.pc.remoteDescription;
+    if (remote?.type !== "offer" || this.pc.signalingState !== "stable") {
+      throw new InvalidStateError("ICE restart by fragment needs an answered remote offer");
+    }
+    if (iceCredentials(remote.sdp).ufrag === ufrag) {
+      throw new InvalidSdpError("an ICE restart needs a new ice-ufrag");
+    }
+    const kept = this.pc.getTransceivers().map((t) => [t, t.codecs, t.headerExtensions] as const);
+    await this.setRemoteDescription({
+      type: "offer",
+      sdp: withIceCredentials(remote.sdp, ufrag, pwd),
+    });
+    for (const [t, codecs, extensions] of kept) {
+      t.codecs = codecs;
+      t.headerExtensions = extensions;
+    }
+    const local = await this.setLocalDescription(await this.pc.createAnswer());
+    const candidates = local.sdp.match(/^a=candidate:.*$/gm) ?? [];
+    return {
+      ...iceCredentials(local.sdp),
+      candidates: [...new Set(candidates)].map((c) => c.slice(2)),
+    };
   }
 
   async addIceCandidate(candidate: IceCandidateInit | null): Promise<void> {
@@ -192,6 +228,20 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
       await this.pc.addIceCandidate(new RTCIceCandidate(candidate));
     } catch (err) {
       throw new InvalidSdpError(`bad ICE candidate: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /**
+   * werift's connect() skips ICE when DTLS is already up. After an ICE restart whose offer carries
+   * no candidates (a fragment restart, or a trickling client), our ICE-lite agent then queues the
+   * client's checks forever and never nominates a pair: start it here, once our answer is set.
+   * (Restarts whose SDP carries candidates get their checks through werift's pairing anyway.)
+   */
+  #startRestartedIce(): void {
+    for (const dtls of this.pc.dtlsTransports as unknown as DtlsInternals[]) {
+      const ice = dtls.iceTransport;
+      if (dtls.state !== "connected" || ice.connection.nominated) continue;
+      ice.start().catch(() => this.#setState("failed"));
     }
   }
 
@@ -333,6 +383,37 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
   }
 }
 
+/** ICE ufrag and pwd: 4 and 22 to 256 ice-chars (RFC 8839 section 5.4). */
+function checkIceCredentials(ufrag: unknown, pwd: unknown): void {
+  if (typeof ufrag !== "string" || !/^[A-Za-z0-9+/]{4,256}$/.test(ufrag)) {
+    throw new InvalidSdpError("ice-ufrag must be 4 to 256 ice-chars");
+  }
+  if (typeof pwd !== "string" || !/^[A-Za-z0-9+/]{22,256}$/.test(pwd)) {
+    throw new InvalidSdpError("ice-pwd must be 22 to 256 ice-chars");
+  }
+}
+
+/** The first ice-ufrag / ice-pwd of an SDP (max-bundle: one ICE transport). */
+function iceCredentials(sdp: string): { ufrag: string; pwd: string } {
+  return {
+    ufrag: /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1] ?? "",
+    pwd: /^a=ice-pwd:(\S+)/m.exec(sdp)?.[1] ?? "",
+  };
+}
+
+/** The SDP with new ICE credentials everywhere and no candidates of the previous generation. */
+function withIceCredentials(sdp: string, ufrag: string, pwd: string): string {
+  return sdp
+    .split("\r\n")
+    .filter((line) => !line.startsWith("a=candidate:") && line !== "a=end-of-candidates")
+    .map((line) => {
+      if (line.startsWith("a=ice-ufrag:")) return `a=ice-ufrag:${ufrag}`;
+      if (line.startsWith("a=ice-pwd:")) return `a=ice-pwd:${pwd}`;
+      return line;
+    })
+    .join("\r\n");
+}
+
 /** werift internals we rely on; isolated here so a werift upgrade touches one file. */
 interface DtlsInternals {
   srtpProfiles: number[];
@@ -345,7 +426,9 @@ interface DtlsInternals {
       saltLength: number,
     ): { localKey: Buffer; localSalt: Buffer; remoteKey: Buffer; remoteSalt: Buffer };
   };
+  state: string;
   iceTransport: {
+    start(): Promise<void>;
     connection: { nominated?: NominatedPair; onData: { subscribe(f: (d: Buffer) => void): void } };
   };
 }

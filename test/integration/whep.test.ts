@@ -1,0 +1,307 @@
+// WHEP-style subscribing (the client offers recvonly m-lines, the node answers with the room's
+// tracks) and ICE restart by SDP fragment (WHIP/WHEP PATCH), against real werift peers.
+import assert from "node:assert/strict";
+import { after, test } from "node:test";
+import type { RTCPeerConnection } from "werift";
+import {
+  type IceRestartResult,
+  NotFoundError,
+  type Publisher,
+  type PublishTransport,
+  Router,
+  type SubscribeTransport,
+} from "../../media-node/src/index.ts";
+import { MediaSource } from "../helpers/mediaSource.ts";
+import {
+  CLIENT_CODECS,
+  clientPeer,
+  noStun,
+  until,
+  WeriftSubscriber,
+  waitGathered,
+  weriftPublisher,
+} from "../helpers/weriftPeer.ts";
+
+type Kind = "audio" | "video";
+
+const router = new Router({ transport: { listenIps: ["127.0.0.1"] } });
+const closers: (() => unknown)[] = [];
+after(async () => {
+  for (const close of closers.reverse()) await close();
+  await router.close();
+});
+
+/** A werift publisher of audio + video with synthetic media flowing, published in the router. */
+async function publishAv(): Promise<{
+  audio: Publisher;
+  video: Publisher;
+  pub: Awaited<ReturnType<typeof weriftPublisher>>;
+  transport: PublishTransport;
+  answer: { type: "answer" | "offer"; sdp: string };
+}> {
+  const pub = await weriftPublisher(["audio", "video"]);
+  const transport = router.createPublishTransport();
+  const ids = new Map<string, string>();
+  transport.on("track", (t) => ids.set(t.kind, t.trackId));
+  const answer = await transport.getAnswer(pub.offer);
+  await pub.pc.setRemoteDescription(answer);
+  const audio = transport.publish(ids.get("audio")!);
+  const video = transport.publish(ids.get("video")!);
+  const source = new MediaSource(pub.tracks[1], pub.tracks[0]);
+  pub.pc.getTransceivers()[1].sender.onRtcp.subscribe((rtcp) => {
+    if (rtcp.type === 206) source.keyframe();
+  });
+  source.start();
+  closers.push(
+    () => pub.pc.close(),
+    () => transport.close(),
+    () => source.stop(),
+  );
+  return { audio, video, pub, transport, answer };
+}
+
+/** A WHEP-style werift client: recvonly transceivers; counts received RTP per kind. */
+async function whepClient(kinds: Kind[]) {
+  const pc = clientPeer();
+  for (const kind of kinds) pc.addTransceiver(kind, { direction: "recvonly" });
+  const counts = { audio: 0, video: 0 };
+  const payloadTypes = new Set<number>();
+  pc.onTrack.subscribe((track) => {
+    track.onReceiveRtp.subscribe((rtp) => {
+      counts[track.kind as Kind]++;
+      payloadTypes.add(rtp.header.payloadType);
+    });
+  });
+  noStun(pc);
+  await pc.setLocalDescription(await pc.createOffer());
+  await waitGathered(pc);
+  const offer = { type: "offer" as const, sdp: pc.localDescription!.sdp };
+  closers.push(() => pc.close());
+  return { pc, counts, payloadTypes, offer };
+}
+
+function subscribeTransport(): SubscribeTransport {
+  const transport = router.createSubscribeTransport();
+  closers.push(() => transport.close());
+  return transport;
+}
+
+/** The sections of an SDP after the session part, one per m-line. */
+function mediaSections(sdp: string): string[] {
+  return sdp.split("\r\nm=").slice(1);
+}
+
+function iceOf(sdp: string): { ufrag: string; pwd: string } {
+  return {
+    ufrag: /^a=ice-ufrag:(\S+)/m.exec(sdp)![1],
+    pwd: /^a=ice-pwd:(\S+)/m.exec(sdp)![1],
+  };
+}
+
+/**
+ * What a WHIP/WHEP client does with the PATCH response: its last answer with the node's new
+ * credentials and candidates put in (RFC 9725 section 4.3.2).
+ */
+function patchedAnswer(previous: string, node: IceRestartResult): string {
+  const lines = previous.split("\r\n").filter((l) => !l.startsWith("a=candidate:"));
+  const out: string[] = [];
+  for (const line of lines) {
+    if (line.startsWith("a=ice-ufrag:")) out.push(`a=ice-ufrag:${node.ufrag}`);
+    else if (line.startsWith("a=ice-pwd:")) {
+      out.push(`a=ice-pwd:${node.pwd}`, ...node.candidates.map((c) => `a=${c}`));
+    } else out.push(line);
+  }
+  return out.join("\r\n");
+}
+
+/** Restarts ICE on a werift client (the offerer) through a node transport's fragment API. */
+async function restartClientIce(
+  pc: RTCPeerConnection,
+  previousAnswer: string,
+  restart: (ufrag: string, pwd: string) => Promise<IceRestartResult>,
+): Promise<IceRestartResult> {
+  pc.restartIce();
+  await pc.setLocalDescription(await pc.createOffer());
+  await waitGathered(pc);
+  const client = iceOf(pc.localDescription!.sdp);
+  const node = await restart(client.ufrag, client.pwd);
+  await pc.setRemoteDescription({ type: "answer", sdp: patchedAnswer(previousAnswer, node) });
+  // werift's connect() skips ICE while DTLS is up, so its own restart never runs the checks
+  // (the node works around the same thing in WebRtcPeer): start the client's ICE agent by hand.
+  for (const t of pc.iceTransports) if (!t.connection.nominated) void t.start().catch(() => {});
+  return node;
+}
+
+test("WHEP: a recvonly offer is answered with the room's audio and video, media flows", async () => {
+  const { audio, video } = await publishAv();
+  const client = await whepClient(["audio", "video"]);
+  const transport = subscribeTransport();
+  const answer = await transport.answerOffer(client.offer, [video.id, audio.id]);
+  await client.pc.setRemoteDescription(answer);
+
+  const [audioSection, videoSection] = mediaSections(answer.sdp);
+  assert.match(audioSection, /^a=sendonly$/m);
+  assert.match(videoSection, /^a=sendonly$/m);
+  assert.match(audioSection, new RegExp(`^a=msid:${audio.id} ${audio.id}$`, "m"));
+  assert.match(videoSection, new RegExp(`^a=msid:${video.id} ${video.id}$`, "m"));
+  // The client's payload types, not the router's (111 / 96).
+  const clientAudioPt = CLIENT_CODECS.audio[0].payloadType;
+  const clientVideoPt = CLIENT_CODECS.video[0].payloadType;
+  assert.match(audioSection, new RegExp(`^audio 9 UDP/TLS/RTP/SAVPF ${clientAudioPt}$`, "m"));
+  assert.match(videoSection, new RegExp(`^video 9 UDP/TLS/RTP/SAVPF ${clientVideoPt}$`, "m"));
+  const subs = transport.subscribers;
+  assert.deepEqual(subs.map((s) => [s.kind, s.payloadType]).sort(), [
+    ["audio", clientAudioPt],
+    ["video", clientVideoPt],
+  ]);
+
+  await until(
+    () => client.counts.video >= 100 && client.counts.audio >= 40,
+    10_000,
+    "WHEP client receives media",
+  );
+  assert.deepEqual([...client.payloadTypes].sort(), [clientAudioPt, clientVideoPt].sort());
+  const stats = transport.getStats();
+  assert.equal(stats.state, "connected");
+  assert.equal(stats.mLines, 2);
+  assert.ok(stats.subscribers.every((s) => s.packetsSent > 0));
+  // An answering transport never offers.
+  await assert.rejects(transport.subscribe(audio.id), { code: "invalid_state" });
+  await assert.rejects(transport.createOffer(), { code: "invalid_state" });
+});
+
+test("WHEP: an unknown publisher id is a NotFoundError and the transport stays fresh", async () => {
+  const { audio, video } = await publishAv();
+  const client = await whepClient(["audio", "video"]);
+  const transport = subscribeTransport();
+  await assert.rejects(transport.answerOffer(client.offer, [video.id, "nobody"]), NotFoundError);
+  assert.equal(transport.subscribers.length, 0);
+  // Nothing was applied: the same transport can still answer the offer.
+  const answer = await transport.answerOffer(client.offer, [video.id, audio.id]);
+  assert.equal(transport.subscribers.length, 2);
+  await client.pc.setRemoteDescription(answer);
+  await until(() => client.counts.video >= 30, 10_000, "media after the retry");
+});
+
+test("WHEP: an audio-only offer binds only the audio publisher", async () => {
+  const { audio, video } = await publishAv();
+  const client = await whepClient(["audio"]);
+  const transport = subscribeTransport();
+  const answer = await transport.answerOffer(client.offer, [video.id, audio.id]);
+  await client.pc.setRemoteDescription(answer);
+  assert.equal(mediaSections(answer.sdp).length, 1);
+  assert.deepEqual(
+    transport.subscribers.map((s) => [s.kind, s.publisher.id]),
+    [["audio", audio.id]],
+  );
+  await until(() => client.counts.audio >= 40, 10_000, "audio at the client");
+  assert.equal(client.counts.video, 0);
+  assert.equal(video.getStats().subscribers, 0);
+});
+
+test("WHEP: ICE restart by fragment gives new node credentials and media flows again", async () => {
+  const { audio, video } = await publishAv();
+  const client = await whepClient(["audio", "video"]);
+  const transport = subscribeTransport();
+  const answer = await transport.answerOffer(client.offer, [video.id, audio.id]);
+  await client.pc.setRemoteDescription(answer);
+  await until(() => client.counts.video >= 50, 10_000, "media before the restart");
+
+  const before = iceOf(answer.sdp);
+  const clientBefore = iceOf(client.offer.sdp);
+  const node = await restartClientIce(client.pc, answer.sdp, (u, p) =>
+    transport.restartIceWithFragment(u, p),
+  );
+  assert.notEqual(node.ufrag, before.ufrag);
+  assert.notEqual(node.pwd, before.pwd);
+  assert.ok(node.candidates.length >= 1);
+  assert.match(node.candidates[0], /^candidate:\S+ 1 udp \d+ 127\.0\.0\.1 \d+ typ host/);
+  // The client's ICE agent now talks to the node's new credentials, with its own new ones.
+  const clientIce = client.pc.iceTransports[0].connection;
+  assert.equal(clientIce.remoteUsername, node.ufrag);
+  assert.notEqual(clientIce.localUsername, clientBefore.ufrag);
+
+  const counted = { ...client.counts };
+  await until(
+    () => client.counts.video >= counted.video + 100 && client.counts.audio >= counted.audio + 40,
+    10_000,
+    "media after the ICE restart",
+  );
+  assert.equal(transport.connectionState, "connected");
+  // The same credentials again are not a restart.
+  const again = iceOf(client.pc.localDescription!.sdp);
+  await assert.rejects(transport.restartIceWithFragment(again.ufrag, again.pwd), {
+    code: "invalid_sdp",
+  });
+});
+
+test("WHIP: ICE restart by fragment on a publish transport keeps the publisher's media coming", async () => {
+  const { video, pub, transport, answer } = await publishAv();
+  await until(() => video.getStats().packetsReceived >= 50, 10_000, "media before the restart");
+  const before = iceOf(answer.sdp);
+  const node = await restartClientIce(pub.pc, answer.sdp, (u, p) =>
+    transport.restartIceWithFragment(u, p),
+  );
+  assert.notEqual(node.ufrag, before.ufrag);
+  assert.notEqual(node.pwd, before.pwd);
+  const received = video.getStats().packetsReceived;
+  const reports = transport.getStats().media.rtcpPacketsOut;
+  // Media in proves the client's new ICE pair; RTCP out (reports every second) the node's.
+  await until(
+    () =>
+      video.getStats().packetsReceived >= received + 100 &&
+      transport.getStats().media.rtcpPacketsOut >= reports + 2,
+    10_000,
+    "publisher media in and RTCP out after the ICE restart",
+  );
+  assert.equal(transport.connectionState, "connected");
+  // Bad fragments are typed errors.
+  await assert.rejects(transport.restartIceWithFragment("ab", "short"), { code: "invalid_sdp" });
+});
+
+test("WHIP: an ICE restart by full offer (getAnswer) also keeps media coming", async () => {
+  const { video, pub, transport, answer } = await publishAv();
+  await until(() => video.getStats().packetsReceived >= 50, 10_000, "media before the restart");
+  pub.pc.restartIce();
+  await pub.pc.setLocalDescription(await pub.pc.createOffer());
+  await waitGathered(pub.pc);
+  const offer = { type: "offer" as const, sdp: pub.pc.localDescription!.sdp };
+  const next = await transport.getAnswer(offer);
+  assert.notEqual(iceOf(next.sdp).ufrag, iceOf(answer.sdp).ufrag);
+  await pub.pc.setRemoteDescription(next);
+  for (const t of pub.pc.iceTransports) if (!t.connection.nominated) void t.start().catch(() => {});
+  const received = video.getStats().packetsReceived;
+  const reports = transport.getStats().media.rtcpPacketsOut;
+  await until(
+    () =>
+      video.getStats().packetsReceived >= received + 100 &&
+      transport.getStats().media.rtcpPacketsOut >= reports + 2,
+    10_000,
+    "publisher media in and RTCP out after the ICE restart",
+  );
+});
+
+test("an offering subscribe transport restarts ICE by offer (restartIce) and media flows again", async () => {
+  const { video } = await publishAv();
+  const sub = new WeriftSubscriber();
+  sub.keep = false;
+  closers.push(() => sub.pc.close());
+  const transport = subscribeTransport();
+  const first = await transport.subscribe(video.id);
+  await transport.setAnswer(await sub.answer(first.offer));
+  await until(() => sub.total() >= 50, 10_000, "media before the restart");
+  const offer = await transport.restartIce();
+  assert.notEqual(iceOf(offer.sdp).ufrag, iceOf(first.offer.sdp).ufrag);
+  await transport.setAnswer(await sub.answer(offer));
+  for (const t of sub.pc.iceTransports) if (!t.connection.nominated) void t.start().catch(() => {});
+  const counted = sub.total();
+  await until(() => sub.total() >= counted + 100, 10_000, "media after the ICE restart");
+  assert.equal(transport.connectionState, "connected");
+});
+
+test("an offering subscribe transport cannot restart by fragment", async () => {
+  const transport = subscribeTransport();
+  await assert.rejects(transport.restartIceWithFragment("abcd", "abcdefghijklmnopqrstuvwx"), {
+    code: "invalid_state",
+  });
+});
