@@ -103,6 +103,11 @@ export class MediaNode {
     return r.result as NodeResult<Op>;
   }
 
+  /** The room's Router on this node, if it hosts the room (stats, tests, tools). */
+  router(room: string): Router | undefined {
+    return this.#rooms.get(room)?.router;
+  }
+
   /** A room event from another node: hand it to this node's sessions in the room. */
   deliverRemoteRoomEvent(room: string, event: RoomEvent): void {
     this.#rooms.get(room)?.deliver(event);
