@@ -270,7 +270,7 @@ test("WHIP from a werift publisher: 201, Location, ETag, answer; media connects"
 
 test("WHEP from a werift recvonly client receives the room's audio and video", async () => {
   viewer = await whepClient();
-  const res = await post("/v1/rooms/main/whep", viewer.sdp, {
+  const res = await post("/v1/rooms/main/whep?participant=alice", viewer.sdp, {
     authorization: `Bearer ${await token("main", ["subscribe"], { sub: "viewer" })}`,
     "content-type": "application/sdp",
   });
@@ -459,6 +459,16 @@ test("bad bodies get clear errors while the WHIP session keeps flowing", async (
   const res = await whip("v=0\r\nm=audio 9 RTP/AVP 0\r\n", { "content-type": "application/sdp" });
   assert.ok(res.status >= 400 && res.status < 500, `garbage SDP: ${res.status}`);
   await errorCode(res);
+  const nobody = await whepClient();
+  await expectError(
+    await post("/v1/rooms/main/whep?participant=nobody", nobody.sdp, {
+      ...auth,
+      "content-type": "application/sdp",
+    }),
+    404,
+    "not_found",
+    "WHEP of a participant who publishes nothing",
+  );
   await expectError(
     await post("/v1/rooms/bad.room/whip", "v=0\r\n", {
       ...auth,

@@ -1,21 +1,19 @@
 /** WHIP / WHEP (RFC 9725) and the session resource they create. */
 import type { Hono } from "hono";
 import { WeirApiError } from "../../../shared/errors.ts";
-import { LIMITS, NAME_PATTERN } from "../../../shared/limits.ts";
+import { LIMITS } from "../../../shared/limits.ts";
 import { callNode } from "../../../shared/nodeClient.ts";
 import { requireAnyGrant, requireRoomName } from "../access.ts";
 import { makeSessionId, parseSessionId } from "../auth/sessionId.ts";
-import {
-  quoteEtag,
-  readTextLimited,
-  requireContentType,
-  requireSdp,
-} from "../http.ts";
+import { quoteEtag, readTextLimited, requireContentType, requireSdp } from "../http.ts";
 import { placeRoom } from "../placement.ts";
 import type { EdgeContext } from "./context.ts";
 
 const SDP = "application/sdp";
 const SDPFRAG = "application/trickle-ice-sdpfrag";
+/** A participant identity (a token's `sub`): 1-128 characters, no control characters. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+const IDENTITY = /^[^\u0000-\u001f\u007f]{1,128}$/;
 
 export function mediaRoutes(app: Hono, edge: EdgeContext): void {
   for (const kind of ["whip", "whep"] as const) {
@@ -24,7 +22,7 @@ export function mediaRoutes(app: Hono, edge: EdgeContext): void {
       const room = requireRoomName(c.req.param("room"));
       requireAnyGrant(claims, room, [kind === "whip" ? "publish" : "subscribe"]);
       const participant = kind === "whep" ? c.req.query("participant") : undefined;
-      if (participant !== undefined && !NAME_PATTERN.test(participant))
+      if (participant !== undefined && !IDENTITY.test(participant))
         throw new WeirApiError("bad_request", "invalid participant");
       requireContentType(c.req.raw, SDP);
       const sdp = requireSdp(await readTextLimited(c.req.raw, LIMITS.sdpBytes, "SDP offer"));
