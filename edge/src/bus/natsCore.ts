@@ -1,0 +1,363 @@
+/**
+ * Bus and NodeRegistry over an open NatsConnection, shared by the TCP adapter (media node,
+ * `media-node/src/service/bus/natsBus.ts`) and the WebSocket adapter (edge, `natsWsBus.ts`).
+ * No `node:` imports here: this bundles for workerd.
+ *
+ * Registry storage: JetStream KV buckets `weir-nodes` (node id -> NodeInfo JSON, history 1,
+ * bucket max_age NODES_BUCKET_TTL_MS as garbage collection for nodes that died without
+ * removing themselves; liveness itself is judged by `heartbeatAt`, see `liveNodes`) and
+ * `weir-rooms` (room -> node id, history 1, no max_age: a room's placement must not vanish
+ * while the room lives; callers check the node with `liveNodes` and `clearRoom` a dead one).
+ * nats-server 2.9 has no per-key TTL (2.11), hence timestamps.
+ */
+import { type KV, Kvm, type KvOptions } from "@nats-io/kv";
+import {
+  ClosedConnectionError,
+  type Msg,
+  type NatsConnection,
+  NoRespondersError,
+  RequestError,
+  TimeoutError,
+} from "@nats-io/nats-core";
+import {
+  type Bus,
+  BusError,
+  type BusSubscription,
+  exceedsMaxPayload,
+  isValidSubject,
+  type NodeInfo,
+  type NodeRegistry,
+} from "../../../shared/bus.ts";
+import { KV_NODES, KV_ROOMS } from "../../../shared/subjects.ts";
+
+/** Server-side garbage collection of `weir-nodes` entries (heartbeats refresh them every 2 s). */
+export const NODES_BUCKET_TTL_MS = 60_000;
+
+export interface NatsBusHandle {
+  bus: Bus;
+  registry: NodeRegistry;
+  /** Drains and closes the connection (same as `bus.close()`). */
+  close(): Promise<void>;
+}
+
+export interface NatsBusOptions {
+  /** Open the KV buckets on first registry use instead of at connect. */
+  lazyRegistry?: boolean;
+  /** Called when a subscription handler throws or its promise rejects. Default: console.error. */
+  onHandlerError?: (err: unknown, subject: string) => void;
+}
+
+type Handler = (data: string, respond?: (reply: string) => void) => void;
+
+/** Opens (creating if missing) the KV buckets and wraps `nc`; the handle owns the connection. */
+export async function openNatsBus(
+  nc: NatsConnection,
+  options: NatsBusOptions = {},
+): Promise<NatsBusHandle> {
+  let registry: NodeRegistry;
+  try {
+    registry = await natsRegistry(nc, { lazy: options.lazyRegistry });
+  } catch (err) {
+    await closeConnection(nc);
+    throw err;
+  }
+  const bus = natsBus(nc, options);
+  return { bus, registry, close: () => bus.close() };
+}
+
+/** A Bus over `nc`. `close()` drains and closes the connection. */
+export function natsBus(nc: NatsConnection, options: NatsBusOptions = {}): Bus {
+  const onHandlerError =
+    options.onHandlerError ??
+    ((err: unknown, subject: string) => console.error(`bus handler for ${subject} failed:`, err));
+
+  const check = (subject: string, data: string): void => {
+    if (nc.isClosed()) throw new BusError("closed", "bus is closed");
+    if (!isValidSubject(subject, false)) {
+      throw new BusError("invalid_subject", `invalid subject ${JSON.stringify(subject)}`);
+    }
+    if (exceedsMaxPayload(data)) {
+      throw new BusError("payload_too_large", `payload on ${subject} is over the maximum payload`);
+    }
+  };
+
+  return {
+    async request(subject, data, timeoutMs) {
+      check(subject, data);
+      try {
+        const msg = await nc.request(subject, data, { timeout: timeoutMs });
+        return msg.string();
+      } catch (err) {
+        throw requestError(err, subject, timeoutMs);
+      }
+    },
+
+    publish(subject, data) {
+      check(subject, data);
+      try {
+        nc.publish(subject, data);
+      } catch (err) {
+        throw natsError(err, `publish on ${subject} failed`);
+      }
+    },
+
+    subscribe(subject: string, handler: Handler): BusSubscription {
+      if (nc.isClosed()) throw new BusError("closed", "bus is closed");
+      if (!isValidSubject(subject, true)) {
+        throw new BusError("invalid_subject", `invalid subject ${JSON.stringify(subject)}`);
+      }
+      const sub = nc.subscribe(subject, {
+        callback: (err: Error | null, msg: Msg) => {
+          if (err) {
+            onHandlerError(err, subject);
+            return;
+          }
+          const respond = msg.reply
+            ? (reply: string): void => {
+                if (exceedsMaxPayload(reply)) {
+                  throw new BusError(
+                    "payload_too_large",
+                    `reply to ${msg.subject} is over the maximum payload`,
+                  );
+                }
+                if (!nc.isClosed()) msg.respond(reply);
+              }
+            : undefined;
+          try {
+            const result: unknown = handler(msg.string(), respond);
+            if (result instanceof Promise) {
+              result.catch((e: unknown) => onHandlerError(e, msg.subject));
+            }
+          } catch (e) {
+            onHandlerError(e, msg.subject);
+          }
+        },
+      });
+      return {
+        unsubscribe: () => {
+          if (!sub.isClosed() && !nc.isClosed()) sub.unsubscribe();
+        },
+      };
+    },
+
+    close: () => closeConnection(nc),
+  };
+}
+
+/**
+ * A NodeRegistry over the `weir-nodes` and `weir-rooms` KV buckets (created if missing).
+ * Eager (default): the buckets are opened before this resolves, so a broken JetStream fails
+ * at startup. Lazy: they are opened on first use (and retried after a failure), which saves a
+ * Worker request that never touches the registry about five round trips.
+ */
+export async function natsRegistry(
+  nc: NatsConnection,
+  opts: { lazy?: boolean } = {},
+): Promise<NodeRegistry> {
+  let opening: Promise<{ nodes: KV; rooms: KV }> | undefined;
+  const buckets = (): Promise<{ nodes: KV; rooms: KV }> => {
+    opening ??= (async () => {
+      const kvm = new Kvm(nc);
+      const [nodes, rooms] = await Promise.all([
+        openBucket(kvm, KV_NODES, { history: 1, ttl: NODES_BUCKET_TTL_MS }),
+        openBucket(kvm, KV_ROOMS, { history: 1 }),
+      ]);
+      return { nodes, rooms };
+    })();
+    opening.catch(() => {
+      opening = undefined;
+    });
+    return opening;
+  };
+  if (!opts.lazy) await buckets();
+
+  return {
+    async put(info) {
+      const { nodes } = await buckets();
+      await kvOp(`put node ${info.nodeId}`, () =>
+        nodes.put(kvKey(info.nodeId), JSON.stringify(info)),
+      );
+    },
+
+    async remove(nodeId) {
+      const { nodes } = await buckets();
+      await kvOp(`remove node ${nodeId}`, () => nodes.delete(kvKey(nodeId)));
+    },
+
+    async list() {
+      const { nodes } = await buckets();
+      return kvOp("list nodes", async () => {
+        const keys: string[] = [];
+        for await (const k of await nodes.keys()) keys.push(k);
+        const entries = await Promise.all(keys.map((k) => nodes.get(k)));
+        const out: NodeInfo[] = [];
+        for (const e of entries) {
+          if (e?.operation !== "PUT") continue;
+          const info = parseNodeInfo(e.string());
+          if (info) out.push(info);
+        }
+        return out;
+      });
+    },
+
+    async getRoomNode(room) {
+      const { rooms } = await buckets();
+      return kvOp(`get room ${room}`, async () => {
+        const e = await rooms.get(kvKey(room));
+        return e && e.operation === "PUT" ? e.string() : null;
+      });
+    },
+
+    async setRoomNode(room, nodeId) {
+      const { rooms } = await buckets();
+      await kvOp(`set room ${room}`, () => rooms.put(kvKey(room), nodeId));
+    },
+
+    async clearRoom(room) {
+      const { rooms } = await buckets();
+      await kvOp(`clear room ${room}`, () => rooms.delete(kvKey(room)));
+    },
+  };
+}
+
+/** Creates the bucket or binds to it; a concurrent creator racing us is retried once. */
+async function openBucket(kvm: Kvm, name: string, opts: Partial<KvOptions>): Promise<KV> {
+  try {
+    return await kvm.create(name, opts);
+  } catch (first) {
+    try {
+      return await kvm.create(name, opts);
+    } catch {
+      throw natsError(first, `cannot open KV bucket ${name}`, "connection_failed");
+    }
+  }
+}
+
+async function kvOp<T>(what: string, op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    throw natsError(err, `registry: ${what} failed`, "connection_failed");
+  }
+}
+
+/** KV keys allow `[-/_=.A-Za-z0-9]`; names outside a safe subset are base64url-encoded. */
+function kvKey(name: string): string {
+  if (/^[A-Za-z0-9_-]{1,200}$/.test(name)) return name;
+  const bytes = new TextEncoder().encode(name);
+  let bin = "";
+  for (const b of bytes) bin += String.fromCharCode(b);
+  // the "x." prefix cannot collide with a raw key: raw keys have no dots
+  return `x.${btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")}`;
+}
+
+function parseNodeInfo(text: string): NodeInfo | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof v !== "object" || v === null) return null;
+  const o = v as Record<string, unknown>;
+  const ok =
+    typeof o.nodeId === "string" &&
+    typeof o.address === "string" &&
+    (o.relayAddress === undefined || typeof o.relayAddress === "string") &&
+    typeof o.load === "number" &&
+    typeof o.sessions === "number" &&
+    typeof o.maxSessions === "number" &&
+    typeof o.draining === "boolean" &&
+    typeof o.heartbeatAt === "number";
+  return ok ? (o as unknown as NodeInfo) : null;
+}
+
+function requestError(err: unknown, subject: string, timeoutMs: number): BusError {
+  if (err instanceof BusError) return err;
+  if (err instanceof TimeoutError) {
+    return new BusError(
+      "node_unavailable",
+      `request on ${subject} timed out after ${timeoutMs} ms`,
+      {
+        cause: err,
+        reason: "timeout",
+      },
+    );
+  }
+  if (err instanceof NoRespondersError || (err instanceof RequestError && err.isNoResponders())) {
+    return new BusError("node_unavailable", `no responders on ${subject}`, {
+      cause: err,
+      reason: "no_responders",
+    });
+  }
+  if (
+    err instanceof ClosedConnectionError ||
+    (err instanceof RequestError && /closed/.test(err.message))
+  ) {
+    return new BusError("closed", `request on ${subject}: connection closed`, { cause: err });
+  }
+  // e.g. "connection disconnected" while reconnecting: the node cannot be reached right now
+  return new BusError("node_unavailable", `request on ${subject} failed: ${errMessage(err)}`, {
+    cause: err,
+  });
+}
+
+function natsError(
+  err: unknown,
+  message: string,
+  fallback: "connection_failed" | "closed" = "connection_failed",
+): BusError {
+  if (err instanceof BusError) return err;
+  if (err instanceof ClosedConnectionError) return new BusError("closed", message, { cause: err });
+  return new BusError(fallback, `${message}: ${errMessage(err)}`, { cause: err });
+}
+
+function errMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Drain (flush outbound, let handlers finish), falling back to a hard close. Idempotent. */
+export async function closeConnection(nc: NatsConnection): Promise<void> {
+  if (nc.isClosed()) return;
+  try {
+    await nc.drain();
+  } catch {
+    if (!nc.isClosed()) await nc.close().catch(() => {});
+  }
+}
+
+/**
+ * nats.js 3.x keeps its transport (TCP or WebSocket) in one module-global slot: `connect`
+ * (transport-node) and `wsconnect` (nats-core) each overwrite it, and a connection reads it
+ * when it dials, asynchronously. Concurrent TCP and WebSocket connects in one process would
+ * dial with the wrong transport, so connects of different kinds are serialized here; connects of
+ * one kind (the only case in a Worker or a media node) never wait. Reconnects also read the
+ * slot: a process should not keep reconnecting connections of both kinds (use TCP in Node).
+ */
+let connecting: { kind: string; pending: Set<Promise<unknown>> } | null = null;
+
+export async function exclusiveTransport<T>(
+  kind: "tcp" | "ws",
+  dial: () => Promise<T>,
+): Promise<T> {
+  while (connecting && connecting.kind !== kind) {
+    await Promise.allSettled([...connecting.pending]);
+  }
+  connecting ??= { kind, pending: new Set() };
+  const group = connecting;
+  const p = dial();
+  group.pending.add(p);
+  try {
+    return await p;
+  } finally {
+    group.pending.delete(p);
+    if (group.pending.size === 0 && connecting === group) connecting = null;
+  }
+}
+
+/** Wraps a failed connect in BusError("connection_failed"). */
+export function connectError(err: unknown, url: string): BusError {
+  return new BusError("connection_failed", `cannot connect to NATS at ${url}: ${errMessage(err)}`, {
+    cause: err,
+  });
+}
