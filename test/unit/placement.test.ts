@@ -1,0 +1,69 @@
+// Edge placement: a room stays on its live node; otherwise the least-loaded live node.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { MemoryRegistry } from "../../edge/src/bus/memoryBus.ts";
+import { leastLoaded, placeRoom, roomNode } from "../../edge/src/placement.ts";
+import type { NodeInfo } from "../../shared/bus.ts";
+import { WeirApiError } from "../../shared/errors.ts";
+
+const NOW = 1_000_000;
+function node(nodeId: string, over: Partial<NodeInfo> = {}): NodeInfo {
+  return {
+    nodeId,
+    address: nodeId,
+    load: 0,
+    sessions: 0,
+    maxSessions: 10,
+    draining: false,
+    heartbeatAt: NOW,
+    ...over,
+  };
+}
+
+async function registryOf(...nodes: NodeInfo[]): Promise<MemoryRegistry> {
+  const r = new MemoryRegistry();
+  for (const n of nodes) await r.put(n);
+  return r;
+}
+
+test("leastLoaded: by load, then sessions; full nodes skipped; ties spread", () => {
+  assert.equal(leastLoaded([node("a", { load: 0.5 }), node("b", { load: 0.1 })])?.nodeId, "b");
+  assert.equal(leastLoaded([node("a", { sessions: 3 }), node("b", { sessions: 1 })])?.nodeId, "b");
+  assert.equal(leastLoaded([node("a", { sessions: 10 }), node("b", { load: 0.9 })])?.nodeId, "b");
+  assert.equal(leastLoaded([node("a", { sessions: 10 })]), undefined);
+  const ties = [node("a"), node("b")];
+  assert.equal(leastLoaded(ties, () => 0)?.nodeId, "a");
+  assert.equal(leastLoaded(ties, () => 0.99)?.nodeId, "b");
+});
+
+test("placeRoom: a mapped live node keeps the room; stale or draining ones are replaced", async () => {
+  const r = await registryOf(node("a", { load: 0.5 }), node("b"));
+  await r.setRoomNode("room", "a");
+  assert.equal(await placeRoom(r, "room", NOW), "a");
+
+  await r.put(node("a", { heartbeatAt: NOW - 7000 }));
+  assert.equal(await placeRoom(r, "room", NOW), "b");
+  assert.equal(await r.getRoomNode("room"), "b");
+
+  await r.put(node("b", { draining: true }));
+  await r.put(node("c", { load: 0.3 }));
+  assert.equal(await placeRoom(r, "room", NOW), "c");
+});
+
+test("placeRoom: no live node is 503 no_node_available; roomNode never places", async () => {
+  const r = await registryOf(
+    node("a", { heartbeatAt: NOW - 60_000 }),
+    node("b", { draining: true }),
+  );
+  await assert.rejects(placeRoom(r, "room", NOW), (e: WeirApiError) => {
+    assert.ok(e instanceof WeirApiError);
+    assert.equal(e.code, "no_node_available");
+    assert.equal(e.status, 503);
+    return true;
+  });
+  assert.equal(await roomNode(r, "room", NOW), null);
+  await r.setRoomNode("room", "b");
+  assert.equal(await roomNode(r, "room", NOW), "b", "a draining node still answers for its rooms");
+  await r.setRoomNode("room", "a");
+  assert.equal(await roomNode(r, "room", NOW), null, "a stale node does not");
+});
