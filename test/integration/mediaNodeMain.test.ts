@@ -1,0 +1,144 @@
+// `npm run media-node`: config parsing, and the process on a real nats-server (start, register,
+// serve, SIGTERM drains with goaway and exits 0).
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { after, describe, test } from "node:test";
+import { connectNatsBus } from "../../media-node/src/service/bus/natsBus.ts";
+import { ConfigError, loadConfig, transportOptions } from "../../media-node/src/service/config.ts";
+import { callNode } from "../../shared/nodeClient.ts";
+import { subjects } from "../../shared/subjects.ts";
+import type { ServerMessage } from "../../shared/ws.ts";
+import { startNatsServer } from "../helpers/natsServer.ts";
+import { until } from "../helpers/weriftPeer.ts";
+
+const closers: (() => unknown)[] = [];
+after(async () => {
+  for (const close of closers.reverse()) await close();
+});
+
+describe("config", () => {
+  test("defaults, environment, and flags over environment", () => {
+    const d = loadConfig([], {});
+    assert.equal(d.natsUrl, "nats://127.0.0.1:4222");
+    assert.match(d.nodeId, /^node-[0-9a-f]{12}$/);
+    assert.equal(d.maxSessions, 500);
+    assert.equal(d.drainGraceMs, 30_000);
+    assert.deepEqual(transportOptions(d), {});
+
+    const env = {
+      NATS_URL: "nats://nats:4222",
+      WEIR_NODE_ID: "env-node",
+      WEIR_LISTEN_IPS: "10.0.0.5",
+      WEIR_ANNOUNCED_IP: "203.0.113.7",
+      WEIR_PORT_RANGE: "40000-49999",
+      WEIR_MAX_SESSIONS: "100",
+    };
+    const e = loadConfig([], env);
+    assert.deepEqual(
+      { ...e, drainGraceMs: undefined },
+      {
+        natsUrl: "nats://nats:4222",
+        nodeId: "env-node",
+        listenIps: ["10.0.0.5"],
+        announcedIp: "203.0.113.7",
+        portRange: [40000, 49999],
+        maxSessions: 100,
+        drainGraceMs: undefined,
+      },
+    );
+    assert.deepEqual(transportOptions(e), {
+      listenIps: ["10.0.0.5"],
+      announcedIps: { "10.0.0.5": "203.0.113.7" },
+      portRange: [40000, 49999],
+    });
+    const f = loadConfig(
+      ["--node-id", "flag-node", "--listen-ip", "127.0.0.1, 10.0.0.5", "--max-sessions", "3"],
+      { ...env, WEIR_ANNOUNCED_IP: "" },
+    );
+    assert.equal(f.nodeId, "flag-node");
+    assert.deepEqual(f.listenIps, ["127.0.0.1", "10.0.0.5"]);
+    assert.equal(f.maxSessions, 3);
+  });
+
+  test("bad values are ConfigErrors", () => {
+    const bad = [
+      ["--port-range", "5000"],
+      ["--port-range", "6000-5000"],
+      ["--port-range", "1-70000"],
+      ["--max-sessions", "0"],
+      ["--max-sessions", "lots"],
+      ["--node-id", "a.b"],
+      ["--listen-ip", "not-an-ip"],
+      ["--announced-ip", "1.2.3.4"], // needs exactly one listen ip
+      ["--nope"],
+    ];
+    for (const argv of bad) assert.throws(() => loadConfig(argv, {}), ConfigError, argv.join(" "));
+  });
+});
+
+test("the media-node process registers, serves commands, and drains on SIGTERM", async () => {
+  const nats = await startNatsServer();
+  closers.push(() => nats.stop());
+  const conn = await connectNatsBus(nats.url, { name: "test-edge" });
+  closers.push(() => conn.close());
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", "media-node/src/service/main.ts", "--nats-url", nats.url],
+    {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: {
+        ...process.env,
+        WEIR_NODE_ID: "proc-node",
+        WEIR_LISTEN_IPS: "127.0.0.1",
+        WEIR_DRAIN_GRACE_S: "20",
+        WEIR_LOG_LEVEL: "debug",
+      },
+    },
+  );
+  const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+  closers.push(() => child.kill("SIGKILL"));
+  let stderr = "";
+  child.stderr.on("data", (d) => {
+    stderr += d;
+  });
+  await until(() => stderr.includes("media node started"), 15_000, "start log line");
+  const started = JSON.parse(stderr.split("\n")[0]);
+  assert.equal(started.level, "info");
+  assert.equal(started.node, "proc-node");
+
+  const nodes = await conn.registry.list();
+  assert.equal(nodes.find((n) => n.nodeId === "proc-node")?.draining, false);
+
+  const ws = await callNode(conn.bus, "proc-node", {
+    op: "ws.open",
+    room: "r",
+    identity: "a",
+    grants: [],
+  });
+  const events: ServerMessage[] = [];
+  const sub = conn.bus.subscribe(subjects.sessionEvents(ws.sessionId), (d) => {
+    events.push(JSON.parse(d));
+  });
+  closers.push(() => sub.unsubscribe());
+
+  child.kill("SIGTERM");
+  await until(() => events.some((e) => e.type === "goaway"), 5000, "goaway on SIGTERM");
+  const refused = callNode(conn.bus, "proc-node", {
+    op: "ws.open",
+    room: "r",
+    identity: "b",
+    grants: [],
+  });
+  await assert.rejects(refused, { code: "draining" });
+  await callNode(conn.bus, "proc-node", { op: "ws.close", sessionId: ws.sessionId });
+  assert.equal(await exited, 0);
+  assert.equal(
+    (await conn.registry.list()).find((n) => n.nodeId === "proc-node"),
+    undefined,
+  );
+  const lines = stderr
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+  assert.ok(lines.some((l) => l.msg === "session opened" && l.level === "debug"));
+});
