@@ -20,6 +20,8 @@ export interface NodeEdgeOptions {
   /** 0 picks a free port. */
   port: number;
   hostname?: string;
+  /** Routes the host process adds beside the API (the embedded mode's demo page, /metrics). */
+  extraRoutes?: (app: Hono) => void;
 }
 
 export interface NodeEdge {
@@ -46,6 +48,7 @@ export async function createNodeEdge(opts: NodeEdgeOptions): Promise<NodeEdge> {
     withBus: (fn) => fn(ctx),
     acceptWebSocket: acceptNodeWebSocket,
   });
+  opts.extraRoutes?.(app);
   const hostname = opts.hostname ?? "127.0.0.1";
   const wss = createWebSocketServer();
   const { server, port } = await new Promise<{ server: ServerType; port: number }>(

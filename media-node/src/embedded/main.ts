@@ -1,0 +1,72 @@
+/**
+ * `npm start`: Weir in one process. The edge (Hono on Node), one media node and an in-process
+ * bus in place of NATS, plus the demo page. With NATS_URL set, the same process uses NATS
+ * instead, so more media nodes and edges can join it.
+ */
+import { signToken } from "../../../edge/src/auth/jwt.ts";
+import { createNodeEdge } from "../../../edge/src/node.ts";
+import { createLogger, errorFields } from "../service/log.ts";
+import { NodeService } from "../service/NodeService.ts";
+import { openBus } from "./bus.ts";
+import { embeddedConfig } from "./config.ts";
+import { staticRoutes } from "./static.ts";
+
+async function main(): Promise<void> {
+  const config = embeddedConfig(process.env);
+  const log = createLogger({ fields: { node: config.nodeId } });
+  const { bus, registry, close: closeBus } = await openBus(config.natsUrl, log);
+  const service = new NodeService({
+    nodeId: config.nodeId,
+    bus,
+    registry,
+    address: config.host,
+    transport: config.transport,
+    log,
+  });
+  await service.start();
+  const edge = await createNodeEdge({
+    bus,
+    registry,
+    secret: config.secret,
+    sessionSecret: config.sessionSecret,
+    port: config.port,
+    hostname: config.host,
+    extraRoutes: (app) =>
+      staticRoutes(app, { secret: config.secret, devTokens: config.devSecret, node: service }),
+  });
+  const token = await signToken(
+    {
+      sub: "developer",
+      room: "demo",
+      grants: ["publish", "subscribe", "data"],
+      exp: Math.floor(Date.now() / 1000) + 24 * 3600,
+    },
+    config.secret,
+  );
+  process.stdout.write(
+    [
+      `Weir is running: ${edge.url}/`,
+      `  bus: ${config.natsUrl ?? "in-process"}   media addresses: ${config.transport.listenIps?.join(", ") ?? "all"}`,
+      config.devSecret
+        ? "  using the DEVELOPMENT secret (set WEIR_SECRET in production); the demo page mints its own tokens"
+        : "  using WEIR_SECRET",
+      `  a token for room "demo" (24 h): ${token}`,
+      "",
+    ].join("\n"),
+  );
+  const stop = (signal: string) => {
+    log.info("shutting down", { signal });
+    void service
+      .drain()
+      .then(() => edge.close())
+      .then(() => closeBus())
+      .then(() => process.exit(0));
+  };
+  process.once("SIGINT", () => stop("SIGINT"));
+  process.once("SIGTERM", () => stop("SIGTERM"));
+}
+
+main().catch((err) => {
+  process.stderr.write(`weir: failed to start: ${JSON.stringify(errorFields(err))}\n`);
+  process.exit(1);
+});

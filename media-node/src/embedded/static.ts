@@ -1,0 +1,69 @@
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import type { Hono } from "hono";
+import { signToken } from "../../../edge/src/auth/jwt.ts";
+import { LIMITS, NAME_PATTERN } from "../../../shared/limits.ts";
+import { renderMetrics } from "../metrics.ts";
+import type { NodeService } from "../service/NodeService.ts";
+
+const root = (p: string) => fileURLToPath(new URL(`../../../client/${p}`, import.meta.url));
+const FILES: Record<string, [file: string, type: string]> = {
+  "/": ["demo/index.html", "text/html; charset=utf-8"],
+  "/demo.js": ["demo/demo.js", "text/javascript; charset=utf-8"],
+  "/weir-client.js": ["dist/weir-client.js", "text/javascript; charset=utf-8"],
+};
+
+export interface StaticOptions {
+  secret: string;
+  /** Mint demo tokens at POST /dev/token (development secret only). */
+  devTokens: boolean;
+  node: NodeService;
+}
+
+/** The demo page, the client bundle, /metrics and (in development) /dev/token. */
+export function staticRoutes(app: Hono, opts: StaticOptions): void {
+  for (const [path, [file, type]] of Object.entries(FILES)) {
+    app.get(path, async (c) => c.body(await readFile(root(file)), 200, { "content-type": type }));
+  }
+  app.get("/metrics", (c) =>
+    c.text(renderMetrics(routerStats(opts.node)), 200, {
+      "content-type": "text/plain; version=0.0.4",
+    }),
+  );
+  if (!opts.devTokens) return;
+  app.post("/dev/token", async (c) => {
+    const text = await c.req.text();
+    if (text.length > LIMITS.jsonBytes)
+      return c.json({ error: { code: "payload_too_large", message: "too big" } }, 413);
+    const body = safeParse(text);
+    if (!body || !NAME_PATTERN.test(body.room) || !NAME_PATTERN.test(body.identity)) {
+      return c.json(
+        { error: { code: "bad_request", message: "room and identity: [A-Za-z0-9_-]{1,128}" } },
+        400,
+      );
+    }
+    const exp = Math.floor(Date.now() / 1000) + 3600;
+    const grants = ["publish", "subscribe", "data"] as const;
+    const token = await signToken(
+      { sub: body.identity, room: body.room, grants: [...grants], exp },
+      opts.secret,
+    );
+    return c.json({ token });
+  });
+}
+
+function routerStats(service: NodeService) {
+  const node = service.node;
+  return node.roomNames.flatMap((room) => node.router(room)?.getStats() ?? []);
+}
+
+function safeParse(text: string): { room: string; identity: string } | null {
+  try {
+    const v = JSON.parse(text) as { room?: unknown; identity?: unknown };
+    return typeof v.room === "string" && typeof v.identity === "string"
+      ? { room: v.room, identity: v.identity }
+      : null;
+  } catch {
+    return null;
+  }
+}
