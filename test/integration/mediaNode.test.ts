@@ -117,12 +117,13 @@ function sessionEvents(sessionId: string, b: Bus = bus) {
   return events;
 }
 
-/** werift offers carry no a=msid; a browser's do. Adds one per m-line ("t<mid>"). */
-function withMsid(sdp: string): { sdp: string; trackIds: string[] } {
+/** werift offers carry no a=msid; a browser's do. Adds one per m-line (`ids`, or new ones). */
+function withMsid(sdp: string, ids?: string[]): { sdp: string; trackIds: string[] } {
   const trackIds: string[] = [];
   const out = sdp.replace(/^a=mid:(\S+)$/gm, (line, mid: string) => {
-    trackIds.push(`track-${mid}-${Math.random().toString(36).slice(2, 8)}`);
-    return `${line}\r\na=msid:stream ${trackIds.at(-1)}`;
+    const id = ids?.[trackIds.length] ?? `track-${mid}-${Math.random().toString(36).slice(2, 8)}`;
+    trackIds.push(id);
+    return `${line}\r\na=msid:stream ${id}`;
   });
   return { sdp: out, trackIds };
 }
@@ -369,6 +370,84 @@ describe("WebSocket sessions", () => {
     );
     await call({ op: "ws.close", sessionId: b.sessionId });
     assert.equal(service.node.router(room), undefined, "the room's router closed with it");
+  });
+
+  test("unsubscribe renegotiates the subscriber; unpublish answers and tells the room", async () => {
+    const room = "ws-unpub";
+    const a = await call({ op: "ws.open", room, identity: "alice", grants: ["publish"] });
+    const b = await call({ op: "ws.open", room, identity: "bob", grants: ["subscribe"] });
+    const bEvents = sessionEvents(b.sessionId);
+    const pub = await weriftPublisher(["audio", "video"]);
+    closers.push(() => pub.pc.close());
+    const { sdp: offer, trackIds } = withMsid(pub.offer.sdp);
+    const published = await call({
+      op: "ws.message",
+      sessionId: a.sessionId,
+      message: { type: "publish", id: "p", offer, trackIds },
+    });
+    if (published.reply?.type !== "published") assert.fail(JSON.stringify(published.reply));
+    await pub.pc.setRemoteDescription({ type: "answer", sdp: published.reply.answer });
+    const audio = published.reply.tracks.find((t) => t.kind === "audio")!;
+
+    const sub = new WeriftSubscriber();
+    closers.push(() => sub.pc.close());
+    const subscribed = await call({
+      op: "ws.message",
+      sessionId: b.sessionId,
+      message: { type: "subscribe", id: "s", publisherId: audio.publisherId },
+    });
+    if (subscribed.reply?.type !== "subscribed") assert.fail(JSON.stringify(subscribed.reply));
+    const answer = async (sdp: string, id: string) => {
+      const ans = await sub.answer({ type: "offer", sdp });
+      return call({
+        op: "ws.message",
+        sessionId: b.sessionId,
+        message: { type: "answer", id, answer: ans.sdp },
+      });
+    };
+    await answer(subscribed.reply.offer, "a1");
+    const unsubscribed = await call({
+      op: "ws.message",
+      sessionId: b.sessionId,
+      message: { type: "unsubscribe", id: "u", subscriberId: subscribed.reply.subscriberId },
+    });
+    if (unsubscribed.reply?.type !== "unsubscribed")
+      assert.fail(JSON.stringify(unsubscribed.reply));
+    assert.match(unsubscribed.reply.offer, /^a=inactive/m);
+    assert.deepEqual((await answer(unsubscribed.reply.offer, "a2")).reply, {
+      type: "ok",
+      id: "a2",
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(
+      !bEvents.some((e) => e.type === "offer"),
+      "no extra offer for an explicit unsubscribe",
+    );
+
+    // Alice stops sending audio: a renegotiation offer plus unpublish.
+    pub.pc.removeTrack(pub.pc.getTransceivers()[0].sender);
+    await pub.pc.setLocalDescription(await pub.pc.createOffer());
+    const reoffer = withMsid(pub.pc.localDescription!.sdp, trackIds).sdp;
+    const unpublished = await call({
+      op: "ws.message",
+      sessionId: a.sessionId,
+      message: { type: "unpublish", id: "x", offer: reoffer, trackId: audio.trackId },
+    });
+    if (unpublished.reply?.type !== "answer") assert.fail(JSON.stringify(unpublished.reply));
+    assert.equal(unpublished.reply.id, "x");
+    await until(
+      () =>
+        bEvents.some((e) => e.type === "track.unpublished" && e.publisherId === audio.publisherId),
+      2000,
+      "bob hears the audio unpublished",
+    );
+    const info = await call({ op: "room.get", room });
+    assert.deepEqual(
+      info.participants.find((p) => p.identity === "alice")?.tracks.map((t) => t.kind),
+      ["video"],
+    );
+    await call({ op: "ws.close", sessionId: a.sessionId });
+    await call({ op: "ws.close", sessionId: b.sessionId });
   });
 
   test("room events cross nodes over the bus", async () => {
