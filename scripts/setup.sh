@@ -3,9 +3,12 @@
 # from apt when they are missing. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# --runtime: only what `npm start` needs (npm packages); tests also need nats-server and chromium.
 missing=()
-command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [ "${1:-}" != "--runtime" ]; then
+  command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]} from apt"
   SUDO=""
