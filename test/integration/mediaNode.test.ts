@@ -380,6 +380,16 @@ describe("WebSocket sessions", () => {
     const pub = await weriftPublisher(["audio", "video"]);
     closers.push(() => pub.pc.close());
     const { sdp: offer, trackIds } = withMsid(pub.offer.sdp);
+    // Candidates trickled ahead of the publish offer are kept, not refused.
+    const early = /^a=(candidate:.*)$/m.exec(offer)![1];
+    for (const target of ["publish", "subscribe"] as const) {
+      const r = await call({
+        op: "ws.message",
+        sessionId: a.sessionId,
+        message: { type: "ice", target, candidate: { candidate: early, sdpMid: "0" } },
+      });
+      assert.equal(r.reply, undefined);
+    }
     const published = await call({
       op: "ws.message",
       sessionId: a.sessionId,

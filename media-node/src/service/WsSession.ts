@@ -139,9 +139,18 @@ export class WsSession extends Session {
     return { type: "ok", id };
   }
 
+  /**
+   * Client candidates may arrive before the offer they belong to (the client trickles as soon as
+   * it has an offer): publish-side ones make the transport, which keeps them until the offer.
+   * Subscribe-side ones without a transport belong to nothing and are dropped.
+   */
   async #ice(target: Target, c: WireCandidate | null): Promise<Reply> {
-    const t = target === "publish" ? this.#pub : this.#sub;
-    if (!t) throw new WeirApiError("conflict", `no ${target} transport yet`);
+    let t: PublishTransport | SubscribeTransport | null = this.#sub;
+    if (target === "publish") {
+      this.#need("publish");
+      t = this.#publishTransport();
+    }
+    if (!t) return undefined;
     await t.addIceCandidate(
       c && {
         candidate: c.candidate,
