@@ -25,8 +25,10 @@ export const NodeCommand = z.discriminatedUnion("op", [
     sdpfrag: z.string().check(z.maxLength(LIMITS.sdpFragBytes)),
     /** The request's If-Match value, if any ("*" or an entity-tag); a mismatch is 412. */
     ifMatch: z.optional(z.string().check(z.maxLength(256))),
+    /** The caller's token room; the node refuses a session of another room (absent: any room). */
+    room: z.optional(Name),
   }),
-  z.object({ op: z.literal("session.delete"), sessionId: LocalId }),
+  z.object({ op: z.literal("session.delete"), sessionId: LocalId, room: z.optional(Name) }),
   z.object({ op: z.literal("room.get"), room: Name }),
   z.object({
     op: z.literal("ws.open"),

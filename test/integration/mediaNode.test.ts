@@ -176,6 +176,13 @@ describe("WHIP and WHEP", () => {
       const r = call({ op: "whep.create", identity: "v2", sdp: other.offer, ...cmd });
       assert.equal(await codeOf(r), "not_found");
     }
+    // A caller whose token is for another room cannot touch the session.
+    const foreign = { sessionId: created.sessionId, room: "someone-else" };
+    assert.equal(await codeOf(call({ op: "session.delete", ...foreign })), "session_not_found");
+    assert.equal(
+      await codeOf(call({ op: "session.patch", sdpfrag: "", ...foreign })),
+      "session_not_found",
+    );
     await call({ op: "session.delete", sessionId: created.sessionId });
     assert.equal(
       await codeOf(call({ op: "session.delete", sessionId: created.sessionId })),

@@ -67,6 +67,7 @@ export function mediaRoutes(app: Hono, edge: EdgeContext): void {
         sessionId: ref.localId,
         sdpfrag,
         ...(ifMatch !== undefined ? { ifMatch } : {}),
+        ...sessionRoom(claims),
       }),
     );
     const etag = quoteEtag(r.etag);
@@ -79,8 +80,17 @@ export function mediaRoutes(app: Hono, edge: EdgeContext): void {
     requireAnyGrant(claims, null, ["publish", "subscribe"]);
     const ref = await parseSessionId(c.req.param("id"), edge.deps.sessionSecret);
     await edge.deps.withBus(({ bus }) =>
-      callNode(bus, ref.nodeId, { op: "session.delete", sessionId: ref.localId }),
+      callNode(bus, ref.nodeId, {
+        op: "session.delete",
+        sessionId: ref.localId,
+        ...sessionRoom(claims),
+      }),
     );
     return c.json({ ok: true }, 200);
   });
+}
+
+/** A token bound to one room may only touch that room's sessions; `*` tokens any. */
+function sessionRoom(claims: { room: string }): { room?: string } {
+  return claims.room === "*" ? {} : { room: claims.room };
 }

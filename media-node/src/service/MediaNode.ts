@@ -139,7 +139,7 @@ export class MediaNode {
       case "session.patch":
         return this.#patch(cmd);
       case "session.delete":
-        return this.#delete(cmd.sessionId);
+        return this.#delete(cmd.sessionId, cmd.room);
       case "room.get":
         return Promise.resolve(this.#roomInfo(cmd.room));
       case "ws.open":
@@ -181,15 +181,15 @@ export class MediaNode {
   }
 
   async #patch(cmd: Command<"session.patch">): Promise<NodeResult<"session.patch">> {
-    const session = this.#session(cmd.sessionId);
+    const session = this.#session(cmd.sessionId, cmd.room);
     if (!(session instanceof HttpSession)) {
       throw new WeirApiError("conflict", "PATCH applies to WHIP and WHEP sessions only");
     }
     return session.patch(cmd.sdpfrag, cmd.ifMatch);
   }
 
-  async #delete(sessionId: string): Promise<Record<string, never>> {
-    await this.#end(this.#session(sessionId));
+  async #delete(sessionId: string, room?: string): Promise<Record<string, never>> {
+    await this.#end(this.#session(sessionId, room));
     return {};
   }
 
@@ -238,9 +238,12 @@ export class MediaNode {
     }
   }
 
-  #session(id: string): Session {
+  /** A session by id; with `room`, only a session of that room (a token for another room sees none). */
+  #session(id: string, room?: string): Session {
     const s = this.#sessions.get(id);
-    if (!s) throw new WeirApiError("session_not_found", `no session ${id} on this node`);
+    if (!s || (room !== undefined && s.room.name !== room)) {
+      throw new WeirApiError("session_not_found", `no session ${id} on this node`);
+    }
     return s;
   }
 
