@@ -23,7 +23,7 @@ function testFiles(dir) {
 const filter = process.argv.slice(2);
 if (filter.length === 0) {
   run("npx", ["tsc", "-p", "tsconfig.json", "--noEmit"]);
-  run("npx", ["biome", "check", "."]);
+  run("node", ["scripts/biome.mjs", "check", "."]);
 }
 if (existsSync("client/build.mjs")) run("node", ["client/build.mjs"]);
 const files = filter.length > 0 ? filter : testFiles("test");
