@@ -58,6 +58,19 @@ export class Room extends TypedEmitter<RoomEvents> {
     return this.#room;
   }
 
+  /**
+   * The current session's transports, for stats and diagnostics (e.g.
+   * `room.subscribeTransport?.peerConnection.getStats()`); null while not connected. A reconnect
+   * replaces them.
+   */
+  get publishTransport(): PublishTransport | null {
+    return this.#session?.pub ?? null;
+  }
+
+  get subscribeTransport(): SubscribeTransport | null {
+    return this.#session?.sub ?? null;
+  }
+
   /** Everyone else in the room, with their published tracks. */
   get participants(): ParticipantInfo[] {
     return [...this.#participants.values()];

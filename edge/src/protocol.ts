@@ -139,7 +139,10 @@ class WsSession implements WsHandler {
       return;
     }
     this.#pending++;
-    this.#chain = this.#chain.then(async () => {
+    // Sent to the node in arrival order, but without waiting for the previous reply: a reply can
+    // depend on a later message (a subscribe waits on the node for the client's answer to the
+    // previous offer), and waiting here deadlocked until the RPC timeout.
+    const call = (async () => {
       try {
         const r = await callNode(this.ctx.bus, this.nodeId, {
           op: "ws.message",
@@ -153,7 +156,8 @@ class WsSession implements WsHandler {
       } finally {
         this.#pending--;
       }
-    });
+    })();
+    this.#chain = this.#chain.then(() => call);
   }
 
   close(): void {
@@ -162,7 +166,7 @@ class WsSession implements WsHandler {
     clearTimeout(this.#attachTimer);
     this.#sub?.unsubscribe();
     this.#sub = null;
-    // Let queued requests finish before telling the node the session is over.
+    // Let requests in flight finish before telling the node the session is over.
     void this.#chain
       .then(() =>
         callNode(this.ctx.bus, this.nodeId, { op: "ws.close", sessionId: this.sessionId }),
