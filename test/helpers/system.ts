@@ -1,0 +1,276 @@
+/**
+ * End-to-end helpers for the whole system: the embedded process (`npm start`), media node
+ * processes on NATS, dev tokens, the RFC 9725 page script (test/helpers/page/whip.ts) and a
+ * Room driven inside a Chromium page. Browsers come from test/helpers/browser.ts, nats-server
+ * from natsServer.ts and the Worker from miniflare.ts.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { transform } from "esbuild";
+import type { Page } from "playwright-core";
+import type { Room } from "../../client/src/index.ts";
+import { DEV_SECRET } from "../../edge/src/auth/devSecret.ts";
+import { signToken } from "../../edge/src/auth/jwt.ts";
+import type { Grant } from "../../shared/token.ts";
+import { pollUntil } from "./browser.ts";
+import { freePort } from "./natsServer.ts";
+import type { InboundSummary } from "./page/whip.ts";
+
+export type { InboundSummary, OfferResult, PatchResult } from "./page/whip.ts";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..", "..");
+
+/** A child process with its recent output kept for failure messages. */
+export interface Proc {
+  child: ChildProcess;
+  /** The last 8 KB of stdout + stderr. */
+  log(): string;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once("exit", () => resolve()));
+}
+
+/**
+ * Spawns `node --import tsx <script>` and resolves once a stdout/stderr line matches `ready`
+ * (with the match), or rejects with the output when it exits first or `timeoutMs` passes.
+ */
+async function spawnTsx(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  ready: RegExp,
+  timeoutMs: number,
+): Promise<{ proc: Proc; match: RegExpExecArray }> {
+  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
+    cwd: root,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let log = "";
+  let matched: RegExpExecArray | null = null;
+  let wake: (() => void) | null = null;
+  const keep = (chunk: Buffer) => {
+    log = (log + chunk.toString()).slice(-8192);
+    matched ??= ready.exec(log);
+    if (matched) wake?.();
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  if (process.env.WEIR_E2E_VERBOSE === "1") {
+    child.stdout?.on("data", (c: Buffer) => process.stderr.write(c));
+    child.stderr?.on("data", (c: Buffer) => process.stderr.write(c));
+  }
+  const proc: Proc = {
+    child,
+    log: () => log,
+    async stop(graceMs = 3000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      const killer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+      await exited(child);
+      clearTimeout(killer);
+    },
+  };
+  const outcome = await new Promise<"ready" | "exit" | "timeout">((resolve) => {
+    if (matched) return resolve("ready");
+    const timer = setTimeout(() => resolve("timeout"), timeoutMs);
+    wake = () => {
+      clearTimeout(timer);
+      resolve("ready");
+    };
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve(matched ? "ready" : "exit");
+    });
+  });
+  if (outcome !== "ready" || !matched) {
+    await proc.stop(500);
+    throw new Error(`${script}: ${outcome} before ${ready}:\n${log}`);
+  }
+  return { proc, match: matched };
+}
+
+/** `npm start` minus the client build (scripts/test.mjs builds it): the embedded process. */
+export interface Embedded extends Proc {
+  /** http://127.0.0.1:port (no trailing slash) */
+  url: string;
+}
+
+export async function startEmbedded(opts: { env?: NodeJS.ProcessEnv } = {}): Promise<Embedded> {
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: String(port),
+    WEIR_LISTEN_IPS: "127.0.0.1",
+    ...opts.env,
+  };
+  // The development secret (and so POST /dev/token) and the in-process bus.
+  for (const k of ["WEIR_SECRET", "WEIR_SESSION_SECRET", "NATS_URL"])
+    if (!opts.env || !(k in opts.env)) delete env[k];
+  const { proc, match } = await spawnTsx(
+    "media-node/src/embedded/main.ts",
+    [],
+    env,
+    /Weir is running: (http:\/\/\S+?)\/?\s/,
+    30_000,
+  );
+  return { ...proc, url: match[1] };
+}
+
+/** A media node process (`npm run media-node`) on a NATS server. */
+export interface MediaNodeProc extends Proc {
+  id: string;
+}
+
+export async function startMediaNode(natsUrl: string, id: string): Promise<MediaNodeProc> {
+  const { proc } = await spawnTsx(
+    "media-node/src/service/main.ts",
+    ["--nats-url", natsUrl, "--listen-ip", "127.0.0.1", "--node-id", id],
+    { ...process.env },
+    /"msg":"media node started"/,
+    30_000,
+  );
+  return { ...proc, id };
+}
+
+/** A token as `npm run token` makes it (HS256, DEV_SECRET unless `secret` is given). */
+export function devToken(
+  room: string,
+  identity: string,
+  grants: Grant[] = ["publish", "subscribe", "data"],
+  secret = DEV_SECRET,
+): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return signToken({ sub: identity, room, grants, iat: now, exp: now + 3600 }, secret);
+}
+
+// --- the RFC 9725 page script ------------------------------------------------------------------
+
+let whipJs: Promise<string> | null = null;
+
+/** Injects test/helpers/page/whip.ts into `page` as `window.rfc9725`. */
+export async function injectRfc9725(page: Page): Promise<void> {
+  whipJs ??= transform(readFileSync(join(here, "page", "whip.ts"), "utf8"), {
+    loader: "ts",
+    format: "esm",
+    target: "es2022",
+    sourcefile: "whip.ts",
+  }).then((r) => r.code);
+  await page.addScriptTag({ type: "module", content: await whipJs });
+  await page.waitForFunction(() => window.rfc9725 !== undefined, undefined, { timeout: 10_000 });
+}
+
+// --- a Room in a page --------------------------------------------------------------------------
+
+type RoomWindow = Window & {
+  weirRoom?: Room;
+  /** Room state changes with ms since the page's time origin (set by startRoomApp). */
+  weirStates?: string[];
+};
+
+/** Stats of the page's current Room subscribe connection (`window.weirRoom`). */
+export function roomInbound(page: Page): Promise<InboundSummary & { state: string }> {
+  return page.evaluate(async () => {
+    const room = (window as RoomWindow).weirRoom;
+    const pc = room?.subscribeTransport?.peerConnection;
+    const empty = {
+      connectionState: "none",
+      videoFramesDecoded: 0,
+      videoPackets: 0,
+      frameWidth: 0,
+      audioPackets: 0,
+    };
+    if (!pc) return { ...empty, state: room?.state ?? "none" };
+    const out = { ...empty, connectionState: pc.connectionState, state: room?.state ?? "none" };
+    (await pc.getStats()).forEach((s) => {
+      if (s.type !== "inbound-rtp") return;
+      if (s.kind === "video") {
+        out.videoFramesDecoded += Number(s.framesDecoded ?? 0);
+        out.videoPackets += Number(s.packetsReceived ?? 0);
+        out.frameWidth = Math.max(out.frameWidth, Number(s.frameWidth ?? 0));
+      } else if (s.kind === "audio") {
+        out.audioPackets += Number(s.packetsReceived ?? 0);
+      }
+    });
+    return out;
+  });
+}
+
+/**
+ * Runs a small app on a page that serves /weir-client.js (test/helpers/browser.ts's page): a
+ * `Room` connected to `edgeUrl` with `token`, that subscribes to every track published in the
+ * room (as the demo page does) and, with `publish`, publishes the fake camera and microphone.
+ * The Room is `window.weirRoom`; its state changes are logged in `window.weirStates`.
+ */
+export async function startRoomApp(
+  page: Page,
+  opts: { edgeUrl: string; token: string; publish: boolean },
+): Promise<void> {
+  await page.evaluate(async ({ edgeUrl, token, publish }) => {
+    const bundle = "/weir-client.js";
+    const { Room: RoomClass } = (await import(bundle)) as { Room: new () => Room };
+    const w = window as RoomWindow;
+    const room = new RoomClass();
+    w.weirRoom = room;
+    w.weirStates = [];
+    room.on("connectionstatechange", (s) => {
+      w.weirStates?.push(`${Math.round(performance.now())} ${s}`);
+    });
+    // No named functions in here: tsx's keepNames would wrap them in a `__name` the page lacks.
+    room.on("trackpublished", (t) => {
+      room.subscribe(t.publisherId).catch((e: Error) => console.warn("subscribe:", e.message));
+    });
+    room.on("track", ({ track }) => {
+      const el = document.createElement(track.kind === "video" ? "video" : "audio");
+      el.autoplay = true;
+      el.muted = true;
+      el.srcObject = new MediaStream([track]);
+      document.body.append(el);
+    });
+    room.on("error", (e) => console.warn("room error:", e.message));
+    await room.connect(edgeUrl, token);
+    for (const p of room.participants)
+      for (const t of p.tracks)
+        room.subscribe(t.publisherId).catch((e: Error) => console.warn("subscribe:", e.message));
+    if (publish) {
+      const media = await navigator.mediaDevices.getUserMedia({
+        audio: true,
+        video: { width: 640, height: 480 },
+      });
+      for (const track of media.getTracks()) await room.publish(track);
+    }
+  }, opts);
+}
+
+/** The page's Room state log (`window.weirStates`). */
+export function roomStates(page: Page): Promise<string[]> {
+  return page.evaluate(() => (window as RoomWindow).weirStates ?? []);
+}
+
+/** Polls `roomInbound` until video frames and audio packets pass the given counts. */
+export function untilDecoding(
+  page: Page,
+  what: string,
+  opts: { frames?: number; audioPackets?: number; timeoutMs?: number } = {},
+): Promise<InboundSummary & { state: string }> {
+  const frames = opts.frames ?? 30;
+  const audio = opts.audioPackets ?? 30;
+  let last: unknown = null;
+  return pollUntil(
+    async () => {
+      const s = await roomInbound(page);
+      last = s;
+      return s.videoFramesDecoded > frames && s.audioPackets > audio ? s : null;
+    },
+    opts.timeoutMs ?? 20_000,
+    () => `${what}: ${JSON.stringify(last)}`,
+    200,
+  );
+}
