@@ -1,6 +1,7 @@
 export * from "./codecs.ts";
 export * from "./errors.ts";
 export { EXT_URI } from "./headerExtensions.ts";
+export { renderMetrics } from "./metrics.ts";
 export { Publisher } from "./Publisher.ts";
 export type * from "./PublisherTypes.ts";
 export { PublishTransport } from "./PublishTransport.ts";
@@ -12,4 +13,3 @@ export type * from "./SubscriberTypes.ts";
 export { SubscribeTransport } from "./SubscribeTransport.ts";
 export type * from "./SubscribeTransportTypes.ts";
 export type * from "./TransportTypes.ts";
-export { renderMetrics } from "./metrics.ts";
