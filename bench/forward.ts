@@ -4,9 +4,10 @@
 // CPU is measured alone over a fixed window. See bench/README.md.
 //
 //   npm run bench -- [--n 10,50,100] [--seconds 10] [--sfu weir,werift] [--warmup 3]
-//                    [--concurrency 8] [--subs-per-proc 50] [--out /tmp/weir-bench] [--prof]
+//                    [--concurrency 8] [--subs-per-proc 50] [--idle-wait 30] [--out /tmp/weir-bench]
+//                    [--prof]
 import { type ChildProcess, fork } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -33,6 +34,7 @@ const { values } = parseArgs({
     "subs-per-proc": { type: "string", default: "50" },
     out: { type: "string", default: "/tmp/weir-bench" },
     prof: { type: "boolean", default: false },
+    "idle-wait": { type: "string", default: "30" },
   },
 });
 const NS = values.n.split(",").map((s) => Number.parseInt(s, 10));
@@ -41,6 +43,8 @@ const WARMUP_S = Number(values.warmup);
 const CONCURRENCY = Number.parseInt(values.concurrency, 10);
 /** One werift subscriber costs the client side about as much as the SFU: spread them out. */
 const SUBS_PER_PROC = Number.parseInt(values["subs-per-proc"], 10);
+/** Before each run, wait up to this many seconds for other work on the machine to calm down. */
+const IDLE_WAIT_S = Number(values["idle-wait"]);
 const SFUS = values.sfu.split(",").map((s) => s.trim());
 for (const s of SFUS) if (s !== "weir" && s !== "werift") usage(`unknown SFU "${s}"`);
 if (
@@ -48,7 +52,8 @@ if (
   !(SECONDS > 0) ||
   !(WARMUP_S >= 0) ||
   !(CONCURRENCY > 0) ||
-  !(SUBS_PER_PROC > 0)
+  !(SUBS_PER_PROC > 0) ||
+  !(IDLE_WAIT_S >= 0)
 ) {
   usage("bad --n, --seconds, --warmup, --concurrency or --subs-per-proc");
 }
@@ -58,7 +63,7 @@ const RUN_BUDGET_MS = 9.5 * 60_000;
 function usage(msg: string): never {
   console.error(
     `forward: ${msg}\nusage: forward.ts [--n 10,50,100] [--seconds 10] [--sfu weir,werift] ` +
-      "[--warmup 3] [--concurrency 8] [--subs-per-proc 50] [--out DIR] [--prof]",
+      "[--warmup 3] [--concurrency 8] [--subs-per-proc 50] [--idle-wait 30] [--out DIR] [--prof]",
   );
   process.exit(2);
 }
@@ -67,6 +72,18 @@ const t0 = Date.now();
 /** Other work on the machine skews the numbers: recorded with the results. */
 const loadAvgAtStart = loadavg();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Machine-wide busy CPU time in µs, from /proc/stat (NaN where there is none). */
+function machineBusyUs(): number {
+  try {
+    const cpu = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1);
+    const [user, nice, system, , , irq, softirq, steal] = cpu.map(Number);
+    const ticks = user + nice + system + irq + softirq + (steal ?? 0);
+    return (ticks * 1e6) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return Number.NaN;
+  }
+}
 
 interface Child {
   name: string;
@@ -149,7 +166,27 @@ async function diagnose(sfu: Child, subProcs: Child[]): Promise<void> {
   }
 }
 
+/**
+ * Waits (up to IDLE_WAIT_S) until the machine, with none of this run's processes alive, is
+ * less than half a core busy over 2 s: other people's tests skew every number here.
+ */
+async function waitIdle(): Promise<void> {
+  const start = Date.now();
+  let warned = false;
+  while (Date.now() - start < IDLE_WAIT_S * 1000) {
+    const b0 = machineBusyUs();
+    await sleep(2000);
+    const busyPct = (100 * (machineBusyUs() - b0)) / 2e6;
+    if (!(busyPct >= 50)) return;
+    if (!warned)
+      log(`machine busy (${busyPct.toFixed(0)} % of a core): waiting up to ${IDLE_WAIT_S} s`);
+    warned = true;
+  }
+  log("machine still busy: measuring anyway (see the other CPU % column)");
+}
+
 async function runOne(sfuName: string, n: number): Promise<RunResult> {
+  if (IDLE_WAIT_S > 0) await waitIdle();
   // --prof: a V8 CPU profile of the SFU process (whole life, setup included) under --out.
   const prof = values.prof ? ["--cpu-prof", `--cpu-prof-dir=${join(values.out, "prof")}`] : [];
   const sfu = spawn(`sfu(${sfuName})`, "lib/sfuProcess.ts", [sfuName], prof);
@@ -216,6 +253,7 @@ async function runOne(sfuName: string, n: number): Promise<RunResult> {
 
     // The measuring window.
     log(`${sfuName} N=${n}: measuring ${SECONDS} s`);
+    const busy0 = machineBusyUs();
     await Promise.all([
       sfu.rpc.call("windowStart", {}, 5_000),
       pub.rpc.call("windowStart", {}, 5_000),
@@ -227,6 +265,7 @@ async function runOne(sfuName: string, n: number): Promise<RunResult> {
       pub.rpc.call<PublisherWindow>("windowEnd", {}, 10_000),
       Promise.all(subProcs.map((c) => c.rpc.call<PeersWindow>("windowEnd", {}, 10_000))),
     ]);
+    const machineBusy = machineBusyUs() - busy0;
     const subsWin = mergePeers(subsWins);
     const result = summarize({
       sfu: sfuName,
@@ -240,6 +279,7 @@ async function runOne(sfuName: string, n: number): Promise<RunResult> {
       subsWin,
       subscriberProcesses: subProcs.length,
       loadAvg1: loadavg()[0],
+      machineBusyUs: machineBusy,
     });
     log(
       `${sfuName} N=${n}: ${result.forwardedPps.toFixed(0)} pkt/s forwarded, ` +

@@ -14,6 +14,8 @@ export interface RunInput {
   subscriberProcesses: number;
   /** 1-minute load average at the end of the window (other work on the machine). */
   loadAvg1: number;
+  /** Busy CPU time of the whole machine (/proc/stat) over the window, µs. */
+  machineBusyUs: number;
 }
 
 export interface RunResult {
@@ -38,6 +40,11 @@ export interface RunResult {
   /** SFU CPU as % of one core. */
   sfuCpuPct: number;
   publisherCpuPct: number;
+  /**
+   * CPU used on the machine during the window by anything but the SFU and its clients (other
+   * people's work, the kernel's share not billed to a process), % of one core.
+   */
+  otherCpuPct: number;
   /** CPU of all subscriber processes together, % of one core. */
   subscribersCpuPct: number;
   /** Sequence gaps at the subscribers / (received + gaps). */
@@ -79,6 +86,9 @@ export function summarize(r: RunInput): RunResult {
     cpuUsPerSentPacket: sent > 0 ? cpuUs / sent : Number.NaN,
     sfuCpuPct: (100 * cpuUs) / (r.sfuWin.elapsedMs * 1000),
     publisherCpuPct: (100 * r.pubWin.cpuUs) / (r.pubWin.elapsedMs * 1000),
+    otherCpuPct:
+      (100 * (r.machineBusyUs - cpuUs - r.pubWin.cpuUs - r.subsWin.cpuUs)) /
+      (r.sfuWin.elapsedMs * 1000),
     subscribersCpuPct: (100 * r.subsWin.cpuUs) / (r.subsWin.elapsedMs * 1000),
     lossPct: pct(r.subsWin.lost, received),
     duplicatePct: received > 0 ? (100 * r.subsWin.duplicates) / received : 0,
@@ -127,7 +137,7 @@ export function printTables(
         "subs CPU %",
         "pub CPU %",
         "ok subs",
-        "load",
+        "other CPU %",
       ],
       results.map((r) => [
         r.sfu,
@@ -144,7 +154,7 @@ export function printTables(
         f(r.subscribersCpuPct, 0),
         f(r.publisherCpuPct, 0),
         `${r.n - r.subscribersStarved}/${r.n}`,
-        f(r.raw.loadAvg1, 2),
+        f(r.otherCpuPct, 0),
       ]),
     ),
   );
