@@ -19,7 +19,12 @@ interface Session {
   socket: SignalingSocket;
   pub: PublishTransport;
   sub: SubscribeTransport;
+  heartbeat?: ReturnType<typeof setInterval>;
 }
+
+/** A ping travels to the media node and back: no pong means the node (or edge) is gone. */
+const HEARTBEAT_MS = 2000;
+const HEARTBEAT_TIMEOUT_MS = 3000;
 
 /**
  * A room over Weir's WebSocket protocol: publish local tracks, subscribe to others', follow
@@ -152,6 +157,9 @@ export class Room extends TypedEmitter<RoomEvents> {
       (m) => void this.#onServerMessage(s, m).catch((e) => this.emit("error", e)),
     );
     s.socket.on("close", () => this.#lost(s));
+    s.heartbeat = setInterval(() => {
+      s.socket.request({ type: "ping" }, HEARTBEAT_TIMEOUT_MS).catch(() => this.#lost(s));
+    }, HEARTBEAT_MS);
     s.pub.on("icecandidate", (c) =>
       s.socket.send({ type: "ice", target: "publish", candidate: wire(c) }),
     );
@@ -271,6 +279,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     this.#session = null;
     this.#subscribers.clear();
     if (!s) return;
+    clearInterval(s.heartbeat);
     s.socket.close();
     s.pub.close();
     s.sub.close();

@@ -57,13 +57,13 @@ export class SignalingSocket extends TypedEmitter<SocketEvents> {
   }
 
   /** Sends a request and resolves with its reply; an `error` reply rejects with its code. */
-  request(message: Request): Promise<Reply> {
+  request(message: Request, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Reply> {
     const id = String(this.#nextId++);
     return new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
         reject(new WeirClientError("negotiation_timeout", `no reply to ${message.type}`));
-      }, REQUEST_TIMEOUT_MS);
+      }, timeoutMs);
       this.#pending.set(id, {
         resolve: (m) => {
           clearTimeout(timer);
