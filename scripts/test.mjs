@@ -35,6 +35,8 @@ run("node", [
   "--test",
   "--test-concurrency=1",
   "--test-force-exit",
+  // a hung test fails on its own instead of holding the whole run
+  "--test-timeout=180000",
   "--test-reporter=spec",
   ...files,
 ]);

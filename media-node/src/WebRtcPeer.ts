@@ -24,6 +24,7 @@ export const MAX_SDP_BYTES = 64 * 1024;
 const SRTP_AES128_CM_SHA1_80 = 1;
 /** How long a renegotiation waits for a connect already under way. */
 const CONNECT_TIMEOUT_MS = 10_000;
+const CLOSE_TIMEOUT_MS = 2_000;
 
 export interface MediaSink {
   onRtp(buf: Buffer, len: number): void;
@@ -275,7 +276,11 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
     this.#tx = null;
     this.#rx = null;
     this.#sink = null;
-    await this.pc.close().catch(() => {});
+    // werift's close can wait on a transport that never answers: bound it.
+    await Promise.race([
+      this.pc.close().catch(() => {}),
+      new Promise((r) => setTimeout(r, CLOSE_TIMEOUT_MS).unref()),
+    ]);
     this.#setState("closed");
     this.emit("closed");
   }

@@ -78,11 +78,14 @@ export async function weriftPublisher(kinds: ("audio" | "video")[]) {
   return { pc, tracks, offer };
 }
 
-export async function waitGathered(pc: RTCPeerConnection): Promise<void> {
+export async function waitGathered(pc: RTCPeerConnection, timeoutMs = 10_000): Promise<void> {
   if (pc.iceGatheringState === "complete") return;
-  await new Promise<void>((resolve) => {
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("ICE gathering did not complete")), timeoutMs);
     pc.iceGatheringStateChange.subscribe((s) => {
-      if (s === "complete") resolve();
+      if (s !== "complete") return;
+      clearTimeout(timer);
+      resolve();
     });
   });
 }
