@@ -17,6 +17,7 @@ import type {
   TransportState,
 } from "./TransportTypes.ts";
 import { TypedEmitter } from "./TypedEmitter.ts";
+import { resolveIpLiteralsSync } from "./udpFastPath.ts";
 
 /** Largest SDP we accept from a client; real ones are a few KiB. */
 export const MAX_SDP_BYTES = 64 * 1024;
@@ -298,6 +299,7 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
     this.#pair = nominated;
     const transport = nominated.protocol.transport;
     if (!transport.socket || transport.closed) return null;
+    resolveIpLiteralsSync(transport.socket);
     return transport.socket;
   }
 

@@ -1,6 +1,7 @@
 import { AesCm } from "./aesCm.ts";
 import { HmacSha1_80 } from "./hmac.ts";
 import { deriveSessionKeys } from "./kdf.ts";
+import { allocOutput } from "./slab.ts";
 
 /** SRTP_AES128_CM_HMAC_SHA1_80: 80-bit tag on SRTP and SRTCP. */
 export const TAG_LENGTH = 10;
@@ -235,7 +236,7 @@ export class SrtpContext {
     if (plen > 0) applyRtpKeystream(h, this.rtpCm, s.ks, ssrc, roc, seq, MSG + headerLen, plen);
     writeU32(m, MSG + len, roc);
     h.compute(len + 4);
-    const out = Buffer.allocUnsafe(len + TAG_LENGTH);
+    const out = allocOutput(len + TAG_LENGTH);
     m.copy(out, 0, MSG, MSG + len);
     h.writeTag(out, len);
     return out;
@@ -313,7 +314,7 @@ export class SrtpContext {
     }
     writeU32(m, MSG + len, (index | 0x80000000) >>> 0);
     h.compute(len + SRTCP_INDEX_LENGTH);
-    const out = Buffer.allocUnsafe(len + SRTCP_INDEX_LENGTH + TAG_LENGTH);
+    const out = allocOutput(len + SRTCP_INDEX_LENGTH + TAG_LENGTH);
     m.copy(out, 0, MSG, MSG + len + SRTCP_INDEX_LENGTH);
     h.writeTag(out, len + SRTCP_INDEX_LENGTH);
     return out;
