@@ -143,3 +143,22 @@ export async function until(cond: () => boolean, timeoutMs: number, what: string
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** A WHEP-style werift viewer: recvonly transceivers; counts received RTP per kind. */
+export async function weriftViewer(kinds: ("audio" | "video")[] = ["audio", "video"]) {
+  const pc = clientPeer();
+  for (const kind of kinds) pc.addTransceiver(kind, { direction: "recvonly" });
+  const counts = { audio: 0, video: 0 };
+  const payloadTypes = new Set<number>();
+  pc.onTrack.subscribe((track) => {
+    track.onReceiveRtp.subscribe((rtp) => {
+      counts[track.kind as "audio" | "video"]++;
+      payloadTypes.add(rtp.header.payloadType);
+    });
+  });
+  noStun(pc);
+  await pc.setLocalDescription(await pc.createOffer());
+  await waitGathered(pc);
+  const offer = { type: "offer" as const, sdp: pc.localDescription?.sdp ?? "" };
+  return { pc, counts, payloadTypes, offer };
+}

@@ -15,7 +15,7 @@ import type { Grant } from "../../shared/token.ts";
 import { MediaSource } from "../helpers/mediaSource.ts";
 import { type EdgeWorker, readBundle, startEdgeWorker } from "../helpers/miniflare.ts";
 import { type NatsServer, startNatsServer } from "../helpers/natsServer.ts";
-import { clientPeer, noStun, until, waitGathered, weriftPublisher } from "../helpers/weriftPeer.ts";
+import { until, weriftPublisher, weriftViewer } from "../helpers/weriftPeer.ts";
 
 const SECRET = "weir-edge-integration-test-secret-0123456789";
 const NODE_MAIN = existsSync("media-node/src/service/main.ts")
@@ -148,22 +148,11 @@ async function whipPublish(room: string, sub = "alice") {
   };
 }
 
-/** A WHEP werift client: recvonly audio + video; counts RTP per kind. */
+/** A WHEP werift client (recvonly audio + video), closed after the tests. */
 async function whepClient() {
-  const pc = clientPeer();
-  pc.addTransceiver("audio", { direction: "recvonly" });
-  pc.addTransceiver("video", { direction: "recvonly" });
-  const counts = { audio: 0, video: 0 };
-  pc.onTrack.subscribe((track) => {
-    track.onReceiveRtp.subscribe(() => {
-      counts[track.kind as "audio" | "video"]++;
-    });
-  });
-  noStun(pc);
-  await pc.setLocalDescription(await pc.createOffer());
-  await waitGathered(pc);
-  closers.push(() => pc.close());
-  return { pc, counts, sdp: pc.localDescription!.sdp };
+  const viewer = await weriftViewer();
+  closers.push(() => viewer.pc.close());
+  return { ...viewer, sdp: viewer.offer.sdp };
 }
 
 function connected(pc: RTCPeerConnection, what: string) {

@@ -15,12 +15,11 @@ import type { ServerMessage } from "../../shared/ws.ts";
 import { MediaSource } from "../helpers/mediaSource.ts";
 import { startNatsServer } from "../helpers/natsServer.ts";
 import {
-  clientPeer,
-  noStun,
   until,
   WeriftSubscriber,
   waitGathered,
   weriftPublisher,
+  weriftViewer,
 } from "../helpers/weriftPeer.ts";
 
 const closers: (() => unknown)[] = [];
@@ -78,22 +77,11 @@ async function whipPublisher(room: string, identity: string, b: Bus = bus, nodeI
   return { ...created, pub, source };
 }
 
-/** A WHEP-style client: recvonly audio+video, counts received RTP per kind. */
+/** A WHEP-style werift client (recvonly audio + video), closed after the tests. */
 async function whepClient() {
-  const pc = clientPeer();
-  pc.addTransceiver("audio", { direction: "recvonly" });
-  pc.addTransceiver("video", { direction: "recvonly" });
-  const counts = { audio: 0, video: 0 };
-  pc.onTrack.subscribe((track) => {
-    track.onReceiveRtp.subscribe(() => {
-      counts[track.kind as "audio" | "video"]++;
-    });
-  });
-  noStun(pc);
-  await pc.setLocalDescription(await pc.createOffer());
-  await waitGathered(pc);
-  closers.push(() => pc.close());
-  return { pc, counts, offer: pc.localDescription!.sdp };
+  const viewer = await weriftViewer();
+  closers.push(() => viewer.pc.close());
+  return { ...viewer, offer: viewer.offer.sdp };
 }
 
 function publisherStats(room: string, s: NodeService = service) {

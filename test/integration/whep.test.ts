@@ -14,12 +14,11 @@ import {
 import { MediaSource } from "../helpers/mediaSource.ts";
 import {
   CLIENT_CODECS,
-  clientPeer,
-  noStun,
   until,
   WeriftSubscriber,
   waitGathered,
   weriftPublisher,
+  weriftViewer,
 } from "../helpers/weriftPeer.ts";
 
 type Kind = "audio" | "video";
@@ -60,24 +59,11 @@ async function publishAv(): Promise<{
   return { audio, video, pub, transport, answer };
 }
 
-/** A WHEP-style werift client: recvonly transceivers; counts received RTP per kind. */
+/** A WHEP-style werift client, closed after the tests. */
 async function whepClient(kinds: Kind[]) {
-  const pc = clientPeer();
-  for (const kind of kinds) pc.addTransceiver(kind, { direction: "recvonly" });
-  const counts = { audio: 0, video: 0 };
-  const payloadTypes = new Set<number>();
-  pc.onTrack.subscribe((track) => {
-    track.onReceiveRtp.subscribe((rtp) => {
-      counts[track.kind as Kind]++;
-      payloadTypes.add(rtp.header.payloadType);
-    });
-  });
-  noStun(pc);
-  await pc.setLocalDescription(await pc.createOffer());
-  await waitGathered(pc);
-  const offer = { type: "offer" as const, sdp: pc.localDescription!.sdp };
-  closers.push(() => pc.close());
-  return { pc, counts, payloadTypes, offer };
+  const viewer = await weriftViewer(kinds);
+  closers.push(() => viewer.pc.close());
+  return viewer;
 }
 
 function subscribeTransport(): SubscribeTransport {
