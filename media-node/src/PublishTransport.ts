@@ -1,5 +1,7 @@
 import { SessionDescription } from "werift";
 import { type CodecCapability, codecsMatch, isRtxCodec, toWeriftCodec } from "./codecs.ts";
+import { DataPublisher } from "./DataPublisher.ts";
+import type { DataChannelOptions } from "./DataPublisherTypes.ts";
 import { InvalidStateError, NotFoundError, UnsupportedCodecError, WeirError } from "./errors.ts";
 import { EXT_URI, publishHeaderExtensions } from "./headerExtensions.ts";
 import { newId, newSsrc } from "./ids.ts";
@@ -27,13 +29,24 @@ import type {
   SessionDescriptionInit,
 } from "./TransportTypes.ts";
 import { TypedEmitter } from "./TypedEmitter.ts";
-import { type MediaSink, WebRtcPeer } from "./WebRtcPeer.ts";
+import { type MediaSink, type PeerDataChannel, WebRtcPeer } from "./WebRtcPeer.ts";
 
 /** What a transport needs from its router. */
 export interface RouterContext {
   readonly codecs: readonly CodecCapability[];
   addPublisher(publisher: Publisher): void;
+  addDataPublisher(dataPublisher: DataPublisher): void;
 }
+
+/** A DataChannel the client opened, published or not. */
+interface OfferedChannel {
+  channel: PeerDataChannel;
+  options: DataChannelOptions;
+  publisher: DataPublisher | null;
+}
+
+/** Longest DataChannel label accepted, in UTF-8 bytes. */
+const MAX_LABEL_BYTES = 1024;
 
 interface NegotiatedTrack extends OfferedTrack {
   codec: CodecCapability;
@@ -60,6 +73,8 @@ export class PublishTransport
   readonly #bySsrc = new Map<number, Publisher>();
   readonly #byMid = new Map<string, Publisher>();
   readonly #tracks = new Map<string, NegotiatedTrack>();
+  readonly #channels = new Map<string, OfferedChannel>();
+  readonly #dataStats = { channelsRejected: 0, messagesUnpublished: 0 };
   readonly #maxIncomingBitrate: number;
   readonly #timers: NodeJS.Timeout[] = [];
   #midExtId = 0;
@@ -80,6 +95,7 @@ export class PublishTransport
       this.emit("connectionstatechange", s);
       if (s === "failed" || s === "closed") void this.close();
     });
+    this.#peer.onDataChannel((c) => this.#onDataChannel(c));
     this.#timers.push(
       setInterval(() => this.#sendReports(), RTCP_INTERVAL_MS).unref(),
       setInterval(() => this.#tickNacks(), NACK_TICK_MS).unref(),
@@ -131,6 +147,35 @@ export class PublishTransport
     });
     this.#router.addPublisher(publisher);
     return publisher;
+  }
+
+  get dataPublishers(): DataPublisher[] {
+    const out: DataPublisher[] = [];
+    for (const c of this.#channels.values()) if (c.publisher) out.push(c.publisher);
+    return out;
+  }
+
+  /** Starts forwarding a DataChannel the client opened (by label); it joins the router. */
+  publishData(label: string): DataPublisher {
+    this.#assertOpen();
+    const offered = this.#channels.get(label);
+    if (!offered) throw new NotFoundError(`no open DataChannel labelled ${JSON.stringify(label)}`);
+    if (offered.publisher) throw new InvalidStateError(`DataChannel ${label} is already published`);
+    const publisher = new DataPublisher({ id: newId("dp"), channel: offered.channel });
+    offered.publisher = publisher;
+    publisher.on("closed", () => {
+      if (offered.publisher === publisher) offered.publisher = null;
+    });
+    this.#router.addDataPublisher(publisher);
+    return publisher;
+  }
+
+  /** Stops forwarding a published DataChannel: the client's channel is closed, subscribers end. */
+  unpublishData(dataPublisherId: string): void {
+    const publisher = this.dataPublishers.find((p) => p.id === dataPublisherId);
+    if (!publisher)
+      throw new NotFoundError(`no data publisher ${dataPublisherId} on this transport`);
+    publisher.close();
   }
 
   /** Stops forwarding a published track; its subscribers end. */
@@ -211,6 +256,11 @@ export class PublishTransport
       state: this.#peer.state,
       media: { ...this.#peer.stats },
       publishers: this.publishers.map((p) => p.getStats()),
+      data: {
+        publishers: this.dataPublishers.map((p) => p.getStats()),
+        ...this.#dataStats,
+        malformed: this.#peer.dataStats.malformed,
+      },
     };
   }
 
@@ -219,6 +269,7 @@ export class PublishTransport
     this.#closed = true;
     for (const t of this.#timers) clearInterval(t);
     for (const p of this.publishers) p.close();
+    for (const p of this.dataPublishers) p.close();
     await this.#peer.close();
     this.emit("closed");
     this.removeAllListeners();
@@ -226,6 +277,38 @@ export class PublishTransport
 
   #assertOpen(): void {
     if (this.#closed) throw new WeirError("closed", `publish transport ${this.id} is closed`);
+  }
+
+  #onDataChannel(channel: PeerDataChannel): void {
+    const label = channel.label;
+    if (this.#closed || this.#channels.has(label) || Buffer.byteLength(label) > MAX_LABEL_BYTES) {
+      this.#dataStats.channelsRejected++;
+      channel.close();
+      return;
+    }
+    const offered: OfferedChannel = {
+      channel,
+      options: {
+        label,
+        ordered: channel.ordered,
+        maxRetransmits: channel.maxRetransmits,
+        maxPacketLifeTime: channel.maxPacketLifeTime,
+        protocol: channel.protocol,
+      },
+      publisher: null,
+    };
+    this.#channels.set(label, offered);
+    channel.onMessage((data) => {
+      if (offered.publisher) offered.publisher.receive(data);
+      else this.#dataStats.messagesUnpublished++;
+    });
+    channel.onClose(() => {
+      if (this.#channels.get(label) !== offered) return;
+      this.#channels.delete(label);
+      offered.publisher?.close();
+      if (!this.#closed) this.emit("datachannelclosed", offered.options);
+    });
+    this.emit("datachannel", offered.options);
   }
 
   /** Binds an unknown SSRC to a publisher through the MID header extension. */

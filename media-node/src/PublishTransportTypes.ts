@@ -1,3 +1,4 @@
+import type { DataChannelOptions, DataPublisherStats } from "./DataPublisherTypes.ts";
 import type { MediaKind, PublisherStats } from "./PublisherTypes.ts";
 import type {
   IceCandidateInit,
@@ -26,6 +27,10 @@ export interface PublishTransportEvents {
   track: [OfferedTrack];
   /** A track left the client's offer (its m-line stopped or went inactive). */
   trackended: [OfferedTrack];
+  /** The client opened a DataChannel; call publishData(label) to forward it. */
+  datachannel: [DataChannelOptions];
+  /** A DataChannel the client opened was closed (by the client, or by unpublishData). */
+  datachannelclosed: [DataChannelOptions];
   closed: [];
 }
 
@@ -34,4 +39,14 @@ export interface PublishTransportStats {
   state: TransportState;
   media: MediaPathStats;
   publishers: PublisherStats[];
+  /** DataChannels (optional for stats built outside the SDK). */
+  data?: {
+    publishers: DataPublisherStats[];
+    /** DataChannels refused: a label already open on this transport, or a label over 1 KiB. */
+    channelsRejected: number;
+    /** Messages on channels not (or no longer) published. */
+    messagesUnpublished: number;
+    /** SCTP input werift would have thrown on (unknown PPID, bad DCEP, malformed packet). */
+    malformed: number;
+  };
 }

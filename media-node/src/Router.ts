@@ -1,4 +1,5 @@
 import { type CodecCapability, DEFAULT_CODECS } from "./codecs.ts";
+import type { DataPublisher } from "./DataPublisher.ts";
 import { InvalidStateError, WeirError } from "./errors.ts";
 import { newId } from "./ids.ts";
 import type { Publisher } from "./Publisher.ts";
@@ -15,6 +16,7 @@ export class Router extends TypedEmitter<RouterEvents> implements SubscribeRoute
   readonly codecs: readonly CodecCapability[];
   readonly #options: RouterOptions;
   readonly #publishers = new Map<string, Publisher>();
+  readonly #dataPublishers = new Map<string, DataPublisher>();
   readonly #publishTransports = new Set<PublishTransport>();
   readonly #subscribeTransports = new Set<SubscribeTransport>();
   #closed = false;
@@ -36,6 +38,14 @@ export class Router extends TypedEmitter<RouterEvents> implements SubscribeRoute
 
   getPublisher(id: string): Publisher | undefined {
     return this.#publishers.get(id);
+  }
+
+  get dataPublishers(): DataPublisher[] {
+    return [...this.#dataPublishers.values()];
+  }
+
+  getDataPublisher(id: string): DataPublisher | undefined {
+    return this.#dataPublishers.get(id);
   }
 
   createPublishTransport(options: PublishTransportOptions = {}): PublishTransport {
@@ -68,10 +78,25 @@ export class Router extends TypedEmitter<RouterEvents> implements SubscribeRoute
     this.emit("publisher", publisher);
   }
 
+  /** Called by a publish transport when one of its DataChannels is published. */
+  addDataPublisher(dataPublisher: DataPublisher): void {
+    if (this.#dataPublishers.has(dataPublisher.id)) {
+      dataPublisher.close();
+      throw new InvalidStateError(`a data publisher with id ${dataPublisher.id} already exists`);
+    }
+    this.#dataPublishers.set(dataPublisher.id, dataPublisher);
+    dataPublisher.on("closed", () => {
+      this.#dataPublishers.delete(dataPublisher.id);
+      this.emit("datapublisherclosed", dataPublisher);
+    });
+    this.emit("datapublisher", dataPublisher);
+  }
+
   getStats(): RouterStats {
     return {
       id: this.id,
       publishers: this.publishers.map((p) => p.getStats()),
+      dataPublishers: this.dataPublishers.map((p) => p.getStats()),
       publishTransports: [...this.#publishTransports].map((t) => t.getStats()),
       subscribeTransports: [...this.#subscribeTransports].map((t) => t.getStats()),
     };

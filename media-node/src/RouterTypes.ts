@@ -1,4 +1,6 @@
 import type { CodecCapability } from "./codecs.ts";
+import type { DataPublisher } from "./DataPublisher.ts";
+import type { DataPublisherStats } from "./DataPublisherTypes.ts";
 import type { Publisher } from "./Publisher.ts";
 import type { PublisherStats } from "./PublisherTypes.ts";
 import type { PublishTransportStats } from "./PublishTransportTypes.ts";
@@ -18,12 +20,17 @@ export interface RouterEvents {
   publisher: [Publisher];
   /** A published track ended. */
   publisherclosed: [Publisher];
+  /** A DataChannel was published in the room. */
+  datapublisher: [DataPublisher];
+  /** A published DataChannel ended. */
+  datapublisherclosed: [DataPublisher];
   closed: [];
 }
 
 export interface RouterStats {
   id: string;
   publishers: PublisherStats[];
+  dataPublishers?: DataPublisherStats[];
   publishTransports: PublishTransportStats[];
   subscribeTransports: SubscribeTransportStats[];
 }

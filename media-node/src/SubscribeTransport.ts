@@ -1,5 +1,8 @@
 import { type RTCRtpTransceiver, SessionDescription } from "werift";
 import { codecsMatch, isRtxCodec, toWeriftCodec } from "./codecs.ts";
+import type { DataPublisher } from "./DataPublisher.ts";
+import { DataSubscriber } from "./DataSubscriber.ts";
+import type { DataSubscribeOptions, DataSubscribeResult } from "./DataSubscriberTypes.ts";
 import { InvalidStateError, NotFoundError, WeirError } from "./errors.ts";
 import { buildExtMap, subscribeHeaderExtensions } from "./headerExtensions.ts";
 import { newId, newSsrc } from "./ids.ts";
@@ -25,6 +28,7 @@ import { type MediaSink, WebRtcPeer } from "./WebRtcPeer.ts";
 
 export interface SubscribeRouterContext extends RouterContext {
   getPublisher(id: string): Publisher | undefined;
+  getDataPublisher(id: string): DataPublisher | undefined;
 }
 
 const RTCP_INTERVAL_MS = 1000;
@@ -50,6 +54,7 @@ export class SubscribeTransport
   readonly #peer: WebRtcPeer;
   readonly #slots: Slot[] = [];
   readonly #bySsrc = new Map<number, Subscriber>();
+  readonly #dataSubscribers = new Map<string, DataSubscriber>();
   readonly #timer: NodeJS.Timeout;
   /** Serialises offer/answer rounds: one offer outstanding at a time. */
   #queue: Promise<unknown> = Promise.resolve();
@@ -101,6 +106,68 @@ export class SubscribeTransport
       publisher.addSubscriber(subscriber);
       return { subscriber, offer };
     });
+  }
+
+  get dataSubscribers(): DataSubscriber[] {
+    return [...this.#dataSubscribers.values()];
+  }
+
+  /**
+   * Opens a DataChannel toward the client carrying a data publisher's messages (same label,
+   * ordering and reliability). The session's first DataChannel adds its m=application section:
+   * the result then has an offer for the client (answer with setAnswer). Later ones ride the
+   * negotiated SCTP association and have no offer.
+   */
+  subscribeData(
+    dataPublisherId: string,
+    options: DataSubscribeOptions = {},
+  ): Promise<DataSubscribeResult> {
+    return this.#negotiate(async () => {
+      this.#assertOfferer();
+      const publisher = this.#router.getDataPublisher(dataPublisherId);
+      if (!publisher || publisher.closed) {
+        throw new NotFoundError(`no data publisher ${dataPublisherId}`);
+      }
+      if (this.dataSubscribers.some((s) => s.dataPublisher === publisher)) {
+        throw new InvalidStateError(`already subscribed to ${dataPublisherId}`);
+      }
+      const needsOffer = !this.#peer.hasSctp;
+      const o = publisher.options;
+      const channel = this.#peer.createDataChannel({
+        label: o.label,
+        ordered: o.ordered,
+        maxRetransmits: o.maxRetransmits,
+        maxPacketLifeTime: o.maxPacketLifeTime,
+        protocol: o.protocol,
+      });
+      const dataSubscriber = new DataSubscriber({
+        id: newId("dsub"),
+        dataPublisher: publisher,
+        channel,
+        maxQueueBytes: options.maxQueueBytes,
+      });
+      this.#dataSubscribers.set(dataSubscriber.id, dataSubscriber);
+      dataSubscriber.on("closed", () => {
+        this.#dataSubscribers.delete(dataSubscriber.id);
+        if (!this.#closed) this.emit("datasubscriberclosed", dataSubscriber);
+      });
+      let offer: SessionDescriptionInit | undefined;
+      try {
+        offer = needsOffer ? await this.#offer() : undefined;
+      } catch (err) {
+        dataSubscriber.close();
+        throw err;
+      }
+      publisher.addSubscriber(dataSubscriber);
+      return { dataSubscriber, offer };
+    });
+  }
+
+  /** Ends a data subscription (its channel is closed; no renegotiation needed). */
+  unsubscribeData(dataSubscriberId: string): void {
+    const s = this.#dataSubscribers.get(dataSubscriberId);
+    if (!s) throw new NotFoundError(`no data subscriber ${dataSubscriberId}`);
+    s.close();
   }
 
   /** Ends a subscription; its m-line goes inactive (to be reused). Returns the new offer. */
@@ -223,6 +290,7 @@ export class SubscribeTransport
       state: this.#peer.state,
       media: { ...this.#peer.stats },
       subscribers: this.subscribers.map((s) => s.getStats()),
+      dataSubscribers: this.dataSubscribers.map((s) => s.getStats()),
       mLines: this.#slots.length,
     };
   }
@@ -232,6 +300,7 @@ export class SubscribeTransport
     this.#closed = true;
     clearInterval(this.#timer);
     for (const s of this.subscribers) s.close();
+    for (const s of this.dataSubscribers) s.close();
     await this.#peer.close();
     this.emit("closed");
     this.removeAllListeners();

@@ -1,3 +1,5 @@
+import type { DataSubscriber } from "./DataSubscriber.ts";
+import type { DataSubscriberStats } from "./DataSubscriberTypes.ts";
 import type { Subscriber } from "./Subscriber.ts";
 import type { SubscriberStats } from "./SubscriberTypes.ts";
 import type {
@@ -23,6 +25,8 @@ export interface SubscribeTransportEvents {
   negotiationneeded: [];
   /** A subscriber ended because its publisher closed. */
   subscriberclosed: [Subscriber];
+  /** A data subscriber ended (its publisher closed, its queue overflowed, or its channel closed). */
+  datasubscriberclosed: [DataSubscriber];
   closed: [];
 }
 
@@ -31,6 +35,8 @@ export interface SubscribeTransportStats {
   state: TransportState;
   media: MediaPathStats;
   subscribers: SubscriberStats[];
+  /** DataChannel subscriptions (optional for stats built outside the SDK). */
+  dataSubscribers?: DataSubscriberStats[];
   /** m-lines in the session, live or free for reuse. */
   mLines: number;
 }

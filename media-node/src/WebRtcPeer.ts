@@ -1,5 +1,6 @@
 import type { Socket } from "node:dgram";
 import {
+  type RTCDataChannel,
   type RTCDtlsTransport,
   RTCIceCandidate,
   RTCPeerConnection,
@@ -21,6 +22,8 @@ import { resolveIpLiteralsSync } from "./udpFastPath.ts";
 
 /** Largest SDP we accept from a client; real ones are a few KiB. */
 export const MAX_SDP_BYTES = 64 * 1024;
+/** Largest DataChannel message: announced in a=max-message-size and forwarded (werift's default is 64 KiB). */
+export const MAX_DATA_MESSAGE_BYTES = 256 * 1024;
 /** werift's value for SRTP_AES128_CM_HMAC_SHA1_80, the one profile our fast path implements. */
 const SRTP_AES128_CM_SHA1_80 = 1;
 /** How long a renegotiation waits for a connect already under way. */
@@ -73,6 +76,8 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
     droppedMalformed: 0,
     droppedUnknown: 0,
   };
+  /** SCTP/DataChannel input dropped before werift's receive path could throw on it. */
+  readonly dataStats = { malformed: 0 };
   #sink: MediaSink | null = null;
   #tx: SrtpContext | null = null;
   #rx: SrtpContext | null = null;
@@ -99,6 +104,7 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
       icePortRange: options.portRange,
       codecs,
       headerExtensions,
+      maxMessageSize: MAX_DATA_MESSAGE_BYTES,
     });
     this.pc.onIceCandidate.subscribe((c) => {
       const init = c ? this.#publicCandidate(c.toJSON()) : null;
@@ -153,6 +159,7 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
       });
     }
     this.#patchDtlsTransports();
+    this.#guardSctp();
   }
 
   #settled(): Promise<void> {
@@ -245,6 +252,82 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
       if (dtls.state !== "connected" || ice.connection.nominated) continue;
       ice.start().catch(() => this.#setState("failed"));
     }
+  }
+
+  /** Calls back for each DataChannel the remote opens (its DCEP DATA_CHANNEL_OPEN). */
+  onDataChannel(listener: (channel: PeerDataChannel) => void): void {
+    this.pc.onDataChannel.subscribe((c) => listener(new PeerDataChannel(c)));
+  }
+
+  /** Whether the session has an SCTP association (an m=application section). */
+  get hasSctp(): boolean {
+    return this.pc.sctpTransport !== undefined;
+  }
+
+  /** Opens a DataChannel toward the remote (the first one needs an offer: it adds m=application). */
+  createDataChannel(init: DataChannelInit): PeerDataChannel {
+    const channel = this.pc.createDataChannel(init.label, {
+      ordered: init.ordered,
+      maxRetransmits: init.maxRetransmits,
+      maxPacketLifeTime: init.maxPacketLifeTime,
+      protocol: init.protocol ?? "",
+    });
+    this.#guardSctp();
+    return new PeerDataChannel(channel);
+  }
+
+  /**
+   * werift's SCTP receive path throws from un-awaited async code (an unknown PPID, a DCEP ACK for
+   * no channel, a malformed packet): an unhandled rejection that ends the Node process. Drop those
+   * here and count them in dataStats.malformed. Also fixes werift's quadratic send path.
+   */
+  #guardSctp(): void {
+    const sctp = (this.pc.sctpTransport as unknown as SctpTransportInternals | undefined)?.sctp;
+    if (!sctp || this.#patched.has(sctp)) return;
+    this.#patched.add(sctp);
+    const transport = this.pc.sctpTransport as unknown as SctpTransportInternals;
+    const handleData = sctp.handleData.bind(sctp);
+    sctp.handleData = (data: Buffer) =>
+      handleData(data).catch(() => {
+        this.dataStats.malformed++;
+      });
+    // werift's send() awaits flush.asPromise() once per queued message until its queue drains,
+    // and each flush walks and re-filters every such waiter: quadratic in the messages pending
+    // (1000 small messages took 5 s of CPU). One shared promise, resolved when the queue is empty.
+    let drained: { promise: Promise<unknown[]>; resolve: (v: unknown[]) => void } | null = null;
+    sctp.flush.subscribe(() => {
+      if (drained && sctp.outboundQueue.length === 0) {
+        const d = drained;
+        drained = null;
+        d.resolve([]);
+      }
+    });
+    sctp.flush.asPromise = () => {
+      if (!drained) {
+        let resolve: (v: unknown[]) => void = () => {};
+        const promise = new Promise<unknown[]>((r) => {
+          resolve = r;
+        });
+        drained = { promise, resolve };
+      }
+      return drained.promise;
+    };
+    const receive = sctp.receive.bind(sctp);
+    sctp.receive = (streamId: number, ppId: number, data: Buffer) => {
+      const known =
+        ppId === PPID_DCEP
+          ? data.length > 0 &&
+            (data[0] !== DCEP_ACK || transport.dataChannels[streamId] !== undefined)
+          : ppId === PPID_STRING ||
+            ppId === PPID_BINARY ||
+            ppId === PPID_STRING_EMPTY ||
+            ppId === PPID_BINARY_EMPTY;
+      if (!known) {
+        this.dataStats.malformed++;
+        return;
+      }
+      receive(streamId, ppId, data);
+    };
   }
 
   /** Encrypts and sends one RTP packet (plaintext src[0..len), header headerLen bytes). */
@@ -438,4 +521,102 @@ interface DtlsInternals {
     start(): Promise<void>;
     connection: { nominated?: NominatedPair; onData: { subscribe(f: (d: Buffer) => void): void } };
   };
+}
+
+// --- DataChannels (werift's SCTP) ---
+
+const PPID_DCEP = 50;
+const PPID_STRING = 51;
+const PPID_BINARY = 53;
+const PPID_STRING_EMPTY = 56;
+const PPID_BINARY_EMPTY = 57;
+const DCEP_ACK = 2;
+
+export interface DataChannelInit {
+  label: string;
+  ordered: boolean;
+  maxRetransmits?: number;
+  maxPacketLifeTime?: number;
+  protocol?: string;
+}
+
+/** werift SCTP internals the guard wraps. */
+interface SctpTransportInternals {
+  dataChannels: Record<number, unknown>;
+  sctp: {
+    handleData(data: Buffer): Promise<void>;
+    receive(streamId: number, ppId: number, data: Buffer): void;
+    outboundQueue: unknown[];
+    flush: { subscribe(f: () => void): unknown; asPromise: () => Promise<unknown[]> };
+  };
+}
+
+/** One werift RTCDataChannel behind a narrow interface: messages in, sends out, buffered bytes. */
+export class PeerDataChannel {
+  readonly #c: RTCDataChannel;
+
+  constructor(channel: RTCDataChannel) {
+    this.#c = channel;
+  }
+
+  get label(): string {
+    return this.#c.label;
+  }
+  get ordered(): boolean {
+    return this.#c.ordered;
+  }
+  get maxRetransmits(): number | undefined {
+    return this.#c.maxRetransmits ?? undefined;
+  }
+  get maxPacketLifeTime(): number | undefined {
+    return this.#c.maxPacketLifeTime ?? undefined;
+  }
+  get protocol(): string {
+    return this.#c.protocol;
+  }
+  get readyState(): string {
+    return this.#c.readyState;
+  }
+  /** Bytes handed to werift that its SCTP has not yet put on the wire. */
+  get bufferedAmount(): number {
+    return this.#c.bufferedAmount;
+  }
+  set bufferedAmountLowThreshold(bytes: number) {
+    this.#c.bufferedAmountLowThreshold = bytes;
+  }
+
+  onMessage(listener: (data: string | Buffer) => void): void {
+    this.#c.onMessage.subscribe(listener);
+  }
+  onOpen(listener: () => void): void {
+    this.#c.stateChanged.subscribe((s) => {
+      if (s === "open") listener();
+    });
+  }
+  onClose(listener: () => void): void {
+    this.#c.stateChanged.subscribe((s) => {
+      if (s === "closed") listener();
+    });
+  }
+  onBufferedAmountLow(listener: () => void): void {
+    this.#c.bufferedAmountLow.subscribe(listener);
+  }
+
+  /** Queues one message; false if werift refused it (over the remote's max-message-size, closed). */
+  send(data: string | Buffer): boolean {
+    try {
+      this.#c.send(data);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): void {
+    try {
+      this.#c.close();
+    } catch {
+      // already gone with its association
+    }
+  }
 }

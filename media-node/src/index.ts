@@ -1,4 +1,8 @@
 export * from "./codecs.ts";
+export { DataPublisher } from "./DataPublisher.ts";
+export type * from "./DataPublisherTypes.ts";
+export { DataSubscriber } from "./DataSubscriber.ts";
+export type * from "./DataSubscriberTypes.ts";
 export * from "./errors.ts";
 export { EXT_URI } from "./headerExtensions.ts";
 export { renderMetrics } from "./metrics.ts";
