@@ -46,7 +46,7 @@ export interface MediaPathStats {
   rtcpPacketsOut: number;
   bytesIn: number;
   bytesOut: number;
-  /** Datagrams dropped: failed SRTP authentication or replay. */
+  /** Datagrams dropped: failed SRTP authentication or replay, or DTLS records that cannot be authentic. */
   droppedAuth: number;
   /** Datagrams dropped: malformed RTP/RTCP, or media before keys. */
   droppedMalformed: number;

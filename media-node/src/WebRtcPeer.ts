@@ -400,6 +400,7 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
   #startMedia(dtls: DtlsInternals): void {
     if (dtls.srtpStarted) return;
     dtls.srtpStarted = true;
+    this.#guardDtls(dtls.dtls);
     // werift's own SRTCP session stays for its receivers' periodic RTCP; media never goes there.
     dtls.updateSrtpSession();
     const keys = dtls.dtls.extractSessionKeys(16, 14);
@@ -409,6 +410,25 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
     this.#iceConnection = dtls.iceTransport.connection;
     dtls.iceTransport.connection.onData.subscribe((data: Buffer) => this.#receive(data));
     this.emit("connected");
+  }
+
+  /**
+   * Once the handshake is done, lets through to werift's DTLS only records that can be authentic.
+   * werift closes the DTLS transport on any plaintext alert or unknown record type and restarts
+   * the handshake on a plaintext ClientHello, whatever the source address: one spoofed datagram
+   * to the port in the SDP closed it, and the next renegotiation then failed (transport closed).
+   * Kept: records of epoch >= 1 of type handshake / application data (werift authenticates
+   * those itself) and alerts that decrypt. WebRTC never renegotiates DTLS, and werift ignores the
+   * peer's retransmitted epoch-0 records once connected (its Finished, epoch 1, still passes).
+   */
+  #guardDtls(socket: DtlsSocketInternals): void {
+    const ice = socket.transport.socket;
+    const deliver = ice.onData;
+    ice.onData = (data: Buffer) => {
+      const kept = authenticDtlsRecords(socket, data);
+      if (kept) deliver(kept);
+      else this.stats.droppedAuth++;
+    };
   }
 
   #receive(data: Buffer): void {
@@ -504,13 +524,62 @@ function withIceCredentials(sdp: string, ufrag: string, pwd: string): string {
     .join("\r\n");
 }
 
+/** The DTLS records of `data` that may be authentic after the handshake, or null if none. */
+function authenticDtlsRecords(socket: DtlsSocketInternals, data: Buffer): Buffer | null {
+  const kept: Buffer[] = [];
+  let off = 0;
+  while (data.length - off >= 13) {
+    const end = off + 13 + data.readUInt16BE(off + 11);
+    if (end > data.length) break;
+    const record = data.subarray(off, end);
+    off = end;
+    const type = record[0];
+    const epoch = record.readUInt16BE(3);
+    if (epoch === 0 || type < 21 || type > 23) continue;
+    if (type === 21) {
+      try {
+        socket.cipher.decryptPacket({
+          recordLayerHeader: {
+            contentType: type,
+            protocolVersion: { major: record[1], minor: record[2] },
+            epoch,
+            sequenceNumber: record.readUIntBE(5, 6),
+          },
+          fragment: record.subarray(13),
+        });
+      } catch {
+        continue;
+      }
+    }
+    kept.push(record);
+  }
+  if (kept.length === 0) return null;
+  return kept.length === 1 ? kept[0] : Buffer.concat(kept);
+}
+
 /** werift internals we rely on; isolated here so a werift upgrade touches one file. */
+/** werift's DtlsSocket: where its records arrive and the cipher that decrypts them. */
+interface DtlsSocketInternals {
+  transport: { socket: { onData: (data: Buffer) => void } };
+  cipher: {
+    decryptPacket(packet: {
+      recordLayerHeader: {
+        contentType: number;
+        protocolVersion: { major: number; minor: number };
+        epoch: number;
+        sequenceNumber: number;
+      };
+      fragment: Buffer;
+    }): Buffer;
+  };
+}
+
 interface DtlsInternals {
   srtpProfiles: number[];
   srtpStarted: boolean;
   startSrtp: () => void;
   updateSrtpSession(): void;
-  dtls: {
+  dtls: DtlsSocketInternals & {
     extractSessionKeys(
       keyLength: number,
       saltLength: number,
