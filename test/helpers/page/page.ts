@@ -19,8 +19,13 @@ export interface InboundStat {
   framesDecoded: number;
   framesReceived: number;
   keyFramesDecoded: number;
+  framesDropped: number;
   frameWidth: number;
   frameHeight: number;
+  pliCount: number;
+  nackCount: number;
+  freezeCount: number;
+  totalFreezesDuration: number;
   /** mimeType of the stats `codec` entry, e.g. "video/H264". */
   codec: string | null;
   /** sdpFmtpLine of the codec, e.g. "packetization-mode=1;profile-level-id=42e01f". */
@@ -173,8 +178,13 @@ class PageHarness {
         framesDecoded: num(s.framesDecoded),
         framesReceived: num(s.framesReceived),
         keyFramesDecoded: num(s.keyFramesDecoded),
+        framesDropped: num(s.framesDropped),
         frameWidth: num(s.frameWidth),
         frameHeight: num(s.frameHeight),
+        pliCount: num(s.pliCount),
+        nackCount: num(s.nackCount),
+        freezeCount: num(s.freezeCount),
+        totalFreezesDuration: num(s.totalFreezesDuration),
         codec: codec?.mimeType ?? null,
         fmtp: codec?.sdpFmtpLine ?? null,
       });
