@@ -252,6 +252,10 @@ export class SubscribeTransport
 
   // --- SubscriberHost / MediaSink ---
 
+  get mediaReady(): boolean {
+    return this.#peer.mediaReady;
+  }
+
   sendRtp(plain: Uint8Array, len: number, headerLen: number): boolean {
     return this.#peer.sendRtp(plain, len, headerLen);
   }

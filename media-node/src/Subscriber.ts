@@ -10,11 +10,17 @@ import { TypedEmitter } from "./TypedEmitter.ts";
 
 /** What a subscriber needs from its transport: an encrypted send. */
 export interface SubscriberHost {
+  /** True once packets can leave (ICE nominated, SRTP keys in hand). */
+  readonly mediaReady: boolean;
   sendRtp(plain: Uint8Array, len: number, headerLen: number): boolean;
 }
 
 /** Rewritten packets are built here, then encrypted into a fresh buffer: safe to share. */
 const scratch = Buffer.allocUnsafe(8192);
+/** A packet is resent at most once per this many ms, however often it is NACKed. */
+const RETRANSMIT_INTERVAL_MS = 100;
+/** Slots of the resend history (a power of two, like the publisher's cache). */
+const RESENT_SLOTS = 1024;
 const retransmitView = new RtpView();
 
 export interface SubscriberInit {
@@ -41,6 +47,9 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
   #paused = false;
   #closed = false;
   #everSent = false;
+  /** When each outgoing sequence number (by slot) was last resent: repeated NACKs are not a storm. */
+  readonly #resentAt = new Float64Array(RESENT_SLOTS);
+  readonly #resentSeq = new Int32Array(RESENT_SLOTS).fill(-1);
   #seqOffset = 0;
   #tsOffset = 0;
   #lastOutSeq = 0;
@@ -100,8 +109,16 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
   forward(buf: Buffer, view: RtpView, keyframe: boolean, nowMs: number): void {
     if (this.#paused) return;
     if (!this.#started) {
+      // Start only on a keyframe that can actually leave: one sent into a transport that is
+      // not up yet is lost. Encoders ignore requests that come too close together, so keep
+      // asking (throttled by the publisher) until one arrives.
+      if (!this.#host.mediaReady) {
+        this.#stats.packetsSkipped++;
+        return;
+      }
       if (this.kind === "video" && !keyframe) {
         this.#stats.packetsSkipped++;
+        this.publisher.requestKeyframe(nowMs);
         return;
       }
       this.#rebase(view, nowMs);
@@ -118,9 +135,13 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
   }
 
   /** Answers a NACK for one outgoing sequence number from the publisher's cache. */
-  retransmit(outSeq: number): void {
+  retransmit(outSeq: number, nowMs = performance.now()): void {
     this.#stats.nacksReceived++;
     if (!this.#started) return;
+    const slot = outSeq & (RESENT_SLOTS - 1);
+    if (this.#resentSeq[slot] === outSeq && nowMs - this.#resentAt[slot] < RETRANSMIT_INTERVAL_MS) {
+      return;
+    }
     if (((outSeq - this.#epochStartSeq) & 0xffff) >= 0x8000) return;
     const srcSeq = (outSeq - this.#seqOffset) & 0xffff;
     const cached = this.publisher.cached(srcSeq);
@@ -131,7 +152,10 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
     const p = this.#params;
     p.sequenceNumber = outSeq;
     p.timestamp = (view.timestamp + this.#tsOffset) >>> 0;
-    if (this.#send(cached, view)) this.#stats.packetsRetransmitted++;
+    if (!this.#send(cached, view)) return;
+    this.#stats.packetsRetransmitted++;
+    this.#resentSeq[slot] = outSeq;
+    this.#resentAt[slot] = nowMs;
   }
 
   /** The subscriber asked for a keyframe (PLI/FIR): pass it on, throttled by the publisher. */

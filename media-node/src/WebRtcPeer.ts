@@ -113,6 +113,11 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
     this.pc.connectionStateChange.subscribe((s) => this.#setState(s as TransportState));
   }
 
+  /** Packets can leave: SRTP keys are in hand and ICE has a nominated pair. */
+  get mediaReady(): boolean {
+    return this.#tx !== null && this.#socket() !== null;
+  }
+
   get state(): TransportState {
     return this.#state;
   }

@@ -184,6 +184,10 @@ test("a NACK from a subscriber is answered from the retransmission cache", async
   );
   const copies = got.filter((p) => p.header.sequenceNumber === target.sequenceNumber);
   assert.deepEqual(copies[1].payload, copies[0].payload);
+  // Repeated NACKs for the same packet within 100 ms are not answered again (no storm).
+  for (let i = 0; i < 3; i++) await sub.pc.dtlsTransports[0].sendRtcp([nack]);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(transport.getStats().subscribers[0].packetsRetransmitted, 1);
 });
 
 test("unsubscribe releases the m-line and the next subscription reuses it", async () => {
