@@ -120,6 +120,12 @@ test("the media-node process registers, serves commands, and drains on SIGTERM",
     events.push(JSON.parse(d));
   });
   closers.push(() => sub.unsubscribe());
+  // A round trip on the same connection: NATS has the subscription before SIGTERM goes out.
+  await callNode(conn.bus, "proc-node", {
+    op: "ws.message",
+    sessionId: ws.sessionId,
+    message: { type: "ping", id: "sync" },
+  });
 
   child.kill("SIGTERM");
   await until(() => events.some((e) => e.type === "goaway"), 5000, "goaway on SIGTERM");
