@@ -8,7 +8,7 @@ import { ConfigError, loadConfig, transportOptions } from "../../media-node/src/
 import { callNode } from "../../shared/nodeClient.ts";
 import { subjects } from "../../shared/subjects.ts";
 import type { ServerMessage } from "../../shared/ws.ts";
-import { startNatsServer } from "../helpers/natsServer.ts";
+import { freePort, startNatsServer } from "../helpers/natsServer.ts";
 import { until } from "../helpers/weriftPeer.ts";
 
 const closers: (() => unknown)[] = [];
@@ -81,6 +81,7 @@ test("the media-node process registers, serves commands, and drains on SIGTERM",
   closers.push(() => nats.stop());
   const conn = await connectNatsBus(nats.url, { name: "test-edge" });
   closers.push(() => conn.close());
+  const metricsPort = await freePort();
   const child = spawn(
     process.execPath,
     ["--import", "tsx", "media-node/src/service/main.ts", "--nats-url", nats.url],
@@ -92,6 +93,7 @@ test("the media-node process registers, serves commands, and drains on SIGTERM",
         WEIR_LISTEN_IPS: "127.0.0.1",
         WEIR_DRAIN_GRACE_S: "20",
         WEIR_LOG_LEVEL: "debug",
+        WEIR_METRICS_PORT: String(metricsPort),
       },
     },
   );
@@ -106,6 +108,9 @@ test("the media-node process registers, serves commands, and drains on SIGTERM",
   assert.equal(started.level, "info");
   assert.equal(started.node, "proc-node");
 
+  const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  assert.match(metrics, /^# TYPE weir_routers gauge$/m);
+  assert.match(metrics, /^weir_routers 0$/m);
   const nodes = await conn.registry.list();
   assert.equal(nodes.find((n) => n.nodeId === "proc-node")?.draining, false);
 

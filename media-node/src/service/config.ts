@@ -31,7 +31,8 @@ export const USAGE = `npm run media-node -- [options]
   --port-range <lo-hi>      WEIR_PORT_RANGE     UDP ports for ICE, e.g. 40000-49999
   --max-sessions <n>        WEIR_MAX_SESSIONS   (default ${DEFAULT_MAX_SESSIONS})
   --drain-grace <seconds>   WEIR_DRAIN_GRACE_S  wait for sessions on SIGTERM (default 30)
-  log level: WEIR_LOG_LEVEL=debug|info|warn|error (default info)`;
+  log level: WEIR_LOG_LEVEL=debug|info|warn|error (default info)
+  metrics: WEIR_METRICS_PORT=9464 serves GET /metrics (Prometheus) on WEIR_METRICS_HOST (127.0.0.1)`;
 
 /** Flags win over environment variables, which win over defaults. Throws ConfigError. */
 export function loadConfig(

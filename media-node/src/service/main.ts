@@ -6,6 +6,7 @@ import { hostname } from "node:os";
 import { connectNatsBus } from "./bus/natsBus.ts";
 import { ConfigError, loadConfig, transportOptions, USAGE } from "./config.ts";
 import { createLogger, errorFields } from "./log.ts";
+import { startMetricsServer } from "./metricsServer.ts";
 import { NodeService } from "./NodeService.ts";
 
 async function main(): Promise<void> {
@@ -37,6 +38,11 @@ async function main(): Promise<void> {
     log,
   });
   await service.start();
+  const metricsPort = Number(process.env.WEIR_METRICS_PORT ?? 0);
+  const metrics =
+    metricsPort > 0
+      ? await startMetricsServer(service.node, metricsPort, process.env.WEIR_METRICS_HOST)
+      : null;
   log.info("media node started", {
     nats: config.natsUrl,
     listenIps: config.listenIps,
@@ -49,6 +55,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info("shutting down", { signal });
+    metrics?.close();
     service
       .drain()
       .then(() => nats.close())
