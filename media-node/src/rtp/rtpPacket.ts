@@ -124,41 +124,46 @@ export function isRtcpPacket(buf: Uint8Array, len: number): boolean {
  */
 export function findHeaderExtension(buf: Uint8Array, view: RtpView, id: number): number {
   if (view.extOffset < 0 || id <= 0) return -1;
-  let off = view.extOffset + 4;
-  const end = off + view.extLength;
-  if (view.extProfile === EXT_PROFILE_ONE_BYTE) {
-    if (id > 14) return -1;
-    while (off < end) {
-      const b = buf[off];
-      if (b === 0) {
-        off++;
-        continue;
-      }
-      const eid = b >> 4;
-      if (eid === 15) return -1;
-      const elen = (b & 0x0f) + 1;
-      if (off + 1 + elen > end) return -1;
-      if (eid === id) return (off + 1) * 256 + elen;
-      off += 1 + elen;
-    }
-    return -1;
-  }
-  if ((view.extProfile & 0xfff0) === EXT_PROFILE_TWO_BYTE) {
-    if (id > 255) return -1;
-    while (off < end) {
-      const eid = buf[off];
-      if (eid === 0) {
-        off++;
-        continue;
-      }
-      if (off + 2 > end) return -1;
-      const elen = buf[off + 1];
-      if (off + 2 + elen > end) return -1;
-      if (eid === id) return (off + 2) * 256 + elen;
-      off += 2 + elen;
-    }
+  const oneByte = view.extProfile === EXT_PROFILE_ONE_BYTE;
+  if (!oneByte && (view.extProfile & 0xfff0) !== EXT_PROFILE_TWO_BYTE) return -1;
+  if (id > (oneByte ? 14 : 255)) return -1;
+  const end = view.extOffset + 4 + view.extLength;
+  const start = view.extOffset + 4;
+  for (
+    let off = nextElement(buf, start, end, oneByte);
+    off >= 0;
+    off = nextElement(buf, off, end, oneByte)
+  ) {
+    if (element.id === id) return element.dataOffset * 256 + element.length;
   }
   return -1;
+}
+
+/** The element {@link nextElement} last read. Module-level and reused: no per-packet objects. */
+const element = { id: 0, dataOffset: 0, length: 0 };
+
+/**
+ * Reads the RFC 8285 element at `off` (skipping padding zeros) in buf[..end) into `element`.
+ * Returns the offset after it, or -1 at the end of the block, at a one-byte id 15, or when an
+ * element overruns the block.
+ */
+function nextElement(buf: Uint8Array, off: number, end: number, oneByte: boolean): number {
+  while (off < end && buf[off] === 0) off++;
+  if (off >= end) return -1;
+  const b = buf[off];
+  if (oneByte) {
+    element.id = b >> 4;
+    if (element.id === 15) return -1;
+    element.length = (b & 0x0f) + 1;
+    element.dataOffset = off + 1;
+  } else {
+    if (off + 2 > end) return -1;
+    element.id = b;
+    element.length = buf[off + 1];
+    element.dataOffset = off + 2;
+  }
+  const next = element.dataOffset + element.length;
+  return next > end ? -1 : next;
 }
 
 /** Data offset from a {@link findHeaderExtension} result (>= 0). */
@@ -230,35 +235,16 @@ export function rewriteRtp(
       let kept = 0;
       let needTwo = twoByteIn;
       let dataBytes = 0;
-      let off = start;
-      while (off < end) {
-        const b = src[off];
-        if (b === 0) {
-          off++;
-          continue;
-        }
-        let eid: number;
-        let elen: number;
-        let hdr: number;
-        if (oneByteIn) {
-          eid = b >> 4;
-          if (eid === 15) break;
-          elen = (b & 0x0f) + 1;
-          hdr = 1;
-        } else {
-          if (off + 2 > end) break;
-          eid = b;
-          elen = src[off + 1];
-          hdr = 2;
-        }
-        if (off + hdr + elen > end) break;
-        const did = extMap[eid];
-        if (did !== 0) {
-          kept++;
-          dataBytes += elen;
-          if (did > 14) needTwo = true;
-        }
-        off += hdr + elen;
+      for (
+        let off = nextElement(src, start, end, oneByteIn);
+        off >= 0;
+        off = nextElement(src, off, end, oneByteIn)
+      ) {
+        const did = extMap[element.id];
+        if (did === 0) continue;
+        kept++;
+        dataBytes += element.length;
+        if (did > 14) needTwo = true;
       }
       if (kept > 0) {
         const bodyLen = dataBytes + kept * (needTwo ? 2 : 1);
@@ -270,41 +256,23 @@ export function rewriteRtp(
         dst[extHdr + 2] = padded >> 10;
         dst[extHdr + 3] = (padded >> 2) & 0xff;
         let w = extHdr + 4;
-        off = start;
-        while (off < end) {
-          const b = src[off];
-          if (b === 0) {
-            off++;
-            continue;
-          }
-          let eid: number;
-          let elen: number;
-          let hdr: number;
-          if (oneByteIn) {
-            eid = b >> 4;
-            if (eid === 15) break;
-            elen = (b & 0x0f) + 1;
-            hdr = 1;
+        for (
+          let off = nextElement(src, start, end, oneByteIn);
+          off >= 0;
+          off = nextElement(src, off, end, oneByteIn)
+        ) {
+          const did = extMap[element.id];
+          if (did === 0) continue;
+          const elen = element.length;
+          if (needTwo) {
+            dst[w++] = did;
+            dst[w++] = elen;
           } else {
-            if (off + 2 > end) break;
-            eid = b;
-            elen = src[off + 1];
-            hdr = 2;
+            dst[w++] = (did << 4) | (elen - 1);
           }
-          if (off + hdr + elen > end) break;
-          const did = extMap[eid];
-          if (did !== 0) {
-            if (needTwo) {
-              dst[w++] = did;
-              dst[w++] = elen;
-            } else {
-              dst[w++] = (did << 4) | (elen - 1);
-            }
-            const d = off + hdr;
-            for (let i = 0; i < elen; i++) dst[w + i] = src[d + i];
-            w += elen;
-          }
-          off += hdr + elen;
+          const d = element.dataOffset;
+          for (let i = 0; i < elen; i++) dst[w + i] = src[d + i];
+          w += elen;
         }
         const extEnd = extHdr + 4 + padded;
         while (w < extEnd) dst[w++] = 0;
