@@ -16,6 +16,7 @@ import {
   type RTCRtpSender,
   type RTCRtpTransceiver,
 } from "werift";
+import { noStun, waitGathered } from "../test/helpers/weriftPeer.ts";
 import { log } from "./lib/log.ts";
 import type { Negotiate, Sdp, SfuCounters, SfuUnderTest } from "./lib/types.ts";
 
@@ -59,15 +60,6 @@ function sfuPeer(): RTCPeerConnection {
   });
 }
 
-async function gathered(pc: RTCPeerConnection): Promise<void> {
-  if (pc.iceGatheringState === "complete") return;
-  await new Promise<void>((resolve) => {
-    pc.iceGatheringStateChange.subscribe((s) => {
-      if (s === "complete") resolve();
-    });
-  });
-}
-
 /** Keeps only host candidates on loopback (werift also gathers the namespace's other addresses). */
 function loopbackOnly(sdp: string): string {
   return sdp
@@ -105,8 +97,9 @@ export class WeriftBaselineSfu implements SfuUnderTest {
       });
     });
     await pc.setRemoteDescription(offer);
+    noStun(pc);
     await pc.setLocalDescription(await pc.createAnswer());
-    await gathered(pc);
+    await waitGathered(pc);
     return { type: "answer", sdp: loopbackOnly(pc.localDescription!.sdp) };
   }
 
@@ -123,8 +116,9 @@ export class WeriftBaselineSfu implements SfuUnderTest {
     pc.connectionStateChange.subscribe((s) => {
       if (s === "connected") this.#requestKeyframe(true);
     });
+    noStun(pc);
     await pc.setLocalDescription(await pc.createOffer());
-    await gathered(pc);
+    await waitGathered(pc);
     const answer = await negotiate({ type: "offer", sdp: loopbackOnly(pc.localDescription!.sdp) });
     await pc.setRemoteDescription(answer);
     this.#senders.video.push(video.sender);
