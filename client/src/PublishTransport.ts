@@ -1,5 +1,5 @@
 import { toClientError, WeirClientError } from "./errors.ts";
-import { addCandidate } from "./internal.ts";
+import { CandidateBuffer } from "./internal.ts";
 import { type Deferred, deferred, NegotiationQueue } from "./NegotiationQueue.ts";
 import type {
   PublishOptions,
@@ -28,7 +28,7 @@ export class PublishTransport extends TypedEmitter<PublishTransportEvents> {
   readonly #timeoutMs: number;
   #awaitingAnswer: Deferred<void> | null = null;
   #answerTimer: ReturnType<typeof setTimeout> | undefined;
-  #pendingCandidates: (RTCIceCandidateInit | null)[] = [];
+  readonly #candidates: CandidateBuffer;
   #closed = false;
 
   constructor(options: PublishTransportOptions = {}) {
@@ -40,6 +40,7 @@ export class PublishTransport extends TypedEmitter<PublishTransportEvents> {
     };
     if (options.iceTransportPolicy) config.iceTransportPolicy = options.iceTransportPolicy;
     this.#pc = new RTCPeerConnection(config);
+    this.#candidates = new CandidateBuffer(this.#pc);
     this.#pc.onicecandidate = (e) => {
       if (this.#closed) return;
       this.emit("icecandidate", e.candidate ? e.candidate.toJSON() : null);
@@ -175,7 +176,7 @@ export class PublishTransport extends TypedEmitter<PublishTransportEvents> {
     }
     waiting.resolve();
     if (this.#closed) throw new WeirClientError("closed", "transport closed during setAnswer()");
-    await this.#flushCandidates();
+    await this.#candidates.flush();
   }
 
   /**
@@ -184,11 +185,7 @@ export class PublishTransport extends TypedEmitter<PublishTransportEvents> {
    */
   async addIceCandidate(candidate: RTCIceCandidateInit | null): Promise<void> {
     if (this.#closed) return;
-    if (!this.#pc.remoteDescription) {
-      this.#pendingCandidates.push(candidate);
-      return;
-    }
-    await addCandidate(this.#pc, candidate);
+    await this.#candidates.add(candidate);
   }
 
   getStats(): Promise<RTCStatsReport> {
@@ -203,7 +200,7 @@ export class PublishTransport extends TypedEmitter<PublishTransportEvents> {
     clearTimeout(this.#answerTimer);
     this.#awaitingAnswer?.reject(new WeirClientError("closed", "transport closed"));
     this.#awaitingAnswer = null;
-    this.#pendingCandidates = [];
+    this.#candidates.clear();
     this.#published.clear();
     this.#pc.onicecandidate = null;
     this.#pc.onconnectionstatechange = null;
@@ -251,12 +248,6 @@ export class PublishTransport extends TypedEmitter<PublishTransportEvents> {
     } catch {
       // Nothing better to do: the next offer will be created from whatever state remains.
     }
-  }
-
-  async #flushCandidates(): Promise<void> {
-    const pending = this.#pendingCandidates;
-    this.#pendingCandidates = [];
-    for (const c of pending) await addCandidate(this.#pc, c).catch(() => {});
   }
 
   #codecPreferences(kind: string, codec: string): RTCRtpCodec[] {

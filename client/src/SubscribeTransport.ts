@@ -1,5 +1,5 @@
 import { toClientError, WeirClientError } from "./errors.ts";
-import { addCandidate } from "./internal.ts";
+import { CandidateBuffer } from "./internal.ts";
 import { NegotiationQueue } from "./NegotiationQueue.ts";
 import type {
   SubscribedTrack,
@@ -34,7 +34,7 @@ export class SubscribeTransport extends TypedEmitter<SubscribeTransportEvents> {
   readonly #live = new Map<string, LiveTrack>();
   /** Streams from the latest `track` event of each mid. */
   readonly #streamsByMid = new Map<string, readonly MediaStream[]>();
-  #pendingCandidates: (RTCIceCandidateInit | null)[] = [];
+  readonly #candidates: CandidateBuffer;
   #closed = false;
 
   constructor(options: SubscribeTransportOptions = {}) {
@@ -45,6 +45,7 @@ export class SubscribeTransport extends TypedEmitter<SubscribeTransportEvents> {
     };
     if (options.iceTransportPolicy) config.iceTransportPolicy = options.iceTransportPolicy;
     this.#pc = new RTCPeerConnection(config);
+    this.#candidates = new CandidateBuffer(this.#pc);
     this.#pc.onicecandidate = (e) => {
       if (this.#closed) return;
       this.emit("icecandidate", e.candidate ? e.candidate.toJSON() : null);
@@ -112,7 +113,7 @@ export class SubscribeTransport extends TypedEmitter<SubscribeTransportEvents> {
         throw toClientError(err, "negotiation_failed", "createAnswer/setLocalDescription");
       }
       this.#throwIfClosed();
-      await this.#flushCandidates();
+      await this.#candidates.flush();
       this.#reconcile(sdp);
       return { type: "answer", sdp: answerSdp };
     });
@@ -124,11 +125,7 @@ export class SubscribeTransport extends TypedEmitter<SubscribeTransportEvents> {
    */
   async addIceCandidate(candidate: RTCIceCandidateInit | null): Promise<void> {
     if (this.#closed) return;
-    if (!this.#pc.remoteDescription) {
-      this.#pendingCandidates.push(candidate);
-      return;
-    }
-    await addCandidate(this.#pc, candidate);
+    await this.#candidates.add(candidate);
   }
 
   getStats(): Promise<RTCStatsReport> {
@@ -143,7 +140,7 @@ export class SubscribeTransport extends TypedEmitter<SubscribeTransportEvents> {
     if (this.#closed) return;
     this.#closed = true;
     this.#queue.close();
-    this.#pendingCandidates = [];
+    this.#candidates.clear();
     this.#pc.onicecandidate = null;
     this.#pc.onconnectionstatechange = null;
     this.#pc.ontrack = null;
@@ -212,12 +209,6 @@ export class SubscribeTransport extends TypedEmitter<SubscribeTransportEvents> {
     this.#live.delete(mid);
     entry.track.removeEventListener("ended", entry.onEnded);
     this.emit("trackended", { publisherId: entry.publisherId, mid });
-  }
-
-  async #flushCandidates(): Promise<void> {
-    const pending = this.#pendingCandidates;
-    this.#pendingCandidates = [];
-    for (const c of pending) await addCandidate(this.#pc, c).catch(() => {});
   }
 
   #throwIfClosed(cause?: unknown): void {
