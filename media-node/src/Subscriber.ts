@@ -1,3 +1,18 @@
+/**
+ * Forward path of one subscriber (per packet, no allocation), in this order:
+ *  1. Encoding selection (simulcast): the publisher parsed the packet once into a shared
+ *     `PacketLayers` (layers/PacketLayers.ts: encoding index, keyframe, VP8 TID/picture id).
+ *     Packets of encodings other than the one being sent are skipped; a switch to the target
+ *     encoding happens on its keyframe (requested at once) and starts a new seq/ts epoch.
+ *  2. Temporal filter (VP8 TID > target temporal layer is dropped).
+ *  3. `LayerFilter` hook (layers/LayerFilter.ts), e.g. SVC spatial/temporal dropping by VP9
+ *     descriptor or Dependency Descriptor: `setLayerFilter(filter)`; accept() false = drop.
+ *  Dropped packets consume no outgoing sequence number (layers/SequenceMap.ts).
+ *  4. Rewrite (SSRC, PT, seq, ts, ext ids; VP8 picture id / TL0PICIDX kept continuous), then
+ *     the filter's optional rewrite() on the outgoing bytes, then encrypt and send.
+ * The target layers come from setPreferredLayers() capped by the automatic selector
+ * (layers/LayerSelector.ts) fed by the subscriber's REMB and receiver-report loss.
+ */
 import { randomInt } from "node:crypto";
 import type { Publisher } from "./Publisher.ts";
 import type { MediaKind } from "./PublisherTypes.ts";
