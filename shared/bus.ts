@@ -40,6 +40,14 @@ export interface NodeRegistry {
   getRoomNode(room: string): Promise<string | null>;
   setRoomNode(room: string, nodeId: string): Promise<void>;
   clearRoom(room: string): Promise<void>;
+  /**
+   * The nodes that host sessions of `room` (a room spans nodes when its node is full). Each node
+   * adds itself when it opens the room and removes itself when it closes it; readers judge
+   * liveness with `liveNodes` (a dead node's entry stays until someone removes it).
+   */
+  roomMembers(room: string): Promise<string[]>;
+  addRoomMember(room: string, nodeId: string): Promise<void>;
+  removeRoomMember(room: string, nodeId: string): Promise<void>;
 }
 
 /** A node whose last heartbeat is older than this is dead. */

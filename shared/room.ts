@@ -13,9 +13,21 @@ export const TrackInfo = z.object({
 });
 export type TrackInfo = z.infer<typeof TrackInfo>;
 
+/** A published DataChannel as the room shows it (subscribe with `subscribeData`). */
+export const DataChannelInfo = z.object({
+  dataPublisherId: z.string().check(z.minLength(1), z.maxLength(64)),
+  label: z.string().check(z.maxLength(1024)),
+  ordered: z.boolean(),
+  maxRetransmits: z.optional(z.number().check(z.int(), z.gte(0), z.lte(65535))),
+  maxPacketLifeTime: z.optional(z.number().check(z.int(), z.gte(0), z.lte(65535))),
+});
+export type DataChannelInfo = z.infer<typeof DataChannelInfo>;
+
 export const ParticipantInfo = z.object({
   identity: z.string().check(z.minLength(1), z.maxLength(128)),
   tracks: z.array(TrackInfo),
+  /** Published DataChannels (absent when none). */
+  data: z.optional(z.array(DataChannelInfo)),
 });
 export type ParticipantInfo = z.infer<typeof ParticipantInfo>;
 
@@ -50,10 +62,25 @@ export const ROOM_EVENT_SCHEMAS = [
     identity: z.string(),
     publisherId: z.string(),
   }),
+  z.object({ type: z.literal("data.published"), identity: z.string(), ...DataChannelInfo.shape }),
+  z.object({
+    type: z.literal("data.unpublished"),
+    identity: z.string(),
+    dataPublisherId: z.string(),
+  }),
 ] as const;
 export const RoomEvent = z.discriminatedUnion("type", ROOM_EVENT_SCHEMAS);
 export type RoomEvent = z.infer<typeof RoomEvent>;
 
-/** What travels on `weir.room.<room>.events`: a room event and the node that raised it. */
-export const RoomBusMessage = z.object({ nodeId: z.string(), event: RoomEvent });
+/**
+ * What travels on `weir.room.<room>.events`: a room event and the node that raised it. `epoch`
+ * names one life of the room on that node and `seq` counts its events from 1, so a node that
+ * mirrors the room (media-node/src/service/RoomDirectory.ts) spots missed events and resyncs.
+ */
+export const RoomBusMessage = z.object({
+  nodeId: z.string(),
+  event: RoomEvent,
+  epoch: z.optional(z.string().check(z.maxLength(64))),
+  seq: z.optional(z.number().check(z.int(), z.gte(1))),
+});
 export type RoomBusMessage = z.infer<typeof RoomBusMessage>;

@@ -32,9 +32,11 @@ export function isFresh(n: NodeInfo | undefined, now: number): n is NodeInfo {
 }
 
 /**
- * The node for new work in `room`: the node the room is mapped to while that node is live
- * (fresh, not draining); otherwise the least-loaded live node, remembered as the room's node.
- * Throws 503 no_node_available when no node is live.
+ * The node for new work in `room`. The room's node while it is live (fresh, not draining) and
+ * not full. When it is full the room spans nodes: the least-loaded live node that already hosts
+ * the room (fewer relays), else the least-loaded live node; the room keeps its node. When that
+ * node is dead or draining (or the room is new), the pick becomes the room's node.
+ * Throws 503 no_node_available when no live node has room.
  */
 export async function placeRoom(
   registry: NodeRegistry,
@@ -43,14 +45,20 @@ export async function placeRoom(
 ): Promise<string> {
   const [nodes, mapped] = await Promise.all([registry.list(), registry.getRoomNode(room)]);
   const live = liveNodes(nodes, now);
-  if (mapped !== null && live.some((n) => n.nodeId === mapped && hasRoom(n))) return mapped;
-  const pick = leastLoaded(live);
+  const home = live.find((n) => n.nodeId === mapped);
+  if (home && hasRoom(home)) return home.nodeId;
+  const members = mapped === null ? [] : await registry.roomMembers(room);
+  const pick = leastLoaded(live.filter((n) => members.includes(n.nodeId))) ?? leastLoaded(live);
   if (pick === undefined) throw new WeirApiError("no_node_available", "no media node is available");
-  await registry.setRoomNode(room, pick.nodeId);
+  if (!home) await registry.setRoomNode(room, pick.nodeId);
   return pick.nodeId;
 }
 
-/** The node currently holding `room` (mapped and heartbeat fresh), or null. No placement. */
+/**
+ * A node that can answer for `room` (its room directory lists every node's participants): the
+ * room's node while its heartbeat is fresh, else any fresh node hosting the room, else null.
+ * No placement.
+ */
 export async function roomNode(
   registry: NodeRegistry,
   room: string,
@@ -59,10 +67,8 @@ export async function roomNode(
   const mapped = await registry.getRoomNode(room);
   if (mapped === null) return null;
   const nodes = await registry.list();
-  return isFresh(
-    nodes.find((n) => n.nodeId === mapped),
-    now,
-  )
-    ? mapped
-    : null;
+  const home = nodes.find((n) => n.nodeId === mapped);
+  if (isFresh(home, now)) return mapped;
+  const members = await registry.roomMembers(room);
+  return nodes.find((n) => members.includes(n.nodeId) && isFresh(n, now))?.nodeId ?? null;
 }

@@ -67,3 +67,45 @@ test("placeRoom: no live node is 503 no_node_available; roomNode never places", 
   await r.setRoomNode("room", "a");
   assert.equal(await roomNode(r, "room", NOW), null, "a stale node does not");
 });
+
+test("placeRoom: a full room spills to a node hosting it, else the least-loaded; its node stays", async () => {
+  const r = await registryOf(
+    node("a", { sessions: 2, maxSessions: 2 }),
+    node("b", { load: 0.5 }),
+    node("c", { load: 0.1 }),
+  );
+  await r.setRoomNode("room", "a");
+  assert.equal(await placeRoom(r, "room", NOW), "c", "no other node hosts it: least-loaded");
+  await r.addRoomMember("room", "a");
+  await r.addRoomMember("room", "b");
+  assert.equal(await placeRoom(r, "room", NOW), "b", "b already hosts the room");
+  assert.equal(await r.getRoomNode("room"), "a", "a full node keeps its room");
+
+  await r.put(node("b", { sessions: 10, maxSessions: 10 }));
+  assert.equal(await placeRoom(r, "room", NOW), "c", "b is full too");
+  await r.put(node("a", { sessions: 1, maxSessions: 2 }));
+  assert.equal(await placeRoom(r, "room", NOW), "a", "a has room again");
+
+  await r.put(node("a", { heartbeatAt: NOW - 7000 }));
+  await r.put(node("b", { load: 0.9 }));
+  assert.equal(await placeRoom(r, "room", NOW), "b", "a died: a live member becomes the node");
+  assert.equal(await r.getRoomNode("room"), "b");
+
+  await r.put(node("b", { sessions: 10, maxSessions: 10 }));
+  await r.put(node("c", { sessions: 10, maxSessions: 10 }));
+  await assert.rejects(placeRoom(r, "room", NOW), { code: "no_node_available" });
+});
+
+test("roomNode: falls back to a live member when the room's node is stale; members come and go", async () => {
+  const r = await registryOf(node("a", { heartbeatAt: NOW - 7000 }), node("b"));
+  await r.setRoomNode("room", "a");
+  assert.equal(await roomNode(r, "room", NOW), null);
+  await r.addRoomMember("room", "a");
+  await r.addRoomMember("room", "b");
+  assert.deepEqual(await r.roomMembers("room"), ["a", "b"]);
+  assert.equal(await roomNode(r, "room", NOW), "b");
+  await r.removeRoomMember("room", "b");
+  await r.removeRoomMember("room", "b");
+  assert.deepEqual(await r.roomMembers("room"), ["a"]);
+  assert.equal(await roomNode(r, "room", NOW), null);
+});

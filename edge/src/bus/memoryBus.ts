@@ -162,6 +162,7 @@ export class MemoryBus implements Bus {
 export class MemoryRegistry implements NodeRegistry {
   readonly #nodes = new Map<string, NodeInfo>();
   readonly #rooms = new Map<string, string>();
+  readonly #members = new Map<string, Set<string>>();
 
   async put(info: NodeInfo): Promise<void> {
     this.#nodes.set(info.nodeId, { ...info });
@@ -185,5 +186,21 @@ export class MemoryRegistry implements NodeRegistry {
 
   async clearRoom(room: string): Promise<void> {
     this.#rooms.delete(room);
+  }
+
+  async roomMembers(room: string): Promise<string[]> {
+    return [...(this.#members.get(room) ?? [])];
+  }
+
+  async addRoomMember(room: string, nodeId: string): Promise<void> {
+    const set = this.#members.get(room) ?? new Set<string>();
+    set.add(nodeId);
+    this.#members.set(room, set);
+  }
+
+  async removeRoomMember(room: string, nodeId: string): Promise<void> {
+    const set = this.#members.get(room);
+    if (!set?.delete(nodeId) || set.size > 0) return;
+    this.#members.delete(room);
   }
 }

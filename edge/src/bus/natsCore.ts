@@ -217,6 +217,27 @@ export async function natsRegistry(
       const { rooms } = await buckets();
       await kvOp(`clear room ${room}`, () => rooms.delete(kvKey(room)));
     },
+
+    async roomMembers(room) {
+      const { rooms } = await buckets();
+      return kvOp(`list members of ${room}`, async () => {
+        const prefix = memberPrefix(room);
+        const out: string[] = [];
+        // keys() skips deleted and purged keys
+        for await (const k of await rooms.keys(`${prefix}>`)) out.push(k.slice(prefix.length));
+        return out;
+      });
+    },
+
+    async addRoomMember(room, nodeId) {
+      const { rooms } = await buckets();
+      await kvOp(`add ${nodeId} to ${room}`, () => rooms.put(memberKey(room, nodeId), "1"));
+    },
+
+    async removeRoomMember(room, nodeId) {
+      const { rooms } = await buckets();
+      await kvOp(`remove ${nodeId} from ${room}`, () => rooms.purge(memberKey(room, nodeId)));
+    },
   };
 }
 
@@ -249,6 +270,18 @@ function kvKey(name: string): string {
   for (const b of bytes) bin += String.fromCharCode(b);
   // the "x." prefix cannot collide with a raw key: raw keys have no dots
   return `x.${btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")}`;
+}
+
+/**
+ * Room membership keys: `m.<room>.<nodeId>` (room names and node ids are `[A-Za-z0-9_-]`, so
+ * they never collide with a raw room key, which has no dots, or an encoded one, `x.`).
+ */
+function memberPrefix(room: string): string {
+  return `m.${kvKey(room)}.`;
+}
+
+function memberKey(room: string, nodeId: string): string {
+  return `${memberPrefix(room)}${kvKey(nodeId)}`;
 }
 
 function parseNodeInfo(text: string): NodeInfo | null {
