@@ -1,0 +1,219 @@
+import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
+import { InvalidStateError, NotFoundError, WeirError } from "../errors.ts";
+import { newSsrc } from "../ids.ts";
+import type { Router } from "../Router.ts";
+import { TypedEmitter } from "../TypedEmitter.ts";
+import { resolveIpLiteralsSync } from "../udpFastPath.ts";
+import { DownstreamRelay } from "./DownstreamRelay.ts";
+import { OriginRelay } from "./OriginRelay.ts";
+import {
+  DEFAULT_RELAY_PORT,
+  type RelayServerEvents,
+  type RelayServerOptions,
+  type RelayServerStats,
+} from "./RelayServerTypes.ts";
+import {
+  DROPPED_AUTH,
+  DROPPED_MALFORMED,
+  type RelayHost,
+  type RelayTransport,
+} from "./RelayTransport.ts";
+import type { RelayAddress, RelayRequest } from "./RelayTransportTypes.ts";
+import { newRelayKey } from "./relayKeys.ts";
+
+const REPORT_INTERVAL_MS = 1000;
+const NACK_TICK_MS = 20;
+const DEFAULT_TIMEOUT_MS = 5000;
+/** SRTP header (12) + tag (10), or SRTCP header (8) + index (4) + tag (10). */
+const MIN_DATAGRAM = 22;
+
+/**
+ * A node's one UDP relay port, shared by every relay to and from other media nodes. Datagrams
+ * are demultiplexed by SSRC (RTP: the media SSRC; RTCP: the first sender SSRC), then checked
+ * against the relay's peer address, then authenticated; anything else is dropped and counted.
+ */
+export class RelayServer extends TypedEmitter<RelayServerEvents> implements RelayHost {
+  readonly timeoutMs: number;
+  dropRate: number;
+  readonly #options: RelayServerOptions;
+  readonly #relays = new Map<number, RelayTransport>();
+  readonly #timers: NodeJS.Timeout[] = [];
+  #socket: Socket | null = null;
+  #address: RelayAddress | null = null;
+  #stats = {
+    packetsIn: 0,
+    packetsOut: 0,
+    droppedMalformed: 0,
+    droppedUnknownSsrc: 0,
+    droppedUnknownSource: 0,
+    droppedAuth: 0,
+  };
+
+  constructor(options: RelayServerOptions = {}) {
+    super();
+    this.#options = options;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.dropRate = options.dropRate ?? 0;
+  }
+
+  /** Binds the relay port. */
+  async listen(): Promise<RelayAddress> {
+    if (this.#socket) throw new InvalidStateError("the relay server is already listening");
+    const listenIp = this.#options.listenIp ?? "0.0.0.0";
+    const socket = createSocket({ type: listenIp.includes(":") ? "udp6" : "udp4" });
+    socket.on("message", (msg, rinfo) => this.#receive(msg, rinfo));
+    socket.on("error", () => {
+      // sends to a vanished peer can fail (ICMP unreachable): the relay times out on its own
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.once("error", reject);
+      socket.bind(this.#options.port ?? DEFAULT_RELAY_PORT, listenIp, () => {
+        socket.off("error", reject);
+        resolve();
+      });
+    });
+    resolveIpLiteralsSync(socket);
+    this.#socket = socket;
+    const wildcard = listenIp === "0.0.0.0" || listenIp === "::";
+    const ip = this.#options.announcedIp ?? (wildcard ? "127.0.0.1" : listenIp);
+    this.#address = { ip, port: socket.address().port };
+    this.#timers.push(
+      setInterval(() => this.#tickReports(), REPORT_INTERVAL_MS).unref(),
+      setInterval(() => this.#tickNacks(), NACK_TICK_MS).unref(),
+    );
+    return this.#address;
+  }
+
+  /** The address other nodes send to (announced). */
+  get address(): RelayAddress {
+    if (!this.#address) throw new InvalidStateError("the relay server is not listening");
+    return this.#address;
+  }
+
+  get relays(): RelayTransport[] {
+    return [...this.#relays.values()];
+  }
+
+  /**
+   * Downstream side, step one: a relay that will feed a publisher `publisherId` into `router`.
+   * Send `relay.request` to the origin node and give its answer to `relay.connect()`.
+   */
+  createDownstream(router: Router, publisherId: string): DownstreamRelay {
+    const address = this.address;
+    if (router.getPublisher(publisherId)) {
+      throw new InvalidStateError(`publisher ${publisherId} is already in room ${router.id}`);
+    }
+    const relay = new DownstreamRelay(this, router, publisherId, { address, ssrc: this.#ssrc() });
+    this.#relays.set(relay.receiveSsrc, relay);
+    return relay;
+  }
+
+  /** Origin side: starts relaying a local publisher toward the node that sent `request`. */
+  createOrigin(router: Router, request: RelayRequest): OriginRelay {
+    const address = this.address;
+    checkRequest(request);
+    const publisher = router.getPublisher(request.publisherId);
+    if (!publisher || publisher.closed) {
+      throw new NotFoundError(`no publisher ${request.publisherId} in room ${router.id}`);
+    }
+    const relay = new OriginRelay(this, publisher, request, {
+      address,
+      ssrc: this.#ssrc(),
+      key: newRelayKey(),
+    });
+    if (relay.closed) throw new NotFoundError(`publisher ${request.publisherId} closed`);
+    this.#relays.set(relay.receiveSsrc, relay);
+    return relay;
+  }
+
+  getStats(): RelayServerStats {
+    return {
+      address: this.address,
+      relays: this.#relays.size,
+      ...this.#stats,
+      transports: this.relays.map((r) => r.getStats()),
+    };
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.#timers) clearInterval(t);
+    for (const r of this.relays) r.close();
+    const socket = this.#socket;
+    this.#socket = null;
+    if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
+    this.emit("closed");
+    this.removeAllListeners();
+  }
+
+  // --- RelayHost ---
+
+  send(packet: Buffer, to: RelayAddress): void {
+    const socket = this.#socket;
+    if (!socket) return;
+    this.#stats.packetsOut++;
+    socket.send(packet, to.port, to.ip);
+  }
+
+  release(relay: RelayTransport): void {
+    if (this.#relays.get(relay.receiveSsrc) === relay) this.#relays.delete(relay.receiveSsrc);
+  }
+
+  /** Hot path: one datagram at the relay port. Never throws. */
+  #receive(buf: Buffer, rinfo: RemoteInfo): void {
+    const stats = this.#stats;
+    stats.packetsIn++;
+    const len = buf.length;
+    if (len < MIN_DATAGRAM || buf[0] >>> 6 !== 2) {
+      stats.droppedMalformed++;
+      return;
+    }
+    const pt = buf[1] & 0x7f;
+    const rtcp = pt >= 64 && pt <= 95; // RFC 5761: RTCP types 192-223
+    const o = rtcp ? 4 : 8;
+    const ssrc = ((buf[o] << 24) | (buf[o + 1] << 16) | (buf[o + 2] << 8) | buf[o + 3]) >>> 0;
+    const relay = this.#relays.get(ssrc);
+    if (relay === undefined) {
+      stats.droppedUnknownSsrc++;
+      return;
+    }
+    const remote = relay.remoteAddress;
+    if (remote === null || remote.port !== rinfo.port || remote.ip !== rinfo.address) {
+      stats.droppedUnknownSource++;
+      return;
+    }
+    const r = relay.receive(buf, rtcp);
+    if (r === DROPPED_AUTH) stats.droppedAuth++;
+    else if (r === DROPPED_MALFORMED) stats.droppedMalformed++;
+  }
+
+  /** A fresh SSRC no relay of this node receives on. */
+  #ssrc(): number {
+    let ssrc = newSsrc();
+    while (this.#relays.has(ssrc)) ssrc = newSsrc();
+    return ssrc;
+  }
+
+  #tickReports(): void {
+    const now = performance.now();
+    for (const r of this.relays) r.tick(now);
+  }
+
+  #tickNacks(): void {
+    if (this.#relays.size === 0) return;
+    const now = performance.now();
+    for (const r of this.#relays.values()) if (r instanceof DownstreamRelay) r.tickNacks(now);
+  }
+}
+
+function checkRequest(r: RelayRequest): void {
+  const ok =
+    typeof r.publisherId === "string" &&
+    Number.isInteger(r.ssrc) &&
+    r.ssrc > 0 &&
+    r.ssrc <= 0xffffffff &&
+    Number.isInteger(r.address?.port) &&
+    r.address.port > 0 &&
+    r.address.port < 65536 &&
+    typeof r.address.ip === "string";
+  if (!ok) throw new WeirError("invalid_argument", "malformed relay request");
+}

@@ -1,0 +1,246 @@
+import assert from "node:assert/strict";
+import { createSocket } from "node:dgram";
+import { after, before, test } from "node:test";
+import type { Publisher } from "../../media-node/src/index.ts";
+import { Router } from "../../media-node/src/index.ts";
+import { RelayServer } from "../../media-node/src/relay/RelayServer.ts";
+import { relayContext } from "../../media-node/src/relay/relayKeys.ts";
+import { MediaSource } from "../helpers/mediaSource.ts";
+import { until, WeriftSubscriber, weriftPublisher } from "../helpers/weriftPeer.ts";
+
+// Two "nodes" in one process: routers A and B, each with its own relay port on loopback.
+const transport = { listenIps: ["127.0.0.1"] };
+const routerA = new Router({ id: "room", transport });
+const routerB = new Router({ id: "room", transport });
+const relayA = new RelayServer({ port: 0, listenIp: "127.0.0.1", timeoutMs: 2000 });
+const relayB = new RelayServer({ port: 0, listenIp: "127.0.0.1", timeoutMs: 2000 });
+let video: Publisher;
+let audio: Publisher;
+let source: MediaSource;
+let publisherPlis = 0;
+/** B's werift subscriber of the relayed audio and video. */
+let relayed: WeriftSubscriber;
+const cleanup: (() => unknown)[] = [];
+
+before(async () => {
+  await Promise.all([relayA.listen(), relayB.listen()]);
+  const pub = await weriftPublisher(["audio", "video"]);
+  const pt = routerA.createPublishTransport();
+  const offered = new Map<string, string>();
+  pt.on("track", (t) => offered.set(t.kind, t.trackId));
+  await pub.pc.setRemoteDescription(await pt.getAnswer(pub.offer));
+  audio = pt.publish(offered.get("audio")!);
+  video = pt.publish(offered.get("video")!);
+  source = new MediaSource(pub.tracks[1], pub.tracks[0], { videoBitrate: 2_000_000 });
+  pub.pc.getTransceivers()[1].sender.onRtcp.subscribe((rtcp) => {
+    if (rtcp.type !== 206) return;
+    publisherPlis++;
+    source.keyframe();
+  });
+  source.start();
+  cleanup.push(
+    () => source.stop(),
+    () => pt.close(),
+    () => pub.pc.close(),
+  );
+});
+
+after(async () => {
+  for (const f of cleanup.reverse()) await f();
+  await Promise.all([routerA.close(), routerB.close()]);
+  await Promise.all([relayA.close(), relayB.close()]);
+});
+
+/** What the node service does over NATS: B asks, A answers, B connects. */
+function openRelay(publisherId: string) {
+  const downstream = relayB.createDownstream(routerB, publisherId);
+  const origin = relayA.createOrigin(routerA, downstream.request);
+  downstream.connect(origin.answer);
+  return { downstream, origin };
+}
+
+async function subscribe(router: Router, publishers: Publisher[]) {
+  const sub = new WeriftSubscriber();
+  const st = router.createSubscribeTransport();
+  for (const p of publishers) {
+    const { offer } = await st.subscribe(p.id);
+    await st.setAnswer(await sub.answer(offer));
+  }
+  cleanup.push(
+    () => st.close(),
+    () => sub.pc.close(),
+  );
+  return { sub, st };
+}
+
+const hex = (b: Buffer) => b.toString("hex");
+
+test("a werift subscriber on B receives A's audio and video through the relay, bytes equal", async () => {
+  const direct = await subscribe(routerA, [video, audio]);
+  await until(() => direct.sub.total() > 20, 10_000, "direct media on A");
+  const v = openRelay(video.id);
+  const a = openRelay(audio.id);
+  assert.equal(routerB.getPublisher(video.id), v.downstream.publisher);
+  const { sub } = await subscribe(routerB, [v.downstream.publisher!, a.downstream.publisher!]);
+  relayed = sub;
+  await until(
+    () => (sub.counts.get(video.id) ?? 0) > 150 && (sub.counts.get(audio.id) ?? 0) > 50,
+    10_000,
+    "relayed media on B",
+  );
+  const seen = new Set<string>();
+  for (const list of direct.sub.received.values()) for (const p of list) seen.add(hex(p.payload));
+  for (const id of [video.id, audio.id]) {
+    const relayed = sub.received.get(id)!;
+    const missing = relayed.filter((p) => !seen.has(hex(p.payload)));
+    assert.equal(missing.length, 0, `${id}: every relayed payload equals one sent on A`);
+  }
+  // Video starts on a keyframe (VP8 S=1, P=0 in the payload header).
+  const first = sub.received.get(video.id)![0].payload;
+  assert.equal(first[0] & 0x10, 0x10);
+  assert.equal(first[4] & 0x01, 0);
+  const s = relayA.getStats();
+  assert.equal(s.relays, 2);
+  assert.ok(s.transports.every((t) => t.rtpPacketsOut > 0 && t.role === "origin"));
+  const b = relayB.getStats();
+  assert.ok(b.transports.every((t) => t.rtpPacketsIn > 0 && t.rtcpPacketsIn > 0));
+  assert.equal(b.droppedAuth + b.droppedUnknownSource + b.droppedMalformed, 0);
+  // one relay per publisher, however many subscribers B has
+  await subscribe(routerB, [v.downstream.publisher!]);
+  assert.equal(relayB.getStats().relays, 2);
+});
+
+test("a PLI from B's subscriber reaches A's publisher", async () => {
+  const origin = relayA.relays.find((r) => r.publisherId === video.id)!;
+  const st = routerB.getStats().subscribeTransports[0];
+  const mediaSsrc = st.subscribers.find((s) => s.publisherId === video.id)!.ssrc;
+  await new Promise((r) => setTimeout(r, 600)); // past the publisher's keyframe-request throttle
+  const plis = publisherPlis;
+  const requested = video.getStats().keyframesRequested;
+  const rtcpIn = origin.getStats().rtcpPacketsIn;
+  const transceiver = relayed.pc.getTransceivers().find((t) => t.kind === "video")!;
+  await transceiver.receiver.sendRtcpPLI(mediaSsrc);
+  await until(
+    () => publisherPlis > plis && video.getStats().keyframesRequested > requested,
+    3000,
+    "PLI at A's publisher",
+  );
+  assert.ok(origin.getStats().rtcpPacketsIn > rtcpIn);
+});
+
+/** Loss seen by the subscriber over packets [from, to - tail): distinct sequence numbers. */
+function lossOf(packets: { header: { sequenceNumber: number } }[], tail: number) {
+  const first = packets[0].header.sequenceNumber;
+  const seen = new Set<number>();
+  for (const p of packets) seen.add((p.header.sequenceNumber - first) & 0xffff);
+  const span = Math.max(...seen) + 1 - tail;
+  let got = 0;
+  for (const d of seen) if (d < span) got++;
+  return { span, lost: span - got };
+}
+
+test("with 5% loss on the relay leg, NACK repair keeps the subscriber's loss below 0.5%", async () => {
+  const list = relayed.received.get(video.id)!;
+  const start = list.length;
+  const downstream = routerB.getPublisher(video.id)!;
+  const before = downstream.getStats();
+  relayA.dropRate = 0.05;
+  await new Promise((r) => setTimeout(r, 8000));
+  relayA.dropRate = 0;
+  await new Promise((r) => setTimeout(r, 300));
+  const { span, lost } = lossOf(list.slice(start), 30);
+  const after = downstream.getStats();
+  const dropped = relayA.getStats().transports.reduce((n, t) => n + t.droppedByTest, 0);
+  const relayLost = after.packetsLost - before.packetsLost;
+  const repaired = after.packetsRepaired - before.packetsRepaired;
+  console.log(
+    `loss test: ${span} packets at the subscriber, ${lost} lost (${((100 * lost) / span).toFixed(3)}%); ` +
+      `relay dropped ${dropped}, B saw ${relayLost} missing, ${repaired} repaired by NACK`,
+  );
+  assert.ok(span > 1000, `enough packets (${span})`);
+  assert.ok(relayLost > span * 0.03, "the hook really dropped packets on the relay leg");
+  assert.ok(lost / span < 0.005, `subscriber loss ${lost}/${span} under 0.5%`);
+});
+
+test("forged and garbled datagrams at the relay port are dropped and counted; the relay carries on", async () => {
+  const forger = createSocket("udp4");
+  await new Promise<void>((r) => forger.bind(0, "127.0.0.1", () => r()));
+  const send = (b: Buffer) =>
+    new Promise<void>((r) => forger.send(b, relayB.address.port, "127.0.0.1", () => r()));
+  const real = relayB.relays.find((r) => r.publisherId === video.id)!;
+  // a relay whose peer is the forger's socket, to reach the SRTP check from the right source
+  const fake = relayB.createDownstream(routerB, "forged-publisher");
+  const { port } = forger.address();
+  const originKey = relayContext(fake.request.key);
+  fake.connect({
+    address: { ip: "127.0.0.1", port },
+    ssrc: 1234,
+    key: fake.request.key,
+    kind: "audio",
+    codec: { mimeType: "audio/opus", clockRate: 48000, channels: 2, payloadType: 111 },
+  });
+  const before = relayB.getStats();
+  const count = relayed.counts.get(video.id)!;
+  const rtp = (ssrc: number, seq: number) => {
+    const b = Buffer.alloc(112, 7);
+    b[0] = 0x80;
+    b[1] = 111;
+    b.writeUInt16BE(seq, 2);
+    b.writeUInt32BE(ssrc, 8);
+    return b;
+  };
+  for (let i = 0; i < 20; i++) {
+    const garbage = Buffer.from(
+      Array.from({ length: 50 + i * 30 }, () => (Math.random() * 256) | 0),
+    );
+    garbage[0] &= 0x3f; // not version 2
+    await send(garbage);
+    await send(rtp(0xdeadbeef, i)); // well-formed RTP, unknown SSRC
+    await send(rtp(real.receiveSsrc, i)); // the real relay's SSRC from the wrong address
+    const srtp = originKey.encryptRtp(rtp(fake.receiveSsrc, 100 + i), 112, 12);
+    srtp[40] ^= 0xff; // garbled in flight: the tag no longer matches
+    await send(srtp);
+    await send(Buffer.from([0x80, 0xc8, 0, 1])); // truncated RTCP
+  }
+  await until(() => relayB.getStats().packetsIn >= before.packetsIn + 100, 3000, "forgeries in");
+  const s = relayB.getStats();
+  assert.equal(s.droppedMalformed - before.droppedMalformed, 40);
+  assert.equal(s.droppedUnknownSsrc - before.droppedUnknownSsrc, 20);
+  assert.equal(s.droppedUnknownSource - before.droppedUnknownSource, 20);
+  assert.equal(s.droppedAuth - before.droppedAuth, 20);
+  // an authentic packet from the fake peer goes through: the drops above were the checks' doing
+  await send(originKey.encryptRtp(rtp(fake.receiveSsrc, 500), 112, 12));
+  await until(() => fake.getStats().rtpPacketsIn === 1, 2000, "authentic packet accepted");
+  fake.close();
+  forger.close();
+  await until(() => relayed.counts.get(video.id)! > count + 100, 5000, "relay still carries");
+});
+
+test("an origin relay whose downstream node went silent times out and leaks nothing", async () => {
+  const silent = createSocket("udp4");
+  await new Promise<void>((r) => silent.bind(0, "127.0.0.1", () => r()));
+  const subscribersBefore = video.subscribers.length;
+  const origin = relayA.createOrigin(routerA, {
+    publisherId: video.id,
+    address: { ip: "127.0.0.1", port: silent.address().port },
+    ssrc: 4242,
+    key: relayB.createDownstream(routerB, "unused").request.key,
+  });
+  relayB.relays.find((r) => r.publisherId === "unused")!.close();
+  assert.equal(video.subscribers.length, subscribersBefore + 1);
+  const reason = await new Promise((r) => origin.on("closed", r));
+  assert.equal(reason, "timeout");
+  assert.equal(video.subscribers.length, subscribersBefore);
+  silent.close();
+});
+
+test("closing the downstream relay closes the origin side (BYE); no relay state is left", async () => {
+  for (const r of relayB.relays) r.close();
+  await until(() => relayA.getStats().relays === 0, 3000, "origin relays closed");
+  assert.equal(relayB.getStats().relays, 0);
+  assert.equal(routerB.getPublisher(video.id), undefined);
+  assert.equal(routerB.getPublisher(audio.id), undefined);
+  // only the direct subscriber on A is left on each publisher
+  assert.equal(video.subscribers.length, 1);
+  assert.equal(audio.subscribers.length, 1);
+});
