@@ -1,6 +1,13 @@
 import * as z from "zod/mini";
 import { ErrorInfo } from "./errors.ts";
-import { IceCandidate, ParticipantInfo, ROOM_EVENT_SCHEMAS, Sdp, TrackInfo } from "./room.ts";
+import {
+  DataChannelInfo,
+  IceCandidate,
+  ParticipantInfo,
+  ROOM_EVENT_SCHEMAS,
+  Sdp,
+  TrackInfo,
+} from "./room.ts";
 
 /**
  * The WebSocket protocol between the client SDK and the edge (`GET /v1/rooms/:room/ws`).
@@ -8,6 +15,7 @@ import { IceCandidate, ParticipantInfo, ROOM_EVENT_SCHEMAS, Sdp, TrackInfo } fro
  */
 const RequestId = z.string().check(z.minLength(1), z.maxLength(64));
 const Target = z.enum(["publish", "subscribe"]);
+const DataId = z.string().check(z.minLength(1), z.maxLength(64));
 
 export const ClientMessage = z.discriminatedUnion("type", [
   /** An offer from the client's publish transport; publishes the listed tracks. */
@@ -38,6 +46,19 @@ export const ClientMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("answer"), id: RequestId, answer: Sdp }),
   z.object({ type: z.literal("ice"), target: Target, candidate: z.nullable(IceCandidate) }),
   z.object({ type: z.literal("ping"), id: RequestId }),
+  /**
+   * Publishes a DataChannel the client opened on its publish transport (grant data). The first
+   * channel needs its m=application negotiated first: a `publish` with no trackIds.
+   */
+  z.object({
+    type: z.literal("publishData"),
+    id: RequestId,
+    label: DataChannelInfo.shape.label,
+  }),
+  z.object({ type: z.literal("unpublishData"), id: RequestId, dataPublisherId: DataId }),
+  /** Opens the data publisher's channel toward the client's subscribe transport (grant data). */
+  z.object({ type: z.literal("subscribeData"), id: RequestId, dataPublisherId: DataId }),
+  z.object({ type: z.literal("unsubscribeData"), id: RequestId, dataSubscriberId: DataId }),
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
@@ -70,6 +91,32 @@ export const ServerMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("ok"), id: RequestId }),
   z.object({ type: z.literal("pong"), id: RequestId }),
   z.object({ type: z.literal("error"), id: z.optional(RequestId), error: ErrorInfo }),
+  z.object({ type: z.literal("dataPublished"), id: RequestId, ...DataChannelInfo.shape }),
+  /**
+   * The channel arrives on the subscribe transport with this label and the data publisher id as
+   * its `protocol`. With `offer` (the session's first channel adds m=application), reply `answer`.
+   */
+  z.object({
+    type: z.literal("dataSubscribed"),
+    id: RequestId,
+    dataSubscriberId: z.string(),
+    dataPublisherId: z.string(),
+    label: z.string(),
+    offer: z.optional(z.string()),
+  }),
+  /** To a data publisher's client: who is subscribed now (identities, one per subscription). */
+  z.object({
+    type: z.literal("data.subscribers"),
+    dataPublisherId: z.string(),
+    subscribers: z.array(z.string()),
+  }),
+  /** To a data subscriber's client: the subscription ended (its channel is closed). */
+  z.object({
+    type: z.literal("data.ended"),
+    dataSubscriberId: z.string(),
+    dataPublisherId: z.string(),
+    reason: z.enum(["overflow", "unpublished", "closed"]),
+  }),
   /** The node is going away (drain); reconnect to get a new session. */
   z.object({ type: z.literal("goaway"), reason: z.string() }),
   ...ROOM_EVENT_SCHEMAS,

@@ -148,6 +148,24 @@ export class PublishTransport extends TypedEmitter<PublishTransportEvents> {
     });
   }
 
+  /**
+   * Opens a DataChannel on this transport. The first one adds the m=application section: the
+   * result then carries an offer for the server (apply its answer with `setAnswer()`); later
+   * channels open in-band on the same SCTP association and need no negotiation.
+   */
+  async createDataChannel(
+    label: string,
+    init: RTCDataChannelInit = {},
+  ): Promise<{ channel: RTCDataChannel; offer?: RTCSessionDescriptionInit }> {
+    this.#assertOpen();
+    return this.#queue.run(async (hold) => {
+      const negotiated = /^m=application /m.test(this.#pc.localDescription?.sdp ?? "");
+      const channel = this.#pc.createDataChannel(label, init);
+      if (negotiated) return { channel };
+      return { channel, offer: await this.#negotiate(hold) };
+    });
+  }
+
   /** Starts an ICE restart: returns an offer with fresh ICE credentials for the server. */
   async restartIce(): Promise<RTCSessionDescriptionInit> {
     this.#assertOpen();

@@ -1,4 +1,7 @@
 import type { ServerMessage } from "../../shared/ws.ts";
+import { DataPublication } from "./DataPublication.ts";
+import { DataSubscription } from "./DataSubscription.ts";
+import type { DataPublishOptions, PublishedData } from "./DataTypes.ts";
 import { WeirClientError } from "./errors.ts";
 import { PublishTransport } from "./PublishTransport.ts";
 import type { PublishOptions } from "./PublishTransportTypes.ts";
@@ -38,6 +41,10 @@ export class Room extends TypedEmitter<RoomEvents> {
   readonly #wanted = new Set<string>();
   readonly #subscribers = new Map<string, string>(); // publisherId -> subscriberId
   readonly #participants = new Map<string, ParticipantInfo>();
+  readonly #dataPublications = new Map<string, DataPublication>();
+  readonly #dataSubscriptions = new Map<string, DataSubscription>();
+  /** subscribeData calls waiting for their channel, by data publisher id. */
+  readonly #dataWaiters = new Map<string, (s: DataSubscription) => void>();
   #session: Session | null = null;
   #state: RoomState = "new";
   #url = "";
@@ -124,6 +131,75 @@ export class Room extends TypedEmitter<RoomEvents> {
     if (reply.type === "unsubscribed") await this.#answer(s, reply.offer);
   }
 
+  /**
+   * Publishes a DataChannel (grant data) and resolves once the node forwards it. The first
+   * channel renegotiates the publish transport; later ones open in-band. Not republished after
+   * a reconnect: the publication emits `closed` and the app publishes again.
+   */
+  async publishData(label: string, options: DataPublishOptions = {}): Promise<DataPublication> {
+    const s = this.#requireSession();
+    const { channel, offer } = await s.pub.createDataChannel(label, options);
+    if (offer) {
+      const reply = await s.socket.request({
+        type: "publish",
+        offer: offer.sdp ?? "",
+        trackIds: [],
+      });
+      if (reply.type === "published") await s.pub.setAnswer({ type: "answer", sdp: reply.answer });
+    }
+    await opened(channel);
+    const reply = await s.socket.request({ type: "publishData", label });
+    if (reply.type !== "dataPublished") throw unexpected(reply.type);
+    const id = reply.dataPublisherId;
+    const publication = new DataPublication(id, channel);
+    this.#dataPublications.set(id, publication);
+    publication.on("closed", () => this.#dataPublications.delete(id));
+    return publication;
+  }
+
+  async unpublishData(dataPublisherId: string): Promise<void> {
+    const s = this.#session;
+    const publication = this.#dataPublications.get(dataPublisherId);
+    this.#dataPublications.delete(dataPublisherId);
+    if (s) await s.socket.request({ type: "unpublishData", dataPublisherId });
+    publication?.channel.close();
+  }
+
+  /** Subscribes to a published DataChannel (grant data); resolves once its channel is open. */
+  async subscribeData(dataPublisherId: string): Promise<DataSubscription> {
+    const s = this.#requireSession();
+    if (this.#dataWaiters.has(dataPublisherId)) {
+      throw new WeirClientError("invalid_state", `already subscribing to ${dataPublisherId}`);
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const arrived = new Promise<DataSubscription>((resolve, reject) => {
+      this.#dataWaiters.set(dataPublisherId, resolve);
+      timer = setTimeout(
+        () => reject(new WeirClientError("closed", `no channel for ${dataPublisherId}`)),
+        DATA_OPEN_TIMEOUT_MS,
+      );
+    });
+    try {
+      const reply = await s.socket.request({ type: "subscribeData", dataPublisherId });
+      if (reply.type !== "dataSubscribed") throw unexpected(reply.type);
+      if (reply.offer) await this.#answer(s, reply.offer);
+      const subscription = await arrived;
+      subscription.dataSubscriberId = reply.dataSubscriberId;
+      this.#dataSubscriptions.set(reply.dataSubscriberId, subscription);
+      return subscription;
+    } finally {
+      clearTimeout(timer);
+      this.#dataWaiters.delete(dataPublisherId);
+    }
+  }
+
+  async unsubscribeData(subscription: DataSubscription): Promise<void> {
+    const id = subscription.dataSubscriberId;
+    const s = this.#session;
+    if (!this.#dataSubscriptions.delete(id) || !s) return;
+    await s.socket.request({ type: "unsubscribeData", dataSubscriberId: id });
+  }
+
   async close(): Promise<void> {
     this.#setState("closed");
     this.#teardown();
@@ -181,6 +257,12 @@ export class Room extends TypedEmitter<RoomEvents> {
       this.emit("track", remote);
     });
     s.sub.on("trackended", (t) => this.emit("trackended", { publisherId: t.publisherId }));
+    s.sub.on("datachannel", (channel) => {
+      // Made here, in the channel's own task, so no early message is missed.
+      const waiter = this.#dataWaiters.get(channel.protocol);
+      if (waiter) waiter(new DataSubscription(channel.protocol, channel));
+      else channel.close();
+    });
   }
 
   async #publishOn(s: Session, local: LocalTrack): Promise<void> {
@@ -224,6 +306,19 @@ export class Room extends TypedEmitter<RoomEvents> {
         return this.#trackPublished(m);
       case "track.unpublished":
         return this.#trackUnpublished(m.publisherId, m.identity);
+      case "data.published":
+        return this.#dataPublished(m);
+      case "data.unpublished":
+        return this.#dataUnpublished(m.dataPublisherId, m.identity);
+      case "data.subscribers":
+        this.#dataPublications.get(m.dataPublisherId)?.setSubscribers(m.subscribers);
+        return;
+      case "data.ended": {
+        const subscription = this.#dataSubscriptions.get(m.dataSubscriberId);
+        this.#dataSubscriptions.delete(m.dataSubscriberId);
+        subscription?.end(m.reason);
+        return;
+      }
       case "goaway":
         return this.#lost(s);
       default:
@@ -244,6 +339,25 @@ export class Room extends TypedEmitter<RoomEvents> {
     if (p) p.tracks = p.tracks.filter((t) => t.publisherId !== publisherId);
     this.#subscribers.delete(publisherId);
     this.emit("trackunpublished", { publisherId, identity });
+  }
+
+  #dataPublished(d: PublishedData): void {
+    const p = this.#participants.get(d.identity) ?? { identity: d.identity, tracks: [] };
+    const { identity, ...info } = d;
+    p.data = [...(p.data ?? []).filter((x) => x.dataPublisherId !== d.dataPublisherId), info];
+    this.#participants.set(identity, p);
+    this.emit("datapublished", d);
+  }
+
+  #dataUnpublished(dataPublisherId: string, identity: string): void {
+    const p = this.#participants.get(identity);
+    if (p?.data) p.data = p.data.filter((x) => x.dataPublisherId !== dataPublisherId);
+    this.emit("dataunpublished", { dataPublisherId, identity });
+  }
+
+  #requireSession(): Session {
+    if (!this.#session) throw new WeirClientError("invalid_state", "the room is not connected");
+    return this.#session;
   }
 
   #ownerOf(publisherId: string): string | undefined {
@@ -278,6 +392,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     const s = this.#session;
     this.#session = null;
     this.#subscribers.clear();
+    this.#dataSubscriptions.clear();
     if (!s) return;
     clearInterval(s.heartbeat);
     s.socket.close();
@@ -290,6 +405,29 @@ export class Room extends TypedEmitter<RoomEvents> {
     this.#state = state;
     this.emit("connectionstatechange", state);
   }
+}
+
+const DATA_OPEN_TIMEOUT_MS = 15_000;
+
+/** Resolves when `channel` is open; rejects if it closes first or takes too long. */
+function opened(channel: RTCDataChannel): Promise<void> {
+  if (channel.readyState === "open") return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => fail("did not open in time"), DATA_OPEN_TIMEOUT_MS);
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      reject(new WeirClientError("closed", `DataChannel ${channel.label} ${why}`));
+    };
+    channel.addEventListener("open", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    channel.addEventListener("close", () => fail("closed"));
+  });
+}
+
+function unexpected(type: string): WeirClientError {
+  return new WeirClientError("invalid_state", `unexpected reply ${type}`);
 }
 
 function wire(c: RTCIceCandidateInit | null) {

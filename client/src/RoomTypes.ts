@@ -1,4 +1,5 @@
 import type { ParticipantInfo, TrackInfo } from "../../shared/room.ts";
+import type { PublishedData } from "./DataTypes.ts";
 import type { PublishOptions } from "./PublishTransportTypes.ts";
 
 export type RoomState = "new" | "connecting" | "connected" | "reconnecting" | "closed";
@@ -37,6 +38,9 @@ export interface RoomEvents {
   track: [RemoteTrack];
   /** A subscribed track ended (unpublished, unsubscribed or lost in a reconnect). */
   trackended: [{ publisherId: string }];
+  /** Someone in the room published a DataChannel you can subscribe to (`subscribeData`). */
+  datapublished: [PublishedData];
+  dataunpublished: [{ dataPublisherId: string; identity: string }];
   error: [Error];
 }
 

@@ -58,6 +58,9 @@ export class SubscribeTransport extends TypedEmitter<SubscribeTransportEvents> {
       const mid = e.transceiver?.mid;
       if (mid) this.#streamsByMid.set(mid, e.streams);
     };
+    this.#pc.ondatachannel = (e) => {
+      if (!this.#closed) this.emit("datachannel", e.channel);
+    };
   }
 
   /** The underlying RTCPeerConnection (for inspection; do not negotiate on it directly). */
@@ -144,6 +147,7 @@ export class SubscribeTransport extends TypedEmitter<SubscribeTransportEvents> {
     this.#pc.onicecandidate = null;
     this.#pc.onconnectionstatechange = null;
     this.#pc.ontrack = null;
+    this.#pc.ondatachannel = null;
     const live = [...this.#live.values()];
     this.#live.clear();
     this.#streamsByMid.clear();

@@ -27,6 +27,8 @@ export interface EndedTrack {
 export interface SubscribeTransportEvents {
   track: [event: SubscribedTrack];
   trackended: [event: EndedTrack];
+  /** The server opened a DataChannel (a data subscription; its `protocol` is the data publisher id). */
+  datachannel: [channel: RTCDataChannel];
   /** A local ICE candidate for the server's `addIceCandidate`; null when gathering ended. */
   icecandidate: [candidate: RTCIceCandidateInit | null];
   connectionstatechange: [state: RTCPeerConnectionState];

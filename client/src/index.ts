@@ -1,3 +1,13 @@
+export { DataPublication } from "./DataPublication.ts";
+export { DataSubscription } from "./DataSubscription.ts";
+export type {
+  DataChannelInfo,
+  DataEndReason,
+  DataPublicationEvents,
+  DataPublishOptions,
+  DataSubscriptionEvents,
+  PublishedData,
+} from "./DataTypes.ts";
 export type { WeirClientErrorCode } from "./errors.ts";
 export { WeirClientError } from "./errors.ts";
 export { NegotiationQueue } from "./NegotiationQueue.ts";

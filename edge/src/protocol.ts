@@ -32,18 +32,31 @@ export const MAX_PENDING = 64;
 /** How long an opened session waits for the adapter to attach the socket. */
 export const ATTACH_TIMEOUT_MS = 15_000;
 
-const NEEDS: Record<ClientMessage["type"], (m: ClientMessage) => Grant | null> = {
-  publish: () => "publish",
-  unpublish: () => "publish",
-  subscribe: () => "subscribe",
-  unsubscribe: () => "subscribe",
-  answer: () => "subscribe",
-  ice: (m) => (m.type === "ice" && m.target === "publish" ? "publish" : "subscribe"),
+/**
+ * The grants a client message needs, any one of them. DataChannels need `data`; the negotiation
+ * messages that carry them (a `publish` with no tracks, `answer`, `ice`) take `data` too.
+ */
+const NEEDS: Record<ClientMessage["type"], (m: ClientMessage) => readonly Grant[] | null> = {
+  publish: (m) => (m.type === "publish" && m.trackIds.length === 0 ? PUB_OR_DATA : PUB),
+  unpublish: () => PUB,
+  subscribe: () => SUB,
+  unsubscribe: () => SUB,
+  answer: () => SUB_OR_DATA,
+  ice: (m) => (m.type === "ice" && m.target === "publish" ? PUB_OR_DATA : SUB_OR_DATA),
   ping: () => null,
+  publishData: () => DATA,
+  unpublishData: () => DATA,
+  subscribeData: () => DATA,
+  unsubscribeData: () => DATA,
 };
+const PUB: readonly Grant[] = ["publish"];
+const SUB: readonly Grant[] = ["subscribe"];
+const DATA: readonly Grant[] = ["data"];
+const PUB_OR_DATA: readonly Grant[] = ["publish", "data"];
+const SUB_OR_DATA: readonly Grant[] = ["subscribe", "data"];
 
-/** The grant a client message needs, or null. */
-export function grantFor(m: ClientMessage): Grant | null {
+/** The grants a client message needs (any one of them), or null. */
+export function grantsFor(m: ClientMessage): readonly Grant[] | null {
   return NEEDS[m.type](m);
 }
 
@@ -128,9 +141,9 @@ class WsSession implements WsHandler {
     }
     const message = parsed.data;
     const id = "id" in message ? message.id : undefined;
-    const grant = grantFor(message);
-    if (grant !== null && !this.claims.grants.includes(grant)) {
-      this.#error(id, "forbidden", `token lacks the "${grant}" grant`);
+    const grants = grantsFor(message);
+    if (grants !== null && !grants.some((g) => this.claims.grants.includes(g))) {
+      this.#error(id, "forbidden", `token lacks the "${grants.join('" or "')}" grant`);
       return;
     }
     if (this.#pending >= MAX_PENDING) {

@@ -2,30 +2,37 @@ import type {
   DataChannelOptions,
   DataPublisherEvents,
   DataPublisherStats,
+  DataSink,
 } from "./DataPublisherTypes.ts";
-import type { DataSubscriber } from "./DataSubscriber.ts";
+import { InvalidStateError } from "./errors.ts";
 import { TypedEmitter } from "./TypedEmitter.ts";
 import { MAX_DATA_MESSAGE_BYTES, type PeerDataChannel } from "./WebRtcPeer.ts";
 
 export interface DataPublisherInit {
   id: string;
-  channel: PeerDataChannel;
+  /**
+   * The publishing client's channel. Absent for a publisher fed by something else, e.g. a bridge
+   * from another media node: it passes `options` and calls receive() for each message.
+   */
+  channel?: PeerDataChannel;
+  /** How the channel delivers; taken from `channel` when there is one. */
+  options?: DataChannelOptions;
   /** Largest message forwarded (default 256 KiB, the a=max-message-size the node announces). */
   maxMessageSize?: number;
 }
 
 /**
- * One published DataChannel: receives each message once and hands it to every subscriber's own
- * queue (string stays string, binary stays binary, one message stays one message). A slow
- * subscriber only ever fills its own queue.
+ * One published DataChannel: receives each message once and hands it to every sink (a
+ * DataSubscriber's own queue, or a bridge to another node): string stays string, binary stays
+ * binary, one message stays one message. A slow subscriber only ever fills its own queue.
  */
 export class DataPublisher extends TypedEmitter<DataPublisherEvents> {
   readonly id: string;
   readonly label: string;
   readonly options: Readonly<DataChannelOptions>;
-  readonly #channel: PeerDataChannel;
+  readonly #channel: PeerDataChannel | undefined;
   readonly #maxMessageSize: number;
-  #subscribers: DataSubscriber[] = [];
+  #subscribers: DataSink[] = [];
   #closed = false;
   readonly #stats = {
     messagesIn: 0,
@@ -37,15 +44,20 @@ export class DataPublisher extends TypedEmitter<DataPublisherEvents> {
   constructor(init: DataPublisherInit) {
     super();
     this.id = init.id;
-    this.#channel = init.channel;
-    this.label = init.channel.label;
-    this.options = Object.freeze({
-      label: init.channel.label,
-      ordered: init.channel.ordered,
-      maxRetransmits: init.channel.maxRetransmits,
-      maxPacketLifeTime: init.channel.maxPacketLifeTime,
-      protocol: init.channel.protocol,
-    });
+    const c = init.channel;
+    this.#channel = c;
+    const options = c
+      ? {
+          label: c.label,
+          ordered: c.ordered,
+          maxRetransmits: c.maxRetransmits,
+          maxPacketLifeTime: c.maxPacketLifeTime,
+          protocol: c.protocol,
+        }
+      : init.options;
+    if (!options) throw new InvalidStateError("a DataPublisher needs a channel or options");
+    this.options = Object.freeze({ ...options });
+    this.label = options.label;
     this.#maxMessageSize = init.maxMessageSize ?? MAX_DATA_MESSAGE_BYTES;
   }
 
@@ -53,11 +65,14 @@ export class DataPublisher extends TypedEmitter<DataPublisherEvents> {
     return this.#closed;
   }
 
-  get subscribers(): readonly DataSubscriber[] {
+  get subscribers(): readonly DataSink[] {
     return this.#subscribers;
   }
 
-  /** One message from the publishing client. Never throws; bad input is counted and dropped. */
+  /**
+   * One message from the publishing client (or a bridge). Never throws; bad input is counted and
+   * dropped.
+   */
   receive(data: unknown): void {
     if (this.#closed) return;
     let size: number;
@@ -79,15 +94,18 @@ export class DataPublisher extends TypedEmitter<DataPublisherEvents> {
     this.emit("message", data);
   }
 
-  /** Called by a subscribe transport once the subscriber's channel exists. */
-  addSubscriber(subscriber: DataSubscriber): void {
+  /**
+   * Adds a sink: a subscribe transport's DataSubscriber once its channel exists, or a bridge.
+   * The sink leaves when it emits "closed".
+   */
+  addSubscriber(subscriber: DataSink): void {
     if (this.#closed) {
       subscriber.close();
       return;
     }
     if (this.#subscribers.includes(subscriber)) return;
     this.#subscribers = [...this.#subscribers, subscriber];
-    subscriber.on("closed", () => this.#removeSubscriber(subscriber));
+    subscriber.once("closed", () => this.#removeSubscriber(subscriber));
     this.emit("subscriberadded", subscriber);
   }
 
@@ -105,14 +123,14 @@ export class DataPublisher extends TypedEmitter<DataPublisherEvents> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#channel.close();
+    this.#channel?.close();
     for (const s of this.#subscribers) s.close();
     this.#subscribers = [];
     this.emit("closed");
     this.removeAllListeners();
   }
 
-  #removeSubscriber(subscriber: DataSubscriber): void {
+  #removeSubscriber(subscriber: DataSink): void {
     const i = this.#subscribers.indexOf(subscriber);
     if (i < 0) return;
     this.#subscribers = this.#subscribers.filter((s) => s !== subscriber);

@@ -1,5 +1,3 @@
-import type { DataSubscriber } from "./DataSubscriber.ts";
-
 /** How a DataChannel delivers: what the client chose when it opened the channel. */
 export interface DataChannelOptions {
   label: string;
@@ -11,6 +9,23 @@ export interface DataChannelOptions {
   maxPacketLifeTime?: number;
   /** Sub-protocol name the client gave (may be empty). */
   protocol: string;
+}
+
+/**
+ * Where a DataPublisher hands each message: a DataSubscriber (a channel toward one client), or
+ * anything else with the same shape, e.g. a bridge that carries the messages to another media
+ * node over NATS. send() must not block or throw; a sink that cannot keep up queues or drops on
+ * its own and never slows the publisher's other sinks.
+ */
+export interface DataSink {
+  readonly id: string;
+  /** What the app attached when it made the sink (e.g. the subscriber's identity). */
+  readonly appData: Readonly<Record<string, unknown>>;
+  /** One message; `size` is its length in bytes (UTF-8 for strings). */
+  send(data: string | Buffer, size: number): void;
+  close(): void;
+  /** The publisher drops the sink when it emits "closed". */
+  once(event: "closed", listener: () => void): unknown;
 }
 
 export interface DataPublisherStats {
@@ -32,7 +47,7 @@ export interface DataPublisherEvents {
   message: [string | Buffer];
   /** A message over the size limit was dropped; its size in bytes. */
   oversized: [number];
-  subscriberadded: [DataSubscriber];
-  subscriberremoved: [DataSubscriber];
+  subscriberadded: [DataSink];
+  subscriberremoved: [DataSink];
   closed: [];
 }

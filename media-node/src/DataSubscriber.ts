@@ -1,4 +1,5 @@
 import type { DataPublisher } from "./DataPublisher.ts";
+import type { DataSink } from "./DataPublisherTypes.ts";
 import type { DataSubscriberEvents, DataSubscriberStats } from "./DataSubscriberTypes.ts";
 import { TypedEmitter } from "./TypedEmitter.ts";
 import type { PeerDataChannel } from "./WebRtcPeer.ts";
@@ -15,6 +16,7 @@ export interface DataSubscriberInit {
   dataPublisher: DataPublisher;
   channel: PeerDataChannel;
   maxQueueBytes?: number;
+  appData?: Record<string, unknown>;
 }
 
 /**
@@ -24,8 +26,9 @@ export interface DataSubscriberInit {
  * when its queue overflows it emits `overflow` and closes. A partially reliable or unordered
  * channel drops its oldest queued messages instead. Either way only this subscriber is affected.
  */
-export class DataSubscriber extends TypedEmitter<DataSubscriberEvents> {
+export class DataSubscriber extends TypedEmitter<DataSubscriberEvents> implements DataSink {
   readonly id: string;
+  readonly appData: Readonly<Record<string, unknown>>;
   readonly dataPublisher: DataPublisher;
   readonly dataPublisherId: string;
   readonly #channel: PeerDataChannel;
@@ -49,6 +52,7 @@ export class DataSubscriber extends TypedEmitter<DataSubscriberEvents> {
   constructor(init: DataSubscriberInit) {
     super();
     this.id = init.id;
+    this.appData = Object.freeze({ ...init.appData });
     this.dataPublisher = init.dataPublisher;
     this.dataPublisherId = init.dataPublisher.id;
     this.#channel = init.channel;

@@ -8,6 +8,13 @@ export interface DataSubscribeOptions {
    * `overflow` and close; other channels drop their oldest queued messages.
    */
   maxQueueBytes?: number;
+  /**
+   * The `protocol` of the channel toward the client (default: the publisher's). The WebSocket
+   * service puts the data publisher id here so a client tells apart same-label channels.
+   */
+  protocol?: string;
+  /** Whatever the app wants to find on the DataSubscriber (e.g. the subscriber's identity). */
+  appData?: Record<string, unknown>;
 }
 
 export interface DataSubscribeResult {

@@ -138,13 +138,14 @@ export class SubscribeTransport
         ordered: o.ordered,
         maxRetransmits: o.maxRetransmits,
         maxPacketLifeTime: o.maxPacketLifeTime,
-        protocol: o.protocol,
+        protocol: options.protocol ?? o.protocol,
       });
       const dataSubscriber = new DataSubscriber({
         id: newId("dsub"),
         dataPublisher: publisher,
         channel,
         maxQueueBytes: options.maxQueueBytes,
+        appData: options.appData,
       });
       this.#dataSubscribers.set(dataSubscriber.id, dataSubscriber);
       dataSubscriber.on("closed", () => {

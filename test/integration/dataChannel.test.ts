@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, test } from "node:test";
 import { type RTCDataChannel, RTCPeerConnection } from "werift";
-import { type DataPublisher, Router, type SubscribeTransport } from "../../media-node/src/index.ts";
+import {
+  type DataPublisher,
+  type DataSubscriber,
+  Router,
+  type SubscribeTransport,
+} from "../../media-node/src/index.ts";
 import { CLIENT_CODECS, noStun, until, waitGathered } from "../helpers/weriftPeer.ts";
 
 const router = new Router({ transport: { listenIps: ["127.0.0.1"] } });
@@ -168,7 +173,7 @@ test("1000 messages in order to two subscribers, strings stay strings, 256 KiB i
   const stats = chat.getStats();
   assert.equal(stats.messagesIn, 1000);
   assert.equal(stats.subscribers, 2);
-  for (const s of chat.subscribers) {
+  for (const s of chat.subscribers as DataSubscriber[]) {
     assert.equal(s.getStats().messagesOut, 1000);
     assert.equal(s.getStats().dropped, 0);
   }

@@ -1,4 +1,10 @@
-import type { ParticipantInfo, RoomEvent, TrackInfo } from "../../../shared/room.ts";
+import type {
+  DataChannelInfo,
+  ParticipantInfo,
+  RoomEvent,
+  TrackInfo,
+} from "../../../shared/room.ts";
+import type { DataPublisher } from "../DataPublisher.ts";
 import type { Publisher } from "../Publisher.ts";
 import type { Router } from "../Router.ts";
 import type { Session } from "./Session.ts";
@@ -8,6 +14,8 @@ interface Participant {
   sessions: Set<Session>;
   /** Published tracks in publish order. */
   tracks: Map<string, TrackInfo>;
+  /** Published DataChannels in publish order. */
+  data: Map<string, DataChannelInfo>;
 }
 
 /**
@@ -38,7 +46,7 @@ export class RoomState {
     let p = this.#participants.get(session.identity);
     const first = !p;
     if (!p) {
-      p = { identity: session.identity, sessions: new Set(), tracks: new Map() };
+      p = { identity: session.identity, sessions: new Set(), tracks: new Map(), data: new Map() };
       this.#participants.set(session.identity, p);
     }
     p.sessions.add(session);
@@ -71,11 +79,29 @@ export class RoomState {
     return info;
   }
 
+  /** Records a DataChannel a session published; it is unpublished when the publisher closes. */
+  dataPublished(identity: string, dp: DataPublisher): DataChannelInfo {
+    const o = dp.options;
+    const info: DataChannelInfo = { dataPublisherId: dp.id, label: o.label, ordered: o.ordered };
+    if (o.maxRetransmits !== undefined) info.maxRetransmits = o.maxRetransmits;
+    if (o.maxPacketLifeTime !== undefined) info.maxPacketLifeTime = o.maxPacketLifeTime;
+    const p = this.#participants.get(identity);
+    if (!p) return info;
+    p.data.set(dp.id, info);
+    dp.once("closed", () => {
+      if (!p.data.delete(dp.id)) return;
+      this.#onEvent(this, { type: "data.unpublished", identity, dataPublisherId: dp.id });
+    });
+    this.#onEvent(this, { type: "data.published", identity, ...info });
+    return info;
+  }
+
   participants(): ParticipantInfo[] {
-    return [...this.#participants.values()].map((p) => ({
-      identity: p.identity,
-      tracks: [...p.tracks.values()],
-    }));
+    return [...this.#participants.values()].map((p) => {
+      const info: ParticipantInfo = { identity: p.identity, tracks: [...p.tracks.values()] };
+      if (p.data.size > 0) info.data = [...p.data.values()];
+      return info;
+    });
   }
 
   /** Publisher ids in join order, each participant's tracks in publish order. */

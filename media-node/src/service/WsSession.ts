@@ -8,6 +8,7 @@ import type { SubscribeTransport } from "../SubscribeTransport.ts";
 import type { IceCandidateInit } from "../TransportTypes.ts";
 import { CandidateRelay } from "./CandidateRelay.ts";
 import { Session, type SessionContext } from "./Session.ts";
+import { WsDataChannels } from "./WsDataChannels.ts";
 
 type Target = "publish" | "subscribe";
 type Reply = ServerMessage | undefined;
@@ -27,6 +28,7 @@ export class WsSession extends Session {
   /** Set while an explicit unsubscribe renegotiates (its negotiationneeded is ours). */
   #explicit = false;
   #offerScheduled = false;
+  readonly #data: WsDataChannels;
 
   constructor(ctx: SessionContext, grants: readonly Grant[]) {
     super(ctx);
@@ -35,6 +37,19 @@ export class WsSession extends Session {
       publish: new CandidateRelay((c) => this.#emitIce("publish", c)),
       subscribe: new CandidateRelay((c) => this.#emitIce("subscribe", c)),
     };
+    const session = this;
+    this.#data = new WsDataChannels({
+      identity: this.identity,
+      room: this.room,
+      get publishTransport() {
+        return session.#pub;
+      },
+      subscribeTransport: () => this.#subscribeTransport(),
+      subscribeRelay: this.#relay.subscribe,
+      emit: (m) => {
+        if (!this.closed) ctx.emit(m);
+      },
+    });
   }
 
   override deliver(event: RoomEvent): void {
@@ -62,11 +77,32 @@ export class WsSession extends Session {
         return this.#ice(m.target, m.candidate);
       case "ping":
         return Promise.resolve({ type: "pong", id: m.id });
+      default:
+        return this.#handleData(m);
+    }
+  }
+
+  /** DataChannel messages (grant data). */
+  async #handleData(m: ClientMessage): Promise<Reply> {
+    this.#need("data");
+    switch (m.type) {
+      case "publishData":
+        return this.#data.publish(m.id, m.label);
+      case "unpublishData":
+        return this.#data.unpublish(m.id, m.dataPublisherId);
+      case "subscribeData":
+        return this.#data.subscribe(m.id, m.dataPublisherId);
+      case "unsubscribeData":
+        return this.#data.unsubscribe(m.id, m.dataSubscriberId);
+      default:
+        throw new WeirApiError("bad_request", `unknown message type ${m.type}`);
     }
   }
 
   async #publish(id: string, offer: string, trackIds: string[]): Promise<Reply> {
-    this.#need("publish");
+    // With no tracks it only renegotiates (e.g. adds the m=application of a DataChannel).
+    if (trackIds.length === 0) this.#need("publish", "data");
+    else this.#need("publish");
     const pub = this.#publishTransport();
     const answer = await this.#relay.publish.negotiate(
       () => pub.getAnswer({ type: "offer", sdp: offer }),
@@ -147,7 +183,7 @@ export class WsSession extends Session {
   async #ice(target: Target, c: WireCandidate | null): Promise<Reply> {
     let t: PublishTransport | SubscribeTransport | null = this.#sub;
     if (target === "publish") {
-      this.#need("publish");
+      this.#need("publish", "data");
       t = this.#publishTransport();
     }
     if (!t) return undefined;
@@ -162,9 +198,10 @@ export class WsSession extends Session {
     return undefined;
   }
 
-  #need(grant: Grant): void {
-    if (!this.grants.has(grant)) {
-      throw new WeirApiError("forbidden", `the token lacks the "${grant}" grant`);
+  /** Throws "forbidden" unless the token carries one of `grants`. */
+  #need(...grants: Grant[]): void {
+    if (!grants.some((g) => this.grants.has(g))) {
+      throw new WeirApiError("forbidden", `the token lacks the "${grants.join('" or "')}" grant`);
     }
   }
 
