@@ -5,149 +5,17 @@ import {
   DependencyDescriptor,
   DependencyDescriptorError,
   DependencyDescriptorReader,
-  DTI_DISCARDABLE,
-  DTI_NOT_PRESENT,
-  DTI_REQUIRED,
-  DTI_SWITCH,
   decodeTargetFor,
   isFrameNeededFor,
   isSwitchPointFor,
   writeActiveDecodeTargets,
 } from "../../media-node/src/rtp/dependencyDescriptor/index.ts";
+import { BitWriter, encode, L1T3, L2T2, L3T3 } from "../fixtures/packets/ddWriter.ts";
 import { hex, prng, randomBytes, toHex } from "../fixtures/packets/hex.ts";
 
-// The vectors below are built by hand, bit by bit, following the syntax of the AV1 RTP
-// specification, Appendix A (dependency_descriptor(), template_dependency_structure(),
-// frame_dependency_definition(), ns(n)), with the tiny test-only bit writer below. The
-// writer is written from the spec's syntax tables, independently of the reader, and one
-// vector (L1T1) is also checked against hex worked out by hand.
-
-class BitWriter {
-  private readonly bitsOut: number[] = [];
-  /** f(n): n bits, most significant first. */
-  f(n: number, v: number): this {
-    for (let i = n - 1; i >= 0; i--) this.bitsOut.push(Math.floor(v / 2 ** i) & 1);
-    return this;
-  }
-  /** ns(n) encoding of v in [0, n). */
-  ns(n: number, v: number): this {
-    let w = 0;
-    for (let x = n; x !== 0; x >>= 1) w++;
-    const m = (1 << w) - n;
-    if (v < m) return this.f(w - 1, v);
-    const t = v + m;
-    return this.f(w - 1, t >> 1).f(1, t & 1);
-  }
-  get bitCount(): number {
-    return this.bitsOut.length;
-  }
-  /** Bytes, zero padded. */
-  bytes(): Buffer {
-    const b = Buffer.alloc(Math.ceil(this.bitsOut.length / 8));
-    this.bitsOut.forEach((bit, i) => {
-      b[i >> 3] |= bit << (7 - (i & 7));
-    });
-    return b;
-  }
-}
-
-const DTI: Record<string, number> = {
-  "-": DTI_NOT_PRESENT,
-  D: DTI_DISCARDABLE,
-  S: DTI_SWITCH,
-  R: DTI_REQUIRED,
-};
-
-interface TemplateSpec {
-  s: number;
-  t: number;
-  /** DTIs as in libwebrtc's notation: "-" not present, D discardable, S switch, R required. */
-  dtis: string;
-  fdiffs: number[];
-  chains: number[];
-}
-interface StructureSpec {
-  offset: number;
-  dtCount: number;
-  templates: TemplateSpec[];
-  chainCount: number;
-  protectedBy: number[];
-  resolutions?: [number, number][];
-}
-interface PacketSpec {
-  sof?: boolean;
-  eof?: boolean;
-  templateId: number;
-  frameNumber: number;
-  /** Write extended fields even with nothing set (a 4+ byte descriptor). */
-  extended?: boolean;
-  structure?: StructureSpec;
-  /** Bitmask and the DtCnt it is written with. */
-  active?: { mask: number; dtCount: number };
-  customDtis?: string;
-  customFdiffs?: number[];
-  customChains?: number[];
-}
-
-function writeStructure(w: BitWriter, st: StructureSpec): void {
-  w.f(6, st.offset).f(5, st.dtCount - 1);
-  // template_layers(): next_layer_idc from each template to the next, 3 after the last.
-  st.templates.forEach((tp, i) => {
-    const next = st.templates[i + 1];
-    if (!next) w.f(2, 3);
-    else if (next.s === tp.s && next.t === tp.t) w.f(2, 0);
-    else if (next.s === tp.s && next.t === tp.t + 1) w.f(2, 1);
-    else if (next.s === tp.s + 1 && next.t === 0) w.f(2, 2);
-    else throw new Error("templates not in layer order");
-  });
-  for (const tp of st.templates) for (const c of tp.dtis) w.f(2, DTI[c]);
-  for (const tp of st.templates) {
-    for (const d of tp.fdiffs) w.f(1, 1).f(4, d - 1);
-    w.f(1, 0);
-  }
-  w.ns(st.dtCount + 1, st.chainCount);
-  if (st.chainCount > 0) {
-    for (const p of st.protectedBy) w.ns(st.chainCount, p);
-    for (const tp of st.templates) for (const c of tp.chains) w.f(4, c);
-  }
-  w.f(1, st.resolutions ? 1 : 0);
-  for (const [width, height] of st.resolutions ?? []) w.f(16, width - 1).f(16, height - 1);
-}
-
-function encode(p: PacketSpec): Buffer {
-  const w = new BitWriter();
-  w.f(1, p.sof ? 1 : 0)
-    .f(1, p.eof ? 1 : 0)
-    .f(6, p.templateId)
-    .f(16, p.frameNumber);
-  const extended =
-    p.extended ||
-    p.structure ||
-    p.active ||
-    p.customDtis !== undefined ||
-    p.customFdiffs ||
-    p.customChains;
-  if (extended) {
-    w.f(1, p.structure ? 1 : 0)
-      .f(1, p.active ? 1 : 0)
-      .f(1, p.customDtis !== undefined ? 1 : 0)
-      .f(1, p.customFdiffs ? 1 : 0)
-      .f(1, p.customChains ? 1 : 0);
-    if (p.structure) writeStructure(w, p.structure);
-    if (p.active) w.f(p.active.dtCount, p.active.mask);
-    if (p.customDtis !== undefined) for (const c of p.customDtis) w.f(2, DTI[c]);
-    for (const d of p.customFdiffs ?? []) {
-      const v = d - 1;
-      const size = v < 16 ? 1 : v < 256 ? 2 : 3;
-      w.f(2, size).f(4 * size, v);
-    }
-    if (p.customFdiffs) w.f(2, 0);
-    for (const c of p.customChains ?? []) w.f(8, c);
-  }
-  const b = w.bytes();
-  // A descriptor with extended fields is longer than 3 bytes by definition.
-  return extended && b.length === 3 ? Buffer.concat([b, Buffer.alloc(1)]) : b;
-}
+// The vectors are built bit by bit with the test-only writer in test/fixtures/packets/ddWriter.ts
+// (from the AV1 RTP specification's syntax tables, independently of the reader); one vector
+// (L1T1) is also checked against hex worked out by hand.
 
 function dtiString(d: DependencyDescriptor): string {
   let s = "";
@@ -160,78 +28,6 @@ function fdiffList(d: DependencyDescriptor): number[] {
 function chainList(d: DependencyDescriptor): number[] {
   return Array.from(d.chainFdiffs.subarray(0, d.chainCount));
 }
-
-// ---- Structures (as Chromium's ScalabilityStructure* announce them) ----
-
-// L1T3: decode targets T0, T0+T1, T0+T1+T2; one chain on T0 protecting all three.
-// Frame pattern T0 T2 T1 T2 (fdiffs: T2 refs the previous frame, T1 refs T0 two back).
-// Offset 60 so that template ids wrap (60, 61, 62, 63, 0).
-const L1T3: StructureSpec = {
-  offset: 60,
-  dtCount: 3,
-  chainCount: 1,
-  protectedBy: [0, 0, 0],
-  templates: [
-    { s: 0, t: 0, dtis: "SSS", fdiffs: [], chains: [0] }, // key frame
-    { s: 0, t: 0, dtis: "SSS", fdiffs: [4], chains: [4] },
-    { s: 0, t: 1, dtis: "-DR", fdiffs: [2], chains: [2] },
-    { s: 0, t: 2, dtis: "--D", fdiffs: [1], chains: [1] },
-    { s: 0, t: 2, dtis: "--D", fdiffs: [1], chains: [3] },
-  ],
-};
-
-// L2T2 (full SVC): decode targets S0T0, S0T1, S1T0, S1T1; chain 0 on S0, chain 1 on S1.
-const L2T2: StructureSpec = {
-  offset: 0,
-  dtCount: 4,
-  chainCount: 2,
-  protectedBy: [0, 0, 1, 1],
-  resolutions: [
-    [320, 180],
-    [640, 360],
-  ],
-  templates: [
-    { s: 0, t: 0, dtis: "SSSS", fdiffs: [], chains: [0, 0] }, // key frame, S0
-    { s: 0, t: 0, dtis: "SSRR", fdiffs: [4], chains: [4, 3] },
-    { s: 0, t: 1, dtis: "-D-R", fdiffs: [2], chains: [2, 1] },
-    { s: 1, t: 0, dtis: "--SS", fdiffs: [1], chains: [1, 1] }, // key frame, S1
-    { s: 1, t: 0, dtis: "--SS", fdiffs: [4, 1], chains: [1, 1] },
-    { s: 1, t: 1, dtis: "---D", fdiffs: [2, 1], chains: [3, 2] },
-  ],
-};
-
-// L3T3-style: 3 spatial x 3 temporal, 9 decode targets (S*3 + T), 3 chains.
-function l3t3(): StructureSpec {
-  const templates: TemplateSpec[] = [];
-  for (let s = 0; s < 3; s++) {
-    for (let t = 0; t < 3; t++) {
-      let dtis = "";
-      for (let ds = 0; ds < 3; ds++) {
-        for (let dt = 0; dt < 3; dt++) dtis += ds >= s && dt >= t ? (t === 0 ? "S" : "D") : "-";
-      }
-      templates.push({
-        s,
-        t,
-        dtis,
-        fdiffs: s > 0 ? [4 >> t, 1] : [4 >> t],
-        chains: [1, 2, 3],
-      });
-    }
-  }
-  return {
-    offset: 5,
-    dtCount: 9,
-    chainCount: 3,
-    protectedBy: [0, 0, 0, 1, 1, 1, 2, 2, 2],
-    resolutions: [
-      [320, 180],
-      [640, 360],
-      [1280, 720],
-    ],
-    templates,
-  };
-}
-const L3T3 = l3t3();
 
 describe("dependency descriptor: hand vectors", () => {
   it("L1T1 structure packet matches the hex worked out by hand", () => {
