@@ -52,6 +52,8 @@ interface NegotiatedTrack extends OfferedTrack {
   codec: CodecCapability;
   sourcePayloadType: number;
   ssrcs: number[];
+  /** Simulcast rids the client sends (a=rid:<id> send), in offer order. */
+  rids: string[];
   headerExtensions: { id: number; uri: string }[];
 }
 
@@ -70,7 +72,8 @@ export class PublishTransport
   readonly #router: RouterContext;
   readonly #peer: WebRtcPeer;
   readonly #view = new RtpView();
-  readonly #bySsrc = new Map<number, Publisher>();
+  /** SSRC -> the publisher and encoding it carries (learned from a=ssrc or the mid/rid extensions). */
+  readonly #bySsrc = new Map<number, Route>();
   readonly #byMid = new Map<string, Publisher>();
   readonly #tracks = new Map<string, NegotiatedTrack>();
   readonly #channels = new Map<string, OfferedChannel>();
@@ -78,6 +81,7 @@ export class PublishTransport
   readonly #maxIncomingBitrate: number;
   readonly #timers: NodeJS.Timeout[] = [];
   #midExtId = 0;
+  #ridExtId = 0;
   #closed = false;
 
   constructor(router: RouterContext, options: PublishTransportOptions = {}) {
@@ -137,13 +141,17 @@ export class PublishTransport
       codec: track.codec,
       sourcePayloadType: track.sourcePayloadType,
       headerExtensions: track.headerExtensions,
+      rids: track.rids,
       host: this,
     });
     this.#byMid.set(track.mid, publisher);
-    for (const ssrc of track.ssrcs) this.#bySsrc.set(ssrc, publisher);
+    if (!publisher.simulcast) {
+      for (const ssrc of track.ssrcs) this.#bySsrc.set(ssrc, { publisher, encoding: 0 });
+    }
     publisher.on("closed", () => {
       this.#byMid.delete(track.mid);
-      for (const [ssrc, p] of this.#bySsrc) if (p === publisher) this.#bySsrc.delete(ssrc);
+      for (const [ssrc, r] of this.#bySsrc)
+        if (r.publisher === publisher) this.#bySsrc.delete(ssrc);
     });
     this.#router.addPublisher(publisher);
     return publisher;
@@ -216,19 +224,20 @@ export class PublishTransport
       stats.droppedMalformed++;
       return;
     }
-    let publisher = this.#bySsrc.get(view.ssrc);
-    if (publisher === undefined) {
-      publisher = this.#bindSsrc(buf, view);
-      if (publisher === undefined) {
+    let route = this.#bySsrc.get(view.ssrc);
+    if (route === undefined) {
+      route = this.#bindSsrc(buf, view);
+      if (route === undefined) {
         stats.droppedUnknown++;
         return;
       }
     }
+    const publisher = route.publisher;
     if (view.payloadType !== publisher.sourcePayloadType) {
       stats.droppedUnknown++;
       return;
     }
-    publisher.receive(buf, view, performance.now());
+    publisher.receive(buf, view, performance.now(), route.encoding);
   }
 
   onRtcp(buf: Buffer, len: number): void {
@@ -236,9 +245,9 @@ export class PublishTransport
   }
 
   senderReport(info: RtcpSenderInfo): void {
-    const publisher = this.#bySsrc.get(info.ssrc);
-    if (!publisher) return;
-    publisher.senderReport = {
+    const route = this.#bySsrc.get(info.ssrc);
+    if (!route) return;
+    route.publisher.encodings[route.encoding].senderReport = {
       ntpSec: info.ntpSec,
       ntpFrac: info.ntpFrac,
       rtpTimestamp: info.rtpTimestamp,
@@ -311,16 +320,25 @@ export class PublishTransport
     this.emit("datachannel", offered.options);
   }
 
-  /** Binds an unknown SSRC to a publisher through the MID header extension. */
-  #bindSsrc(buf: Buffer, view: RtpView): Publisher | undefined {
+  /**
+   * Binds an unknown SSRC to a publisher through the MID header extension, and for simulcast to
+   * its encoding through the RID extension: keyed by (mid, rid), so two simulcast tracks with
+   * the same rids never collide (werift's own routing keys by rid alone).
+   */
+  #bindSsrc(buf: Buffer, view: RtpView): Route | undefined {
     if (this.#midExtId === 0 || view.extOffset < 0) return undefined;
-    const packed = findHeaderExtension(buf, view, this.#midExtId);
-    if (packed < 0) return undefined;
-    const off = extDataOffset(packed);
-    const mid = buf.toString("ascii", off, off + extDataLength(packed));
-    const publisher = this.#byMid.get(mid);
-    if (publisher) this.#bySsrc.set(view.ssrc, publisher);
-    return publisher;
+    const mid = readExtString(buf, view, this.#midExtId);
+    const publisher = mid === null ? undefined : this.#byMid.get(mid);
+    if (publisher === undefined) return undefined;
+    let encoding = 0;
+    if (publisher.simulcast) {
+      const rid = this.#ridExtId === 0 ? null : readExtString(buf, view, this.#ridExtId);
+      encoding = publisher.encodings.findIndex((e) => e.rid === rid);
+      if (encoding < 0) return undefined;
+    }
+    const route = { publisher, encoding };
+    this.#bySsrc.set(view.ssrc, route);
+    return route;
   }
 
   /** Picks, per offered m-line, the client's first codec the router can forward. */
@@ -336,6 +354,8 @@ export class PublishTransport
       if (!mid || !transceiver) continue;
       const midExt = media.rtp.headerExtensions.find((e) => e.uri === EXT_URI.mid);
       if (midExt) this.#midExtId = midExt.id;
+      const ridExt = media.rtp.headerExtensions.find((e) => e.uri === EXT_URI.rid);
+      if (ridExt) this.#ridExtId = ridExt.id;
       let chosen: { offered: (typeof media.rtp.codecs)[number]; codec: CodecCapability } | null =
         null;
       for (const offered of media.rtp.codecs) {
@@ -379,6 +399,7 @@ export class PublishTransport
         codec: chosen.codec,
         sourcePayloadType: chosen.offered.payloadType,
         ssrcs: media.ssrc.map((s) => s.ssrc),
+        rids: offeredRids(media.simulcastParameters),
         headerExtensions: media.rtp.headerExtensions.filter((e) => supported.has(e.uri)),
       });
     }
@@ -407,9 +428,11 @@ export class PublishTransport
     const blocks: ReportBlock[] = [];
     const videoSsrcs: number[] = [];
     for (const p of this.#byMid.values()) {
-      const block = createReportBlock();
-      if (p.fillReportBlock(block, now)) blocks.push(block);
-      if (p.kind === "video" && p.ssrc !== null) videoSsrcs.push(p.ssrc);
+      for (const e of p.encodings) {
+        const block = createReportBlock();
+        if (e.fillReportBlock(block, now)) blocks.push(block);
+        if (p.kind === "video" && e.ssrc !== null) videoSsrcs.push(e.ssrc);
+      }
     }
     if (blocks.length === 0) return;
     const packets: Uint8Array[] = [buildRr(this.rtcpSsrc, blocks.slice(0, 31))];
@@ -423,6 +446,25 @@ export class PublishTransport
     const now = performance.now();
     for (const p of this.#byMid.values()) p.tick(now);
   }
+}
+
+interface Route {
+  publisher: Publisher;
+  encoding: number;
+}
+
+/** The simulcast rids a client offers to send, or none (a single encoding). */
+function offeredRids(params: readonly { rid: string; direction: string }[]): string[] {
+  const rids = params.filter((p) => p.direction === "send").map((p) => p.rid);
+  return rids.length > 1 ? rids : [];
+}
+
+/** The ASCII value of a header extension (mid, rid), or null if the packet lacks it. */
+function readExtString(buf: Buffer, view: RtpView, id: number): string | null {
+  const packed = findHeaderExtension(buf, view, id);
+  if (packed < 0) return null;
+  const off = extDataOffset(packed);
+  return buf.toString("ascii", off, off + extDataLength(packed));
 }
 
 function publicTrack(t: NegotiatedTrack): OfferedTrack {

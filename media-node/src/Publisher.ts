@@ -1,36 +1,21 @@
 import type { CodecCapability, CodecName } from "./codecs.ts";
 import { codecName } from "./codecs.ts";
+import { Encoding, type EncodingHost, type SenderReportInfo } from "./layers/Encoding.ts";
+import { PacketLayers } from "./layers/PacketLayers.ts";
+import { parseLayers } from "./layers/parseLayers.ts";
 import type { MediaKind, PublisherEvents, PublisherStats } from "./PublisherTypes.ts";
-import { RateMeter } from "./RateMeter.ts";
-import { isKeyframe } from "./rtp/codecs/index.ts";
-import { buildFir, buildNack, buildPli } from "./rtp/rtcp/build.ts";
+import { Vp8Descriptor } from "./rtp/codecs/index.ts";
 import type { ReportBlock } from "./rtp/rtcp/common.ts";
-import { type RtpView, seqDiff } from "./rtp/rtpPacket.ts";
+import type { RtpView } from "./rtp/rtpPacket.ts";
 import type { Subscriber } from "./Subscriber.ts";
 import { TypedEmitter } from "./TypedEmitter.ts";
 
-/** Packets kept per video publisher for answering subscribers' NACKs (a power of two). */
-const CACHE_SIZE = 1024;
-/** At most one keyframe request per publisher in this many ms. */
-const KEYFRAME_THROTTLE_MS = 500;
-const NACK_RETRY_MS = 40;
-const NACK_MAX_TRIES = 3;
-const NACK_MAX_GAP = 200;
-
+export type { SenderReportInfo } from "./layers/Encoding.ts";
 /** What a publisher needs from the transport it arrived on. */
-export interface PublisherHost {
-  readonly rtcpSsrc: number;
-  readonly firNegotiated: boolean;
-  sendRtcp(packet: Uint8Array): void;
-}
+export type PublisherHost = EncodingHost;
 
-/** The last sender report of the stream, for lip sync on the subscriber side. */
-export interface SenderReportInfo {
-  ntpSec: number;
-  ntpFrac: number;
-  rtpTimestamp: number;
-  receivedAtMs: number;
-}
+/** How often subscribers re-pick their layers from feedback and layer activity. */
+const LAYER_TICK_MS = 200;
 
 export interface PublisherInit {
   id: string;
@@ -42,6 +27,8 @@ export interface PublisherInit {
   sourcePayloadType: number;
   /** Header extensions negotiated with the publisher (ids in its packets). */
   headerExtensions: readonly { id: number; uri: string }[];
+  /** Simulcast rids, lowest resolution first; none (one encoding) without simulcast. */
+  rids?: readonly string[];
   host: PublisherHost;
 }
 
@@ -54,36 +41,15 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
   readonly codecName: CodecName;
   readonly sourcePayloadType: number;
   readonly headerExtensions: readonly { id: number; uri: string }[];
-  ssrc: number | null = null;
-  senderReport: SenderReportInfo | null = null;
-  readonly #host: PublisherHost;
+  /** The RTP streams: one, or one per simulcast layer (index 0 = lowest resolution). */
+  readonly encodings: readonly Encoding[];
+  readonly #layers = new PacketLayers();
+  readonly #vp8 = new Vp8Descriptor();
+  /** Each encoding's bitrate at the last layer tick (what subscribers choose from). */
+  readonly #bitrates: Float64Array;
   #subscribers: Subscriber[] = [];
-  readonly #cache: (Buffer | undefined)[];
-  readonly #cacheSeq = new Int32Array(CACHE_SIZE).fill(-1);
-  readonly #cacheLen = new Uint16Array(CACHE_SIZE);
-  readonly #rate = new RateMeter();
-  readonly #pendingNacks = new Map<number, number>();
-  readonly #nackTries = new Map<number, number>();
-  #lastKeyframeRequest = -Infinity;
-  #firSeq = 0;
+  #lastLayerTick = 0;
   #closed = false;
-  // receive statistics (RFC 3550 A.3 / A.8)
-  #highestSeq = -1;
-  #cycles = 0;
-  #baseSeq = 0;
-  #received = 0;
-  #expectedPrior = 0;
-  #receivedPrior = 0;
-  #jitter = 0;
-  #lastTransit = 0;
-  #stats = {
-    bytesReceived: 0,
-    packetsLost: 0,
-    packetsRepaired: 0,
-    nacksSent: 0,
-    keyframesRequested: 0,
-    keyframesReceived: 0,
-  };
 
   constructor(init: PublisherInit) {
     super();
@@ -94,132 +60,122 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
     this.codecName = codecName(init.codec.mimeType);
     this.sourcePayloadType = init.sourcePayloadType;
     this.headerExtensions = init.headerExtensions;
-    this.#host = init.host;
-    this.#cache = new Array(init.kind === "video" ? CACHE_SIZE : 0);
+    const rids = init.rids && init.rids.length > 0 ? init.rids : [""];
+    const video = init.kind === "video";
+    this.encodings = rids.map(
+      (rid, i) => new Encoding(i, rid, video, init.codec.clockRate, init.host),
+    );
+    this.#bitrates = new Float64Array(this.encodings.length);
   }
 
   get closed(): boolean {
     return this.#closed;
   }
 
+  get simulcast(): boolean {
+    return this.encodings.length > 1;
+  }
+
+  /** SSRC of the first encoding (the only one without simulcast), null until a packet came. */
+  get ssrc(): number | null {
+    return this.encodings[0].ssrc;
+  }
+
+  /** Sender report of the first encoding (set by transports without simulcast). */
+  get senderReport(): SenderReportInfo | null {
+    return this.encodings[0].senderReport;
+  }
+
+  set senderReport(sr: SenderReportInfo | null) {
+    this.encodings[0].senderReport = sr;
+  }
+
   get subscribers(): readonly Subscriber[] {
     return this.#subscribers;
   }
 
-  /** Hot path: one received, decrypted, parsed packet of this publisher. */
-  receive(buf: Buffer, view: RtpView, nowMs: number): void {
-    if (this.ssrc === null) {
-      this.ssrc = view.ssrc;
-      this.emit("ssrc", view.ssrc);
+  /** Hot path: one received, decrypted, parsed packet of one of this publisher's encodings. */
+  receive(buf: Buffer, view: RtpView, nowMs: number, encodingIndex = 0): void {
+    const encoding = this.encodings[encodingIndex];
+    if (encoding.ssrc === null) {
+      encoding.ssrc = view.ssrc;
+      if (encodingIndex === 0) this.emit("ssrc", view.ssrc);
     }
-    this.#track(view, nowMs);
-    this.#stats.bytesReceived += view.length;
-    this.#rate.add(view.length, nowMs);
-    let keyframe = false;
-    if (this.kind === "video") {
-      keyframe = isKeyframe(this.codecName, buf, view.payloadOffset, view.payloadLength);
-      if (keyframe) this.#stats.keyframesReceived++;
-      const slot = view.sequenceNumber & (CACHE_SIZE - 1);
-      this.#cache[slot] = buf;
-      this.#cacheSeq[slot] = view.sequenceNumber;
-      this.#cacheLen[slot] = view.length;
-    }
+    const layers = this.#layers;
+    layers.reset(encodingIndex);
+    if (this.kind === "video") parseLayers(this.codecName, buf, view, layers, this.#vp8);
+    else layers.keyframe = true;
+    encoding.receive(buf, view, layers.keyframe, nowMs);
     const subs = this.#subscribers;
-    for (let i = 0; i < subs.length; i++) subs[i].forward(buf, view, keyframe, nowMs);
+    for (let i = 0; i < subs.length; i++) subs[i].forward(buf, view, layers, nowMs);
   }
 
-  /** A cached packet by its source sequence number, or undefined. Length via cachedLength. */
-  cached(seq: number): Buffer | undefined {
-    const slot = seq & (CACHE_SIZE - 1);
-    return this.#cacheSeq[slot] === seq ? this.#cache[slot] : undefined;
-  }
-
-  cachedLength(seq: number): number {
-    return this.#cacheLen[seq & (CACHE_SIZE - 1)];
-  }
-
-  /** Asks the publisher for a keyframe (PLI, or FIR where PLI was not negotiated), throttled. */
-  requestKeyframe(nowMs = performance.now()): void {
-    if (this.kind !== "video" || this.ssrc === null || this.#closed) return;
-    if (nowMs - this.#lastKeyframeRequest < KEYFRAME_THROTTLE_MS) return;
-    this.#lastKeyframeRequest = nowMs;
-    this.#stats.keyframesRequested++;
-    const host = this.#host;
-    this.#firSeq = (this.#firSeq + 1) & 0xff;
-    host.sendRtcp(
-      host.firNegotiated
-        ? buildFir(host.rtcpSsrc, this.ssrc, this.#firSeq)
-        : buildPli(host.rtcpSsrc, this.ssrc),
-    );
+  /** Asks for a keyframe on one encoding, or on every encoding (-1); throttled per encoding. */
+  requestKeyframe(nowMs = performance.now(), encodingIndex = -1): void {
+    if (this.kind !== "video" || this.#closed) return;
+    if (encodingIndex >= 0) this.encodings[encodingIndex]?.requestKeyframe(nowMs);
+    else for (const e of this.encodings) e.requestKeyframe(nowMs);
   }
 
   addSubscriber(sub: Subscriber): void {
     this.#subscribers = [...this.#subscribers, sub];
-    this.requestKeyframe();
+    const now = performance.now();
+    sub.updateLayers(this.#measure(now), now);
+    this.requestKeyframe(now);
+  }
+
+  /** One subscriber re-picks its layers now (its preference changed). */
+  tickLayers(sub: Subscriber, nowMs: number): void {
+    sub.updateLayers(this.#measure(nowMs), nowMs);
+  }
+
+  #measure(nowMs: number): Float64Array {
+    const bitrates = this.#bitrates;
+    for (let i = 0; i < bitrates.length; i++) bitrates[i] = this.encodings[i].activeBitrate(nowMs);
+    return bitrates;
   }
 
   removeSubscriber(sub: Subscriber): void {
     this.#subscribers = this.#subscribers.filter((s) => s !== sub);
   }
 
-  /** Periodic work (every few tens of ms): NACK retries toward the publisher. */
+  /** Periodic work (every few tens of ms): NACK retries, subscribers' layer choice. */
   tick(nowMs: number): void {
-    if (this.#pendingNacks.size === 0 || this.ssrc === null) return;
-    const due: number[] = [];
-    for (const [seq, sentAt] of this.#pendingNacks) {
-      if (nowMs - sentAt < NACK_RETRY_MS) continue;
-      const tries = (this.#nackTries.get(seq) ?? 1) + 1;
-      if (tries > NACK_MAX_TRIES) {
-        this.#pendingNacks.delete(seq);
-        this.#nackTries.delete(seq);
-        continue;
-      }
-      this.#nackTries.set(seq, tries);
-      this.#pendingNacks.set(seq, nowMs);
-      due.push(seq);
-    }
-    if (due.length > 0) this.#sendNack(due);
+    for (const e of this.encodings) e.tick(nowMs);
+    if (this.kind !== "video" || nowMs - this.#lastLayerTick < LAYER_TICK_MS) return;
+    this.#lastLayerTick = nowMs;
+    const bitrates = this.#measure(nowMs);
+    for (const s of this.#subscribers) s.updateLayers(bitrates, nowMs);
   }
 
-  /** Report block for our RR toward the publisher (RFC 3550 A.3). */
+  /** Report block of the first encoding for an RR toward the publisher (RFC 3550 A.3). */
   fillReportBlock(block: ReportBlock, nowMs: number): boolean {
-    if (this.ssrc === null || this.#highestSeq < 0) return false;
-    const extMax = this.#cycles + this.#highestSeq;
-    const expected = extMax - this.#baseSeq + 1;
-    const expectedInterval = expected - this.#expectedPrior;
-    const receivedInterval = this.#received - this.#receivedPrior;
-    this.#expectedPrior = expected;
-    this.#receivedPrior = this.#received;
-    const lostInterval = expectedInterval - receivedInterval;
-    block.ssrc = this.ssrc;
-    block.fractionLost =
-      expectedInterval <= 0 || lostInterval <= 0
-        ? 0
-        : Math.min(255, Math.floor((lostInterval << 8) / expectedInterval));
-    block.cumulativeLost = Math.max(-0x800000, Math.min(0x7fffff, expected - this.#received));
-    block.highestSeq = extMax >>> 0;
-    block.jitter = Math.floor(this.#jitter) >>> 0;
-    const sr = this.senderReport;
-    if (sr) {
-      block.lsr = (((sr.ntpSec & 0xffff) << 16) | (sr.ntpFrac >>> 16)) >>> 0;
-      block.dlsr = Math.floor(((nowMs - sr.receivedAtMs) * 65536) / 1000) >>> 0;
-    } else {
-      block.lsr = 0;
-      block.dlsr = 0;
-    }
-    return true;
+    return this.encodings[0].fillReportBlock(block, nowMs);
   }
 
   getStats(nowMs = performance.now()): PublisherStats {
+    const sum = {
+      packetsReceived: 0,
+      bytesReceived: 0,
+      packetsLost: 0,
+      packetsRepaired: 0,
+      nacksSent: 0,
+      keyframesRequested: 0,
+      keyframesReceived: 0,
+      bitrate: 0,
+    };
+    const encodings = this.encodings.map((e) => e.getStats(nowMs));
+    for (const e of encodings) {
+      for (const k of Object.keys(sum) as (keyof typeof sum)[]) sum[k] += e[k];
+    }
     return {
       id: this.id,
       kind: this.kind,
       mimeType: this.codec.mimeType,
       ssrc: this.ssrc,
-      packetsReceived: this.#received,
-      ...this.#stats,
-      bitrate: Math.round(this.#rate.bitrate(nowMs)),
+      ...sum,
       subscribers: this.#subscribers.length,
+      encodings,
     };
   }
 
@@ -229,52 +185,8 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
     this.#closed = true;
     for (const sub of this.#subscribers) sub.close();
     this.#subscribers = [];
-    this.#cache.fill(undefined);
+    for (const e of this.encodings) e.clear();
     this.emit("closed");
     this.removeAllListeners();
-  }
-
-  #track(view: RtpView, nowMs: number): void {
-    const seq = view.sequenceNumber;
-    this.#received++;
-    // interarrival jitter in timestamp units
-    const transit = (nowMs * this.codec.clockRate) / 1000 - view.timestamp;
-    if (this.#received > 1) {
-      const d = Math.abs(transit - this.#lastTransit);
-      this.#jitter += (d - this.#jitter) / 16;
-    }
-    this.#lastTransit = transit;
-    if (this.#highestSeq < 0) {
-      this.#highestSeq = seq;
-      this.#baseSeq = seq;
-      return;
-    }
-    const diff = seqDiff(this.#highestSeq, seq);
-    if (diff > 0) {
-      if (seq < this.#highestSeq) this.#cycles += 0x10000;
-      if (diff > 1) this.#onGap(this.#highestSeq, diff - 1, nowMs);
-      this.#highestSeq = seq;
-    } else if (this.#pendingNacks.delete(seq)) {
-      this.#nackTries.delete(seq);
-      this.#stats.packetsRepaired++;
-    }
-  }
-
-  #onGap(fromSeq: number, missing: number, nowMs: number): void {
-    this.#stats.packetsLost += missing;
-    if (this.kind !== "video" || missing > NACK_MAX_GAP) return;
-    const lost: number[] = [];
-    for (let i = 1; i <= missing; i++) {
-      const s = (fromSeq + i) & 0xffff;
-      lost.push(s);
-      this.#pendingNacks.set(s, nowMs);
-    }
-    this.#sendNack(lost);
-  }
-
-  #sendNack(seqs: number[]): void {
-    if (this.ssrc === null) return;
-    this.#stats.nacksSent++;
-    this.#host.sendRtcp(buildNack(this.#host.rtcpSsrc, this.ssrc, seqs));
   }
 }

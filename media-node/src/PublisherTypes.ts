@@ -6,6 +6,7 @@ export interface PublisherStats {
   id: string;
   kind: MediaKind;
   mimeType: string;
+  /** SSRC of the first encoding. Counters below are summed over the encodings. */
   ssrc: number | null;
   packetsReceived: number;
   bytesReceived: number;
@@ -18,6 +19,23 @@ export interface PublisherStats {
   keyframesReceived: number;
   bitrate: number;
   subscribers: number;
+  /** Per RTP stream: one, or one per simulcast layer (lowest resolution first). */
+  encodings: EncodingStats[];
+}
+
+/** Receive statistics of one RTP stream of a publisher (a simulcast layer, or the only one). */
+export interface EncodingStats {
+  /** The simulcast rid, "" without simulcast. */
+  rid: string;
+  ssrc: number | null;
+  packetsReceived: number;
+  bytesReceived: number;
+  packetsLost: number;
+  packetsRepaired: number;
+  nacksSent: number;
+  keyframesRequested: number;
+  keyframesReceived: number;
+  bitrate: number;
 }
 
 export interface PublisherEvents {

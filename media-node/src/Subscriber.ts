@@ -14,13 +14,21 @@
  * (layers/LayerSelector.ts) fed by the subscriber's REMB and receiver-report loss.
  */
 import { randomInt } from "node:crypto";
+import { WeirError } from "./errors.ts";
+import type { LayerFilter, LayerTarget } from "./layers/LayerFilter.ts";
+import { LayerSelector, MAX_LAYER } from "./layers/LayerSelector.ts";
+import { PacketLayers } from "./layers/PacketLayers.ts";
+import { parseLayers } from "./layers/parseLayers.ts";
+import { SequenceMap } from "./layers/SequenceMap.ts";
+import { Vp8PictureMap } from "./layers/Vp8PictureMap.ts";
 import type { Publisher } from "./Publisher.ts";
 import type { MediaKind } from "./PublisherTypes.ts";
 import { RateMeter } from "./RateMeter.ts";
+import { Vp8Descriptor } from "./rtp/codecs/index.ts";
 import { buildSr } from "./rtp/rtcp/build.ts";
 import { NTP_UNIX_OFFSET_S } from "./rtp/rtcp/common.ts";
 import { createRewriteParams, parseRtp, RtpView, rewriteRtp } from "./rtp/rtpPacket.ts";
-import type { SubscriberEvents, SubscriberStats } from "./SubscriberTypes.ts";
+import type { LayerPreference, SubscriberEvents, SubscriberStats } from "./SubscriberTypes.ts";
 import { TypedEmitter } from "./TypedEmitter.ts";
 
 /** What a subscriber needs from its transport: an encrypted send. */
@@ -37,6 +45,8 @@ const RETRANSMIT_INTERVAL_MS = 100;
 /** Slots of the resend history (a power of two, like the publisher's cache). */
 const RESENT_SLOTS = 1024;
 const retransmitView = new RtpView();
+const retransmitLayers = new PacketLayers();
+const retransmitVp8 = new Vp8Descriptor();
 
 export interface SubscriberInit {
   id: string;
@@ -58,16 +68,24 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
   readonly #params = createRewriteParams();
   readonly #rate = new RateMeter();
   readonly #clockRate: number;
-  #started = false;
+  readonly #selector = new LayerSelector();
+  readonly #seq = new SequenceMap();
+  readonly #pictures = new Vp8PictureMap();
+  /** What is sent now: encoding (-1 = nothing yet: waiting for a keyframe) and temporal layer. */
+  readonly #sending: LayerTarget = { spatial: -1, temporal: MAX_LAYER };
+  /** The encoding to send (switched to on its next keyframe), -1 = none is sending. */
+  #target = -1;
+  #filter: LayerFilter | null = null;
   #paused = false;
   #closed = false;
   #everSent = false;
   /** When each outgoing sequence number (by slot) was last resent: repeated NACKs are not a storm. */
   readonly #resentAt = new Float64Array(RESENT_SLOTS);
   readonly #resentSeq = new Int32Array(RESENT_SLOTS).fill(-1);
-  #seqOffset = 0;
+  /** Source seq of each outgoing seq (by slot) of the current epoch, for NACKs. */
+  readonly #sentOut = new Int32Array(RESENT_SLOTS).fill(-1);
+  readonly #sentSrc = new Uint16Array(RESENT_SLOTS);
   #tsOffset = 0;
-  #lastOutSeq = 0;
   #lastOutTs = 0;
   #lastOutAtMs = 0;
   /** First outgoing sequence number of the current source epoch (retransmissions stop there). */
@@ -76,6 +94,8 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
     packetsSent: 0,
     bytesSent: 0,
     packetsSkipped: 0,
+    packetsFiltered: 0,
+    layerSwitches: 0,
     nacksReceived: 0,
     packetsRetransmitted: 0,
     keyframeRequestsReceived: 0,
@@ -95,6 +115,7 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
     this.#params.ssrc = init.ssrc;
     this.#params.payloadType = init.payloadType;
     this.#params.extMap.set(init.extMap);
+    if (!init.publisher.simulcast) this.#target = 0;
   }
 
   get closed(): boolean {
@@ -105,9 +126,55 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
     return this.#paused;
   }
 
+  /** The layers being sent now (spatial -1: none yet). */
+  get currentLayers(): Readonly<LayerTarget> {
+    return this.#sending;
+  }
+
+  /** The layers asked for with setPreferredLayers (MAX_LAYER = as high as sent). */
+  get preferredLayers(): Readonly<LayerTarget> {
+    return this.#selector.preferred;
+  }
+
   /** Replaces the header-extension id map once the subscriber's answer is known. */
   setExtMap(extMap: Uint8Array): void {
     this.#params.extMap.set(extMap);
+  }
+
+  /**
+   * The highest layers this subscriber may receive: spatial = simulcast encoding (0 = lowest)
+   * or SVC spatial layer, temporal = temporal layer. Omitted = as high as the publisher sends.
+   * The node goes lower on its own when the subscriber's feedback says its link is short;
+   * switches happen on a keyframe of the new layer, requested at once.
+   */
+  setPreferredLayers(layers: LayerPreference): void {
+    const spatial = checkLayer(layers.spatial, "spatial");
+    const temporal = checkLayer(layers.temporal, "temporal");
+    this.#selector.setPreferred(spatial, temporal);
+    const now = performance.now();
+    if (this.publisher.simulcast) this.publisher.tickLayers(this, now);
+    this.emit("layerschange", { ...this.#sending });
+  }
+
+  /** Sets (or clears) the per-packet layer filter run after encoding and temporal selection. */
+  setLayerFilter(filter: LayerFilter | null): void {
+    this.#filter = filter;
+  }
+
+  /** Re-picks the encoding from feedback and each encoding's bitrate (0 = not sending). */
+  updateLayers(bitrates: Float64Array, nowMs: number): void {
+    if (!this.publisher.simulcast) return;
+    const target = this.#selector.choose(bitrates, nowMs);
+    if (target === this.#target) {
+      if (target >= 0 && target !== this.#sending.spatial) {
+        this.publisher.requestKeyframe(nowMs, target);
+      }
+      return;
+    }
+    this.#target = target;
+    if (target >= 0 && target !== this.#sending.spatial) {
+      this.publisher.requestKeyframe(nowMs, target);
+    }
   }
 
   /** Pauses or resumes forwarding; a resumed video stream restarts on a keyframe. */
@@ -115,35 +182,32 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
     if (this.#paused === paused) return;
     this.#paused = paused;
     if (!paused) {
-      this.#started = false;
-      this.publisher.requestKeyframe();
+      this.#sending.spatial = -1;
+      this.publisher.requestKeyframe(performance.now(), this.#target);
     }
   }
 
   /** Hot path: rewrite one packet of the publisher for this subscriber and send it. */
-  forward(buf: Buffer, view: RtpView, keyframe: boolean, nowMs: number): void {
+  forward(buf: Buffer, view: RtpView, layers: PacketLayers, nowMs: number): void {
     if (this.#paused) return;
-    if (!this.#started) {
-      // Start only on a keyframe that can actually leave: one sent into a transport that is
-      // not up yet is lost. Encoders ignore requests that come too close together, so keep
-      // asking (throttled by the publisher) until one arrives.
-      if (!this.#host.mediaReady) {
-        this.#stats.packetsSkipped++;
-        return;
-      }
-      if (this.kind === "video" && !keyframe) {
-        this.#stats.packetsSkipped++;
-        this.publisher.requestKeyframe(nowMs);
-        return;
-      }
-      this.#rebase(view, nowMs);
+    const sending = this.#sending;
+    if (layers.encoding !== sending.spatial && !this.#switchTo(view, layers, nowMs)) return;
+    if (!this.#accept(buf, view, layers)) {
+      this.#stats.packetsFiltered++;
+      this.#seq.drop(view.sequenceNumber);
+      this.#pictures.drop(layers);
+      return;
     }
+    const out = this.#seq.forward(view.sequenceNumber);
+    if (out < 0) return;
     const p = this.#params;
-    p.sequenceNumber = (view.sequenceNumber + this.#seqOffset) & 0xffff;
+    p.sequenceNumber = out;
     p.timestamp = (view.timestamp + this.#tsOffset) >>> 0;
-    if (!this.#send(buf, view)) return;
-    if (((p.sequenceNumber - this.#lastOutSeq) & 0xffff) < 0x8000) {
-      this.#lastOutSeq = p.sequenceNumber;
+    if (!this.#send(buf, view, layers)) return;
+    const slot = out & (RESENT_SLOTS - 1);
+    this.#sentOut[slot] = out;
+    this.#sentSrc[slot] = view.sequenceNumber;
+    if (out === this.#seq.lastOut) {
       this.#lastOutTs = p.timestamp;
       this.#lastOutAtMs = nowMs;
     }
@@ -152,22 +216,29 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
   /** Answers a NACK for one outgoing sequence number from the publisher's cache. */
   retransmit(outSeq: number, nowMs = performance.now()): void {
     this.#stats.nacksReceived++;
-    if (!this.#started) return;
+    const encoding = this.publisher.encodings[this.#sending.spatial];
+    if (encoding === undefined) return;
     const slot = outSeq & (RESENT_SLOTS - 1);
     if (this.#resentSeq[slot] === outSeq && nowMs - this.#resentAt[slot] < RETRANSMIT_INTERVAL_MS) {
       return;
     }
     if (((outSeq - this.#epochStartSeq) & 0xffff) >= 0x8000) return;
-    const srcSeq = (outSeq - this.#seqOffset) & 0xffff;
-    const cached = this.publisher.cached(srcSeq);
+    if (this.#sentOut[slot] !== outSeq) return;
+    const srcSeq = this.#sentSrc[slot];
+    const cached = encoding.cached(srcSeq);
     if (!cached) return;
     const view = retransmitView;
-    if (!parseRtp(cached, this.publisher.cachedLength(srcSeq), view)) return;
+    if (!parseRtp(cached, encoding.cachedLength(srcSeq), view)) return;
     if (view.sequenceNumber !== srcSeq) return;
+    const layers = retransmitLayers;
+    layers.reset(encoding.index);
+    if (this.kind === "video") {
+      parseLayers(this.publisher.codecName, cached, view, layers, retransmitVp8);
+    }
     const p = this.#params;
     p.sequenceNumber = outSeq;
     p.timestamp = (view.timestamp + this.#tsOffset) >>> 0;
-    if (!this.#send(cached, view)) return;
+    if (!this.#send(cached, view, layers)) return;
     this.#stats.packetsRetransmitted++;
     this.#resentSeq[slot] = outSeq;
     this.#resentAt[slot] = nowMs;
@@ -176,21 +247,24 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
   /** The subscriber asked for a keyframe (PLI/FIR): pass it on, throttled by the publisher. */
   onKeyframeRequest(): void {
     this.#stats.keyframeRequestsReceived++;
-    this.publisher.requestKeyframe();
+    const s = this.#sending.spatial;
+    this.publisher.requestKeyframe(performance.now(), s >= 0 ? s : this.#target);
   }
 
   onReceiverReport(fractionLost: number): void {
     this.#stats.fractionLost = fractionLost / 256;
+    this.#selector.onLoss(fractionLost / 256, performance.now());
   }
 
   onRemb(bitrate: number): void {
     this.#stats.remoteBitrateEstimate = bitrate;
+    this.#selector.onRemb(bitrate);
   }
 
   /** A sender report for this outgoing stream, mapped from the publisher's, or null. */
   buildSenderReport(nowMs: number): Buffer | null {
-    const sr = this.publisher.senderReport;
-    if (!sr || !this.#started || this.#closed) return null;
+    const sr = this.publisher.encodings[this.#sending.spatial]?.senderReport;
+    if (!sr || this.#closed) return null;
     const elapsedMs = nowMs - sr.receivedAtMs;
     const srMs = (sr.ntpSec - NTP_UNIX_OFFSET_S) * 1000 + (sr.ntpFrac / 2 ** 32) * 1000;
     const ntpMs = srMs + elapsedMs;
@@ -211,6 +285,11 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
       payloadType: this.payloadType,
       ...this.#stats,
       bitrate: Math.round(this.#rate.bitrate(nowMs)),
+      layers: {
+        current: { ...this.#sending },
+        target: { spatial: this.#target, temporal: this.#selector.preferred.temporal },
+        preferred: { ...this.#selector.preferred },
+      },
     };
   }
 
@@ -222,10 +301,55 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
     this.removeAllListeners();
   }
 
-  #send(buf: Buffer, view: RtpView): boolean {
-    const n = rewriteRtp(buf, view, scratch, 0, this.#params);
+  /**
+   * A packet of an encoding other than the one being sent: switches when it is a keyframe of
+   * the target encoding that can actually leave (one sent before the transport is up is lost).
+   * Encoders ignore requests that come too close together, so keep asking (throttled).
+   */
+  #switchTo(view: RtpView, layers: PacketLayers, nowMs: number): boolean {
+    const waiting = this.#sending.spatial < 0;
+    if (layers.encoding !== this.#target) return false;
+    if (!this.#host.mediaReady || !layers.keyframe) {
+      if (waiting) this.#stats.packetsSkipped++;
+      if (this.#host.mediaReady) this.publisher.requestKeyframe(nowMs, this.#target);
+      return false;
+    }
+    this.#rebase(view, nowMs);
+    this.#pictures.resync();
+    this.#sending.spatial = layers.encoding;
+    this.#sending.temporal = this.#selector.preferred.temporal;
+    if (!waiting) this.#stats.layerSwitches++;
+    if (this.publisher.simulcast) this.emit("layerschange", { ...this.#sending });
+    return true;
+  }
+
+  /** Temporal filtering (VP8 TID) and the layer filter hook; false = drop. */
+  #accept(buf: Buffer, view: RtpView, layers: PacketLayers): boolean {
+    const tid = layers.temporal;
+    if (tid >= 0) {
+      const sending = this.#sending;
+      const wanted = this.#selector.preferred.temporal;
+      // Down at once (at a picture start); up where the new layers need nothing missed.
+      if (wanted !== sending.temporal && layers.pictureStart) {
+        if (wanted < sending.temporal || tid === 0 || (layers.layerSync && tid <= wanted)) {
+          sending.temporal = wanted;
+        }
+      }
+      if (tid > sending.temporal) return false;
+    }
+    const filter = this.#filter;
+    return filter === null || filter.accept(buf, view, layers, this.#sending);
+  }
+
+  #send(buf: Buffer, view: RtpView, layers: PacketLayers): boolean {
+    let n = rewriteRtp(buf, view, scratch, 0, this.#params);
     if (n < 0) return false;
     const headerLen = n - view.payloadLength - view.paddingLength;
+    if (layers.pictureId >= 0 || layers.tl0PicIdx >= 0) {
+      this.#pictures.rewrite(scratch, headerLen, layers);
+    }
+    const rewrite = this.#filter?.rewrite;
+    if (rewrite) n = rewrite.call(this.#filter, scratch, n, headerLen);
     if (!this.#host.sendRtp(scratch, n, headerLen)) return false;
     this.#stats.packetsSent++;
     this.#stats.bytesSent += n;
@@ -237,16 +361,25 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
   #rebase(view: RtpView, nowMs: number): void {
     if (!this.#everSent) {
       this.#everSent = true;
-      this.#lastOutSeq = randomInt(0, 0x8000);
+      this.#seq.reset(0, randomInt(0, 0x8000));
       this.#lastOutTs = randomInt(0, 0x7fffffff);
       this.#lastOutAtMs = nowMs;
     }
     const gap = Math.max(1, Math.round(((nowMs - this.#lastOutAtMs) * this.#clockRate) / 1000));
-    const nextSeq = (this.#lastOutSeq + 1) & 0xffff;
-    this.#seqOffset = (nextSeq - view.sequenceNumber) & 0xffff;
+    const nextSeq = (this.#seq.lastOut + 1) & 0xffff;
+    this.#seq.reset(view.sequenceNumber, nextSeq);
     this.#tsOffset = (this.#lastOutTs + gap - view.timestamp) >>> 0;
     this.#epochStartSeq = nextSeq;
-    this.#lastOutSeq = (nextSeq - 1) & 0xffff;
-    this.#started = true;
   }
+}
+
+function checkLayer(value: number | undefined, name: string): number {
+  if (value === undefined) return MAX_LAYER;
+  if (!Number.isInteger(value) || value < 0 || value > MAX_LAYER) {
+    throw new WeirError(
+      "invalid_argument",
+      `${name} layer must be an integer from 0 to ${MAX_LAYER}`,
+    );
+  }
+  return value;
 }

@@ -15,6 +15,8 @@ export class PacketLayers {
   pictureStart = false;
   /** VP8 picture id, -1 if absent. */
   pictureId = -1;
+  /** The picture id is 15 bits wide (else 7). */
+  pictureIdLong = false;
   /** VP8 TL0PICIDX, -1 if absent. */
   tl0PicIdx = -1;
 
@@ -25,6 +27,7 @@ export class PacketLayers {
     this.layerSync = false;
     this.pictureStart = false;
     this.pictureId = -1;
+    this.pictureIdLong = false;
     this.tl0PicIdx = -1;
   }
 }
