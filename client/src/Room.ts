@@ -306,8 +306,10 @@ export class Room extends TypedEmitter<RoomEvents> {
         return this.#trackPublished(m);
       case "track.unpublished":
         return this.#trackUnpublished(m.publisherId, m.identity);
-      case "data.published":
-        return this.#dataPublished(m);
+      case "data.published": {
+        const { type: _, ...published } = m;
+        return this.#dataPublished(published);
+      }
       case "data.unpublished":
         return this.#dataUnpublished(m.dataPublisherId, m.identity);
       case "data.subscribers":

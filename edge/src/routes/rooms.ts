@@ -54,7 +54,7 @@ export function roomRoutes(app: Hono, edge: EdgeContext): void {
     if (accept === undefined) throw new WeirApiError("internal", "WebSockets are not enabled");
     const claims = await edge.access.verify(wsToken(c.req.raw));
     const room = requireRoomName(c.req.param("room"));
-    requireAnyGrant(claims, room, ["publish", "subscribe"]);
+    requireAnyGrant(claims, room, ["publish", "subscribe", "data"]);
 
     // The bus lives as long as the socket: withBus settles when the session is closed.
     const handler = await new Promise<WsHandler>((resolve, reject) => {
