@@ -61,3 +61,66 @@ export const NodeReply = z.discriminatedUnion("ok", [
   z.object({ ok: z.literal(false), error: ErrorInfo }),
 ]);
 export type NodeReply = z.infer<typeof NodeReply>;
+
+/** A relay port address (node to node, never from clients). */
+const RelayAddress = z.object({
+  ip: z.string().check(z.minLength(2), z.maxLength(64)),
+  port: z.number().check(z.int(), z.gte(1), z.lte(65535)),
+});
+/** One relay direction's SRTP master key (16 bytes) and salt (14 bytes), base64. */
+const RelayKey = z.object({
+  key: z.string().check(z.length(24)),
+  salt: z.string().check(z.length(20)),
+});
+const Ssrc = z.number().check(z.int(), z.gte(1), z.lte(0xffffffff));
+const PublisherId = z.string().check(z.minLength(1), z.maxLength(256));
+
+/**
+ * Relay commands between media nodes, on the origin's `weir.node.<nodeId>.rpc` (same envelope as
+ * NodeCommand). The downstream node `nodeId` asks for publisher `publisherId` of `room`.
+ */
+export const RelayCommand = z.discriminatedUnion("op", [
+  z.object({
+    op: z.literal("relay.open"),
+    room: Name,
+    nodeId: Name,
+    publisherId: PublisherId,
+    /** Where to send RTP, the SSRC to send it with, and the key of that direction. */
+    address: RelayAddress,
+    ssrc: Ssrc,
+    key: RelayKey,
+  }),
+  z.object({
+    op: z.literal("relay.close"),
+    room: Name,
+    nodeId: Name,
+    publisherId: PublisherId,
+  }),
+]);
+export type RelayCommand = z.infer<typeof RelayCommand>;
+export type RelayOp = RelayCommand["op"];
+
+export const RelayResult = {
+  "relay.open": z.object({
+    /** Where to send RTCP, the SSRC to send it with, and the key of that direction. */
+    address: RelayAddress,
+    ssrc: Ssrc,
+    key: RelayKey,
+    kind: z.enum(["audio", "video"]),
+    codec: z.object({
+      mimeType: z.string().check(z.maxLength(64)),
+      clockRate: z.number().check(z.int(), z.gte(1)),
+      channels: z.optional(z.number().check(z.int(), z.gte(1), z.lte(8))),
+      parameters: z.optional(z.string().check(z.maxLength(1024))),
+      payloadType: z.number().check(z.int(), z.gte(0), z.lte(127)),
+    }),
+  }),
+  "relay.close": z.object({}),
+} as const;
+export type RelayResult<Op extends RelayOp> = z.infer<(typeof RelayResult)[Op]>;
+
+/** Whether a command on a node's RPC subject is a relay command (routed apart from NodeCommand). */
+export function isRelayOp(command: unknown): boolean {
+  const op = (command as { op?: unknown } | null)?.op;
+  return typeof op === "string" && op.startsWith("relay.");
+}

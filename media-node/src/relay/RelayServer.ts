@@ -23,7 +23,8 @@ import { newRelayKey } from "./relayKeys.ts";
 
 const REPORT_INTERVAL_MS = 1000;
 const NACK_TICK_MS = 20;
-const DEFAULT_TIMEOUT_MS = 5000;
+/** Silence before a relay is dead: with 1 s reports, a dead peer is noticed within 5 s. */
+const DEFAULT_TIMEOUT_MS = 4000;
 /** SRTP header (12) + tag (10), or SRTCP header (8) + index (4) + tag (10). */
 const MIN_DATAGRAM = 22;
 

@@ -9,7 +9,7 @@ export interface RelayServerOptions {
   listenIp?: string;
   /** Address other nodes send to (default: listenIp, or 127.0.0.1 for a wildcard bind). */
   announcedIp?: string;
-  /** A relay that hears no authentic RTCP for this long closes (default 5000 ms). */
+  /** A relay that hears no authentic RTCP for this long closes (default 4000 ms). */
   timeoutMs?: number;
   /** Test hook: fraction (0..1) of outgoing relay RTP packets dropped on purpose. */
   dropRate?: number;

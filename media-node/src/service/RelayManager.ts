@@ -1,0 +1,226 @@
+import type { Bus, NodeRegistry } from "../../../shared/bus.ts";
+import { WeirApiError } from "../../../shared/errors.ts";
+import { callNode, safeJson } from "../../../shared/nodeClient.ts";
+import type { RoomEvent } from "../../../shared/room.ts";
+import { NodeReply, RelayCommand, type RelayOp, RelayResult } from "../../../shared/rpc.ts";
+import { subjects } from "../../../shared/subjects.ts";
+import type { DownstreamRelay } from "../relay/DownstreamRelay.ts";
+import type { OriginRelay } from "../relay/OriginRelay.ts";
+import type { RelayServer } from "../relay/RelayServer.ts";
+import { toApiError } from "./apiError.ts";
+import { errorFields, type Logger, silentLogger } from "./log.ts";
+import type { MediaNode } from "./MediaNode.ts";
+
+export interface RelayManagerOptions {
+  nodeId: string;
+  bus: Bus;
+  registry: NodeRegistry;
+  server: RelayServer;
+  node: MediaNode;
+  log?: Logger;
+  /** A downstream relay with no local subscriber for this long closes (default 2000 ms). */
+  idleMs?: number;
+}
+
+const RELAY_RPC_TIMEOUT_MS = 5000;
+const SWEEP_MS = 500;
+
+/**
+ * Opens and closes media relays between this node and others over the bus. Downstream: a local
+ * subscription to a publisher that lives on another node opens one relay per (publisher, this
+ * node), closed once its last local subscriber has been gone for `idleMs`. Origin: answers
+ * `relay.open` / `relay.close` from other nodes.
+ */
+export class RelayManager {
+  readonly #o: RelayManagerOptions;
+  readonly #log: Logger;
+  /** room/publisherId -> node that hosts it, learned from other nodes' room events. */
+  readonly #origins = new Map<string, string>();
+  readonly #downstream = new Map<
+    string,
+    { relay: DownstreamRelay; origin: string; idleSince: number }
+  >();
+  readonly #opening = new Map<string, Promise<void>>();
+  readonly #originRelays = new Map<string, OriginRelay>();
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(options: RelayManagerOptions) {
+    this.#o = options;
+    this.#log = options.log ?? silentLogger;
+    this.#timer = setInterval(() => this.#sweep(), SWEEP_MS).unref();
+  }
+
+  /** Remembers which node published what (from `weir.room.<room>.events` of other nodes). */
+  noteRoomEvent(room: string, nodeId: string, event: RoomEvent): void {
+    if (event.type === "track.published") this.#origins.set(key(room, event.publisherId), nodeId);
+    if (event.type === "track.unpublished") this.#origins.delete(key(room, event.publisherId));
+  }
+
+  /** Makes `publisherId` subscribable in the local room: local already, or relayed from its node. */
+  ensurePublisher(room: string, publisherId: string): Promise<void> {
+    const router = this.#o.node.router(room);
+    if (!router || router.getPublisher(publisherId)) return Promise.resolve();
+    const k = key(room, publisherId);
+    let opening = this.#opening.get(k);
+    if (!opening) {
+      opening = this.#open(room, publisherId).finally(() => this.#opening.delete(k));
+      this.#opening.set(k, opening);
+    }
+    return opening;
+  }
+
+  /** A relay command from another node (origin side); never throws. */
+  async handle(raw: unknown): Promise<NodeReply> {
+    const parsed = RelayCommand.safeParse(raw);
+    if (!parsed.success) {
+      return { ok: false, error: { code: "bad_request", message: "invalid relay command" } };
+    }
+    const cmd = parsed.data;
+    try {
+      if (cmd.op === "relay.close") {
+        this.#originRelays.get(originKey(cmd))?.close();
+        return { ok: true, result: {} };
+      }
+      const router = this.#o.node.router(cmd.room);
+      if (!router) throw new WeirApiError("not_found", `room ${cmd.room} is not on this node`);
+      this.#originRelays.get(originKey(cmd))?.close();
+      const relay = this.#o.server.createOrigin(router, cmd);
+      const k = originKey(cmd);
+      this.#originRelays.set(k, relay);
+      relay.on("closed", (reason) => {
+        if (this.#originRelays.get(k) === relay) this.#originRelays.delete(k);
+        this.#log.debug("origin relay closed", { ...cmd, key: undefined, reason });
+      });
+      this.#log.debug("origin relay open", {
+        room: cmd.room,
+        publisher: cmd.publisherId,
+        to: cmd.nodeId,
+      });
+      return { ok: true, result: relay.answer };
+    } catch (err) {
+      return { ok: false, error: toApiError(err).error.toJSON() };
+    }
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+    for (const d of this.#downstream.values()) d.relay.close();
+    for (const r of this.#originRelays.values()) r.close();
+  }
+
+  async #open(room: string, publisherId: string): Promise<void> {
+    const origin = await this.#findOrigin(room, publisherId);
+    const router = this.#o.node.router(room);
+    if (!router) throw new WeirApiError("not_found", `room ${room} closed`);
+    if (router.getPublisher(publisherId)) return;
+    const relay = this.#o.server.createDownstream(router, publisherId);
+    try {
+      const answer = await callRelay(this.#o.bus, origin, {
+        op: "relay.open",
+        room,
+        nodeId: this.#o.nodeId,
+        ...relay.request,
+      });
+      if (relay.closed) throw new WeirApiError("not_found", `room ${room} closed`);
+      relay.connect(answer);
+    } catch (err) {
+      relay.close();
+      throw err;
+    }
+    const k = key(room, publisherId);
+    this.#downstream.set(k, { relay, origin, idleSince: performance.now() });
+    relay.on("closed", (reason) => {
+      if (this.#downstream.get(k)?.relay === relay) this.#downstream.delete(k);
+      this.#log.debug("downstream relay closed", { room, publisher: publisherId, reason });
+    });
+    this.#log.debug("downstream relay open", { room, publisher: publisherId, from: origin });
+  }
+
+  /** The node hosting a publisher: from room events, else by asking the room's other nodes. */
+  async #findOrigin(room: string, publisherId: string): Promise<string> {
+    const known = this.#origins.get(key(room, publisherId));
+    if (known) return known;
+    // Until the room directory knows, ask the room's nodes (all live nodes, if none listed).
+    const registry = this.#o.registry;
+    const members = await registry.roomMembers(room).catch(() => [] as string[]);
+    const all = await registry
+      .list()
+      .then((l) => l.map((n) => n.nodeId))
+      .catch(() => []);
+    for (const nodeId of new Set([...members, ...all])) {
+      if (nodeId === this.#o.nodeId) continue;
+      const info = await callNode(this.#o.bus, nodeId, { op: "room.get", room }, 2000).catch(
+        () => null,
+      );
+      const found = info?.participants.some((p) =>
+        p.tracks.some((t) => t.publisherId === publisherId),
+      );
+      if (found) {
+        this.#origins.set(key(room, publisherId), nodeId);
+        return nodeId;
+      }
+    }
+    throw new WeirApiError("not_found", `no publisher ${publisherId} in room ${room}`);
+  }
+
+  /** Closes downstream relays nobody here has subscribed to for idleMs. */
+  #sweep(): void {
+    const now = performance.now();
+    const idleMs = this.#o.idleMs ?? 2000;
+    for (const [k, d] of this.#downstream) {
+      if ((d.relay.publisher?.subscribers.length ?? 0) > 0) {
+        d.idleSince = now;
+        continue;
+      }
+      if (now - d.idleSince < idleMs) continue;
+      this.#downstream.delete(k);
+      d.relay.close();
+      const [room, publisherId] = splitKey(k);
+      callRelay(this.#o.bus, d.origin, {
+        op: "relay.close",
+        room,
+        nodeId: this.#o.nodeId,
+        publisherId,
+      }).catch((err) =>
+        this.#log.debug("relay.close failed (the BYE or the timeout closes it)", errorFields(err)),
+      );
+    }
+  }
+}
+
+function key(room: string, publisherId: string): string {
+  return `${room}\n${publisherId}`;
+}
+
+function splitKey(k: string): [string, string] {
+  const i = k.indexOf("\n");
+  return [k.slice(0, i), k.slice(i + 1)];
+}
+
+function originKey(c: { room: string; publisherId: string; nodeId: string }): string {
+  return `${c.room}\n${c.publisherId}\n${c.nodeId}`;
+}
+
+/** One relay command to another node; its validated result, or a WeirApiError. */
+async function callRelay<Op extends RelayOp>(
+  bus: Bus,
+  nodeId: string,
+  command: Extract<RelayCommand, { op: Op }>,
+): Promise<RelayResult<Op>> {
+  let raw: string;
+  try {
+    raw = await bus.request(
+      subjects.nodeRpc(nodeId),
+      JSON.stringify(command),
+      RELAY_RPC_TIMEOUT_MS,
+    );
+  } catch (err) {
+    throw new WeirApiError("node_unavailable", `node ${nodeId}: ${(err as Error).message}`);
+  }
+  const reply = NodeReply.safeParse(safeJson(raw));
+  if (!reply.success) throw new WeirApiError("internal", `node ${nodeId}: malformed relay reply`);
+  if (!reply.data.ok) throw new WeirApiError(reply.data.error.code, reply.data.error.message);
+  const result = RelayResult[command.op as Op].safeParse(reply.data.result);
+  if (!result.success) throw new WeirApiError("internal", `node ${nodeId}: malformed relay result`);
+  return result.data as RelayResult<Op>;
+}
