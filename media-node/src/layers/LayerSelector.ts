@@ -7,6 +7,8 @@ const LOSS_DOWN = 0.1;
 const LOSS_STEP_MS = 1000;
 /** Loss under which a layer counts as clean (up-switching and probing are allowed). */
 const LOSS_CLEAN = 0.02;
+/** Down when the layer's bitrate exceeds the estimate by this factor (estimates are noisy). */
+const DOWN_MARGIN = 1.2;
 /** A higher layer's bitrate must fit the estimate with this headroom to switch up. */
 const UP_HEADROOM = 1.15;
 /** The up condition must hold this long (hysteresis against flapping). */
@@ -22,23 +24,33 @@ const PROBE_GRACE_MS = 3000;
 const PROBE_ROOM = 1.3;
 
 /**
- * Picks a subscriber's simulcast encoding (spatial layer) from its own feedback: the REMB
- * estimate and the receiver-report loss, never above the preferred layer and only among
- * encodings the publisher is sending. Moves down at once; moves up when the next layer fits
- * with headroom for UP_HOLD_MS, and probes one layer up now and then (the receiver's estimate
- * cannot grow far above what it receives). Pure logic: time comes in, nothing is scheduled.
+ * Picks a subscriber's simulcast encoding (spatial layer): the preferred layer, capped by a
+ * limit learned from the subscriber's own feedback, among encodings the publisher is sending.
+ * The limit drops at once when the REMB estimate is short of the layer being sent and not
+ * rising (a receiver ramping up after a move up is not congested), or the receiver reports
+ * loss over 10 %. It rises one layer when the next layer fits the estimate
+ * with headroom for UP_HOLD_MS, or by a probe now and then (a receiver's estimate cannot grow
+ * far above what it receives); a failed probe doubles the wait for the next one. No limit
+ * applies until feedback asks for one, so a preference change takes effect at once.
+ * Pure logic: time comes in, nothing is scheduled.
  */
 export class LayerSelector {
   readonly preferred: LayerTarget = { spatial: MAX_LAYER, temporal: MAX_LAYER };
-  /** The spatial layer last chosen (-1 before the first choice). */
+  /** The spatial layer last chosen (-1: none is sending). */
   current = -1;
+  /** Highest spatial layer the feedback allows (MAX_LAYER: no limit). */
+  limit = MAX_LAYER;
   #estimate = 0;
+  /** The last REMB was higher than the one before: the receiver is still ramping up. */
+  #rising = false;
   #loss = 0;
+  /** After any move up the estimate is not trusted until then (it trails the new rate). */
+  #graceUntil = 0;
   #upSince = -1;
   #holdUntil = 0;
   #probeUntil = 0;
   #probeInterval = PROBE_FIRST_MS;
-  #lastMove = 0;
+  #lastMove = Number.NEGATIVE_INFINITY;
 
   setPreferred(spatial: number, temporal: number): void {
     this.preferred.spatial = spatial;
@@ -47,6 +59,7 @@ export class LayerSelector {
 
   /** Bandwidth estimate from the subscriber's REMB, bits/s. */
   onRemb(bps: number): void {
+    this.#rising = this.#estimate > 0 && bps > this.#estimate;
     this.#estimate = bps;
   }
 
@@ -55,8 +68,8 @@ export class LayerSelector {
     this.#loss = fraction;
     // one step per LOSS_STEP_MS at most: the loss of the layer just left is still being reported
     if (fraction > LOSS_DOWN && this.current > 0 && nowMs - this.#lastMove >= LOSS_STEP_MS) {
-      this.#failProbe(nowMs);
-      this.#move(this.current - 1, nowMs);
+      this.#failProbe();
+      this.#lower(this.current - 1, nowMs);
     }
   }
 
@@ -65,54 +78,60 @@ export class LayerSelector {
    * Returns -1 when no encoding is sending.
    */
   choose(bitrates: ArrayLike<number>, nowMs: number): number {
-    const cap = Math.min(this.preferred.spatial, bitrates.length - 1);
-    let cur = this.current;
-    if (cur < 0 || cur > cap || bitrates[cur] <= 0) cur = highestActive(bitrates, cap);
-    if (cur < 0) return this.#set(-1, nowMs);
+    const top = Math.min(this.preferred.spatial, bitrates.length - 1);
+    const cur = highestActive(bitrates, Math.min(top, this.limit));
+    if (this.current >= 0 && cur > this.current) this.#graceUntil = nowMs + PROBE_GRACE_MS;
+    this.current = cur;
+    if (cur < 0) return cur;
     const budget = this.#estimate > 0 ? this.#estimate : Number.POSITIVE_INFINITY;
     const probing = nowMs < this.#probeUntil;
-    if (!probing && cur > 0 && bitrates[cur] > budget) {
-      if (this.#probeUntil > 0) this.#failProbe(nowMs);
+    const short = bitrates[cur] > budget * DOWN_MARGIN && !this.#rising;
+    if (nowMs >= this.#graceUntil && cur > 0 && short) {
+      this.#failProbe();
       let down = cur - 1;
       while (down > 0 && (bitrates[down] <= 0 || bitrates[down] > budget)) down--;
-      return this.#move(down, nowMs);
+      return this.#lower(down, nowMs);
     }
     if (!probing && this.#probeUntil > 0) this.#passProbe();
-    const up = nextActive(bitrates, cur, cap);
-    if (up < 0 || nowMs < this.#holdUntil || this.#loss > LOSS_CLEAN) {
+    const up = nextActive(bitrates, cur, top);
+    if (up < 0 || this.limit >= top || nowMs < this.#holdUntil || this.#loss > LOSS_CLEAN) {
       this.#upSince = -1;
-      return this.#set(cur, nowMs);
+      return cur;
     }
     if (bitrates[up] * UP_HEADROOM <= budget) {
       if (this.#upSince < 0) this.#upSince = nowMs;
-      if (nowMs - this.#upSince >= UP_HOLD_MS) return this.#move(up, nowMs);
-      return this.#set(cur, nowMs);
+      return nowMs - this.#upSince >= UP_HOLD_MS ? this.#raise(up, top, nowMs) : cur;
     }
     this.#upSince = -1;
     if (budget >= bitrates[cur] * PROBE_ROOM && nowMs - this.#lastMove >= this.#probeInterval) {
       this.#probeUntil = nowMs + PROBE_GRACE_MS;
-      return this.#move(up, nowMs);
+      return this.#raise(up, top, nowMs);
     }
-    return this.#set(cur, nowMs);
+    return cur;
   }
 
-  #set(layer: number, nowMs: number): number {
-    if (layer !== this.current) this.#lastMove = nowMs;
+  #lower(layer: number, nowMs: number): number {
+    this.limit = layer;
     this.current = layer;
+    this.#holdUntil = nowMs + DOWN_HOLD_MS;
+    this.#upSince = -1;
+    this.#lastMove = nowMs;
     return layer;
   }
 
-  #move(layer: number, nowMs: number): number {
-    if (layer < this.current) this.#holdUntil = nowMs + DOWN_HOLD_MS;
+  #raise(layer: number, top: number, nowMs: number): number {
+    this.limit = layer >= top ? MAX_LAYER : layer;
+    this.current = layer;
+    this.#graceUntil = nowMs + PROBE_GRACE_MS;
     this.#upSince = -1;
-    return this.#set(layer, nowMs);
+    this.#lastMove = nowMs;
+    return layer;
   }
 
-  #failProbe(nowMs: number): void {
+  #failProbe(): void {
     if (this.#probeUntil === 0) return;
     this.#probeUntil = 0;
     this.#probeInterval = Math.min(PROBE_MAX_MS, this.#probeInterval * 2);
-    this.#lastMove = nowMs;
   }
 
   #passProbe(): void {

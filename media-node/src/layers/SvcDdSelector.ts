@@ -21,8 +21,6 @@ import type { LayerTarget } from "./LayerFilter.ts";
 export class SvcDdSelector {
   /** Decode target forwarded now, -1 until the first switch point. */
   decodeTarget = -1;
-  /** Set by select(): this packet ends the frame of the forwarded target's top spatial layer. */
-  marker = false;
   /** Set by select(): the wanted decode target needs a keyframe. */
   wantsKeyframe = false;
   #structure: DependencyStructure | null = null;
@@ -48,6 +46,20 @@ export class SvcDdSelector {
     return s && this.decodeTarget >= 0 ? s.decodeTargetTemporalId[this.decodeTarget] : -1;
   }
 
+  /**
+   * True when a descriptor whose first byte is `b0` ends a frame of the forwarded target's top
+   * spatial layer (mandatory fields only, so it also serves retransmissions).
+   */
+  endsTopLayer(b0: number): boolean {
+    const st = this.#structure;
+    if (st === null || this.decodeTarget < 0 || (b0 & 0x40) === 0) return false;
+    const t = ((b0 & 0x3f) + 64 - st.templateIdOffset) % 64;
+    return (
+      t < st.templateCount &&
+      st.templateSpatialId[t] === st.decodeTargetSpatialId[this.decodeTarget]
+    );
+  }
+
   /** True to forward the packet whose (successfully parsed) descriptor is `dd`. */
   select(dd: DependencyDescriptor, target: Readonly<LayerTarget>): boolean {
     this.wantsKeyframe = false;
@@ -60,10 +72,6 @@ export class SvcDdSelector {
       const dt = this.decodeTarget;
       this.#frameForward = dt >= 0 && dd.dtis[dt] !== DTI_NOT_PRESENT;
     }
-    this.marker =
-      this.#frameForward &&
-      dd.endOfFrame &&
-      dd.spatialId === st.decodeTargetSpatialId[this.decodeTarget];
     return this.#frameForward;
   }
 

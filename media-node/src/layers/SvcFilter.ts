@@ -1,5 +1,12 @@
+import { vp9EndOfFrameSid } from "../rtp/codecs/vp9.ts";
 import { writeActiveDecodeTargets } from "../rtp/dependencyDescriptor/index.ts";
-import { extDataOffset, findHeaderExtension, parseRtp, RtpView } from "../rtp/rtpPacket.ts";
+import {
+  extDataLength,
+  extDataOffset,
+  findHeaderExtension,
+  parseRtp,
+  RtpView,
+} from "../rtp/rtpPacket.ts";
 import type { LayerFilter, LayerTarget } from "./LayerFilter.ts";
 import type { PacketLayers } from "./PacketLayers.ts";
 import { SvcDdSelector } from "./SvcDdSelector.ts";
@@ -9,7 +16,14 @@ import {
   type SvcPacketError,
   svcPacketError,
 } from "./SvcFilterTypes.ts";
-import { SVC_DD, SVC_NONE, type SvcStreamReader } from "./SvcStreamReader.ts";
+import {
+  SVC_DD,
+  SVC_NONE,
+  SVC_VP9,
+  type SvcStreamReader,
+  type SvcStreamSource,
+  svcStreamReaderFor,
+} from "./SvcStreamReader.ts";
 import { SvcVp9Selector } from "./SvcVp9Selector.ts";
 
 /** The outgoing packet, parsed again only to find its Dependency Descriptor. */
@@ -28,10 +42,11 @@ export class SvcFilter implements LayerFilter {
   readonly #requestKeyframe: () => void;
   readonly #vp9 = new SvcVp9Selector();
   readonly #dd = new SvcDdSelector();
-  #codecSource = SVC_NONE;
-  /** Per packet, for rewrite(): set the marker; the active bitmask to write (-1: none). */
-  #marker = false;
-  #ddMask = -1;
+  /** How the last accepted packet's layers were read (SVC_NONE, SVC_VP9, SVC_DD). */
+  #source = SVC_NONE;
+  /** From accept() to rewrite() of one packet: the active bitmask to write (-1: none). */
+  #pendingMask = -1;
+  #pendingFrame = -1;
   /** The last unreadable packet's error, null if none yet. */
   lastError: SvcPacketError | null = null;
   readonly #stats = { forwarded: 0, dropped: 0, keyframeRequests: 0 };
@@ -49,8 +64,7 @@ export class SvcFilter implements LayerFilter {
     _layers: PacketLayers,
     target: Readonly<LayerTarget>,
   ): boolean {
-    this.#marker = false;
-    this.#ddMask = -1;
+    this.#pendingMask = -1;
     const info = this.#reader.read(buf, view);
     if (info.error !== null) {
       this.lastError = svcPacketError(info.error);
@@ -58,34 +72,42 @@ export class SvcFilter implements LayerFilter {
       if (info.error === "no_structure") this.#keyframe();
       return false;
     }
-    this.#codecSource = info.source;
+    this.#source = info.source;
     if (info.source === SVC_NONE) return this.#count(true);
     let forward: boolean;
     if (info.source === SVC_DD) {
       const dd = this.#dd;
       forward = dd.select(info.dd, target);
-      this.#marker = dd.marker && !view.marker;
       if (forward && info.dd.activeDecodeTargetsBitOffset >= 0) {
-        this.#ddMask = (dd.forwardedMask & info.dd.activeDecodeTargetsBitmask) >>> 0;
+        this.#pendingMask = (dd.forwardedMask & info.dd.activeDecodeTargetsBitmask) >>> 0;
+        this.#pendingFrame = info.dd.frameNumber;
       }
       if (dd.wantsKeyframe) this.#keyframe();
     } else {
-      const vp9 = this.#vp9;
-      forward = vp9.select(info.vp9, target);
-      this.#marker = vp9.marker && !view.marker;
-      if (vp9.wantsKeyframe) this.#keyframe();
+      forward = this.#vp9.select(info.vp9, target);
+      if (this.#vp9.wantsKeyframe) this.#keyframe();
     }
     return this.#count(forward);
   }
 
-  rewrite(out: Uint8Array, len: number, _headerLen: number): number {
-    if (this.#marker) out[1] |= 0x80;
-    if (this.#ddMask >= 0) this.#writeActiveMask(out, len, this.#ddMask);
+  /**
+   * Marks the end of the top forwarded layer from the outgoing bytes themselves, so a
+   * retransmission (which skips accept()) is marked like the original.
+   */
+  rewrite(out: Uint8Array, len: number, headerLen: number): number {
+    const mask = this.#pendingMask;
+    this.#pendingMask = -1;
+    if (this.#source === SVC_VP9) {
+      const sid = vp9EndOfFrameSid(out, headerLen, len - headerLen);
+      if (sid >= 0 && sid === this.#vp9.spatial) out[1] |= 0x80;
+    } else if (this.#source === SVC_DD) {
+      this.#rewriteDd(out, len, mask);
+    }
     return len;
   }
 
   getStats(): SvcFilterStats {
-    const dd = this.#codecSource === SVC_DD;
+    const dd = this.#source === SVC_DD;
     return {
       ...this.#stats,
       errors: { ...this.#errors },
@@ -105,11 +127,37 @@ export class SvcFilter implements LayerFilter {
     this.#requestKeyframe();
   }
 
-  /** Narrows the active decode targets bitmask of the outgoing packet's descriptor in place. */
-  #writeActiveMask(out: Uint8Array, len: number, mask: number): void {
+  /** Marker from the outgoing descriptor; a carried active bitmask narrowed to `mask` (>= 0). */
+  #rewriteDd(out: Uint8Array, len: number, mask: number): void {
     const id = this.#extMap[this.#reader.dependencyDescriptorId];
     if (id === 0 || !parseRtp(out, len, outView)) return;
     const ext = findHeaderExtension(out, outView, id);
-    if (ext >= 0) writeActiveDecodeTargets(out, extDataOffset(ext), this.#reader.info.dd, mask);
+    if (ext < 0 || extDataLength(ext) < 3) return;
+    const off = extDataOffset(ext);
+    if (this.#dd.endsTopLayer(out[off])) out[1] |= 0x80;
+    const frame = (out[off + 1] << 8) | out[off + 2];
+    if (mask >= 0 && frame === this.#pendingFrame) {
+      writeActiveDecodeTargets(out, off, this.#reader.info.dd, mask);
+    }
   }
+}
+
+/** What svcFilterFor needs from a publisher. */
+export interface SvcPublisher extends SvcStreamSource {
+  readonly kind: string;
+  readonly simulcast: boolean;
+  requestKeyframe(): void;
+}
+
+/**
+ * The SVC filter for one subscriber of `publisher`, or null where there are no layers to read:
+ * audio, simulcast, and AV1/H.264 without the Dependency Descriptor negotiated.
+ */
+export function svcFilterFor(publisher: SvcPublisher, extMap: Uint8Array): SvcFilter | null {
+  if (publisher.kind !== "video" || publisher.simulcast) return null;
+  const codec = publisher.codecName;
+  if (codec !== "vp9" && codec !== "av1" && codec !== "h264") return null;
+  const reader = svcStreamReaderFor(publisher);
+  if (codec !== "vp9" && reader.dependencyDescriptorId === 0) return null;
+  return new SvcFilter({ reader, extMap, requestKeyframe: () => publisher.requestKeyframe() });
 }

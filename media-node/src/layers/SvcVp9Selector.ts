@@ -14,8 +14,6 @@ export class SvcVp9Selector {
   spatial = -1;
   /** Temporal layer forwarded now, -1 until the first key picture. */
   temporal = -1;
-  /** Set by select(): this packet ends the top forwarded layer of its picture. */
-  marker = false;
   /** Set by select(): a higher spatial layer is wanted and needs a keyframe. */
   wantsKeyframe = false;
   /** Spatial layers the stream announces in its scalability structure (0: not seen yet). */
@@ -35,15 +33,13 @@ export class SvcVp9Selector {
     ) {
       this.spatial = d.sid;
     }
-    const forward = this.spatial >= 0 && d.sid <= this.spatial && d.tid <= this.temporal;
-    this.marker = forward && d.endOfFrame && d.sid === this.spatial;
-    return forward;
+    return this.spatial >= 0 && d.sid <= this.spatial && d.tid <= this.temporal;
   }
 
   #pictureStart(d: Vp9Descriptor, target: Readonly<LayerTarget>): void {
     if (!d.interPicturePredicted) {
       // Key picture: every layer restarts here.
-      this.spatial = target.spatial;
+      this.spatial = this.#layers > 0 ? Math.min(target.spatial, this.#layers - 1) : target.spatial;
       this.temporal = target.temporal;
       return;
     }
