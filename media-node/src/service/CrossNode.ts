@@ -1,0 +1,141 @@
+import type { Bus, BusSubscription, NodeRegistry } from "../../../shared/bus.ts";
+import { WeirApiError } from "../../../shared/errors.ts";
+import { safeJson } from "../../../shared/nodeClient.ts";
+import { type PeerOp, PeerRequest, type PeerResult } from "../../../shared/peer.ts";
+import type { RoomEvent } from "../../../shared/room.ts";
+import type { NodeReply } from "../../../shared/rpc.ts";
+import { subjects } from "../../../shared/subjects.ts";
+import { toApiError } from "./apiError.ts";
+import { DataBridge } from "./DataBridge.ts";
+import { errorFields, type Logger } from "./log.ts";
+import type { MediaNode } from "./MediaNode.ts";
+import { NodeWatcher } from "./NodeWatcher.ts";
+import { RoomDirectory } from "./RoomDirectory.ts";
+import type { RemoteRoom } from "./RoomState.ts";
+
+/**
+ * Opens a relay for another node's track so it can be subscribed here: resolves once a Publisher
+ * with that id is in this node's Router for `room`. Set by the relay side (RelayManager);
+ * `origin` is the hosting node when the directory knows it.
+ */
+export type RemoteMediaHook = (room: string, publisherId: string, origin?: string) => Promise<void>;
+
+export interface CrossNodeOptions {
+  nodeId: string;
+  bus: Bus;
+  registry: NodeRegistry;
+  node: MediaNode;
+  log: Logger;
+  watchIntervalMs?: number;
+}
+
+/**
+ * What lets a room span media nodes: the room directory (who publishes what on which node), the
+ * DataChannel bridge over NATS, the node watcher (death of other nodes) and the node-to-node
+ * requests on `weir.node.<id>.peer` that serve them.
+ *
+ * For the relay side: `directory.hostOf(room, id)` says which node hosts a publisher;
+ * `remoteMedia` is called when a subscriber here wants a track of another node;
+ * `watcher.on("nodedied", ...)` and `directory.on("removed", ...)` say when to tear down.
+ */
+export class CrossNode {
+  readonly directory: RoomDirectory;
+  readonly data: DataBridge;
+  readonly watcher: NodeWatcher;
+  remoteMedia: RemoteMediaHook | null = null;
+  readonly #o: CrossNodeOptions;
+  #sub: BusSubscription | null = null;
+
+  constructor(o: CrossNodeOptions) {
+    this.#o = o;
+    this.directory = new RoomDirectory({
+      ...o,
+      localParticipants: (room) => o.node.localParticipants(room),
+      deliver: (room, event) => o.node.deliverRemoteRoomEvent(room, event),
+    });
+    this.data = new DataBridge({ ...o, router: (room) => o.node.router(room) });
+    this.watcher = new NodeWatcher({
+      ...o,
+      intervalMs: o.watchIntervalMs,
+      peers: () => this.directory.peers(),
+    });
+    this.directory.on("removed", (room, id) => this.data.removed(room, id));
+    this.watcher.on("nodedied", (id) => {
+      this.directory.nodeDied(id);
+      this.data.nodeDied(id);
+    });
+  }
+
+  start(): void {
+    this.#sub = this.#o.bus.subscribe(subjects.nodePeer(this.#o.nodeId), (data, respond) => {
+      respond?.(JSON.stringify(this.#handle(data)));
+    });
+    this.watcher.start();
+  }
+
+  stop(): void {
+    this.watcher.stop();
+    this.#sub?.unsubscribe();
+    this.#sub = null;
+  }
+
+  /** The room opened here: mirror it (MediaNode waits for `ready` before welcoming). */
+  openRoom(room: string): RemoteRoom {
+    const ready = this.directory.open(room);
+    return { ready, participants: () => this.directory.participants(room) };
+  }
+
+  closeRoom(room: string): void {
+    this.data.closeRoom(room);
+    this.directory.close(room);
+  }
+
+  publish(room: string, event: RoomEvent): void {
+    this.directory.publish(room, event);
+  }
+
+  /**
+   * Before a subscribe: makes another node's publisher subscribable here (a data bridge, or a
+   * relay through `remoteMedia`). Resolves at once for local publishers.
+   */
+  async bringLocal(room: string, publisherId: string): Promise<void> {
+    const router = this.#o.node.router(room);
+    if (!router || router.getPublisher(publisherId)) return;
+    const host = this.directory.hostOf(room, publisherId);
+    if (host?.kind === "data") {
+      if (!router.getDataPublisher(publisherId))
+        await this.data.bring(room, publisherId, host.nodeId);
+      return;
+    }
+    if (router.getDataPublisher(publisherId)) return;
+    await this.remoteMedia?.(room, publisherId, host?.nodeId);
+  }
+
+  #handle(data: string): NodeReply {
+    const req = PeerRequest.safeParse(safeJson(data));
+    if (!req.success) return { ok: false, error: { code: "bad_request", message: "bad request" } };
+    try {
+      return { ok: true, result: this.#dispatch(req.data) };
+    } catch (err) {
+      const { error, expected } = toApiError(err);
+      if (!expected) this.#o.log.error("peer request failed", { ...errorFields(err) });
+      return { ok: false, error: error.toJSON() };
+    }
+  }
+
+  #dispatch(r: PeerRequest): PeerResult<PeerOp> {
+    switch (r.op) {
+      case "room.snapshot":
+        return this.directory.snapshot(r.room);
+      case "data.want":
+        return this.data.want(r.room, r.dataPublisherId, r.nodeId);
+      case "data.unwant":
+        this.data.unwant(r.room, r.dataPublisherId, r.nodeId);
+        return {};
+      case "ping":
+        return {};
+      default:
+        throw new WeirApiError("bad_request", "unknown peer request");
+    }
+  }
+}
