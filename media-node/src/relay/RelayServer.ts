@@ -63,13 +63,16 @@ export class RelayServer extends TypedEmitter<RelayServerEvents> implements Rela
     const listenIp = this.#options.listenIp ?? "0.0.0.0";
     const socket = createSocket({ type: listenIp.includes(":") ? "udp6" : "udp4" });
     socket.on("message", (msg, rinfo) => this.#receive(msg, rinfo));
-    socket.on("error", () => {
-      // sends to a vanished peer can fail (ICMP unreachable): the relay times out on its own
-    });
     await new Promise<void>((resolve, reject) => {
-      socket.once("error", reject);
+      socket.once("error", (err) => {
+        socket.close();
+        reject(err);
+      });
       socket.bind(this.#options.port ?? DEFAULT_RELAY_PORT, listenIp, () => {
-        socket.off("error", reject);
+        socket.removeAllListeners("error");
+        socket.on("error", () => {
+          // a send to a vanished peer can fail (ICMP unreachable): the relay times out on its own
+        });
         resolve();
       });
     });

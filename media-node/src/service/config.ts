@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { NAME_PATTERN } from "../../../shared/limits.ts";
+import { DEFAULT_RELAY_PORT, type RelayServerOptions } from "../relay/RelayServerTypes.ts";
 import type { TransportOptions } from "../TransportTypes.ts";
 import { DEFAULT_MAX_SESSIONS } from "./MediaNode.ts";
 
@@ -12,6 +13,10 @@ export interface MediaNodeConfig {
   portRange?: [number, number];
   maxSessions: number;
   drainGraceMs: number;
+  /** UDP port shared by all relays to and from other media nodes (0: any free port; unset: 40000). */
+  relayPort?: number;
+  /** Address other media nodes send relay traffic to (default: the first listen ip). */
+  relayIp?: string;
 }
 
 export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
@@ -31,6 +36,8 @@ export const USAGE = `npm run media-node -- [options]
   --port-range <lo-hi>      WEIR_PORT_RANGE     UDP ports for ICE, e.g. 40000-49999
   --max-sessions <n>        WEIR_MAX_SESSIONS   (default ${DEFAULT_MAX_SESSIONS})
   --drain-grace <seconds>   WEIR_DRAIN_GRACE_S  wait for sessions on SIGTERM (default 30)
+  --relay-port <port>       WEIR_RELAY_PORT     UDP port for relays between nodes (default ${DEFAULT_RELAY_PORT}, 0: any)
+  --relay-ip <ip>           WEIR_RELAY_IP       address other nodes reach the relay port at
   log level: WEIR_LOG_LEVEL=debug|info|warn|error (default info)
   metrics: WEIR_METRICS_PORT=9464 serves GET /metrics (Prometheus) on WEIR_METRICS_HOST (127.0.0.1)`;
 
@@ -52,6 +59,8 @@ export function loadConfig(
         "port-range": { type: "string" },
         "max-sessions": { type: "string" },
         "drain-grace": { type: "string" },
+        "relay-port": { type: "string" },
+        "relay-ip": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -81,6 +90,13 @@ export function loadConfig(
     );
   }
   const range = pick("port-range", "WEIR_PORT_RANGE");
+  const relayIp = pick("relay-ip", "WEIR_RELAY_IP");
+  if (relayIp !== undefined && !isIp(relayIp)) throw new ConfigError(`bad relay ip "${relayIp}"`);
+  const relayPortText = pick("relay-port", "WEIR_RELAY_PORT");
+  const relayPort = relayPortText === undefined ? undefined : Number(relayPortText);
+  if (relayPort !== undefined && !(Number.isInteger(relayPort) && relayPort <= 65535)) {
+    throw new ConfigError(`bad relay port "${relayPortText}"`);
+  }
   return {
     natsUrl: pick("nats-url", "NATS_URL") ?? DEFAULT_NATS_URL,
     nodeId,
@@ -93,6 +109,8 @@ export function loadConfig(
     ),
     drainGraceMs:
       1000 * positiveInt(pick("drain-grace", "WEIR_DRAIN_GRACE_S") ?? "30", "drain grace", true),
+    ...(relayPort === undefined ? {} : { relayPort }),
+    ...(relayIp === undefined ? {} : { relayIp }),
   };
 }
 
@@ -103,6 +121,16 @@ export function transportOptions(c: MediaNodeConfig): TransportOptions {
   if (c.announcedIp && c.listenIps) t.announcedIps = { [c.listenIps[0]]: c.announcedIp };
   if (c.portRange) t.portRange = c.portRange;
   return t;
+}
+
+/** The relay port's options: bound on the first listen ip (or all), announced as relayIp. */
+export function relayOptions(c: MediaNodeConfig): RelayServerOptions {
+  const listenIp = c.listenIps?.[0];
+  return {
+    port: c.relayPort ?? DEFAULT_RELAY_PORT,
+    listenIp,
+    announcedIp: c.relayIp ?? listenIp,
+  };
 }
 
 export function parsePortRange(s: string): [number, number] {

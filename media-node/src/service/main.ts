@@ -3,9 +3,17 @@
  * WebSocket sessions, wait for sessions up to the grace period) and exit 0.
  */
 import { hostname } from "node:os";
+import { RelayServer } from "../relay/RelayServer.ts";
 import { connectNatsBus } from "./bus/natsBus.ts";
-import { ConfigError, loadConfig, transportOptions, USAGE } from "./config.ts";
-import { createLogger, errorFields } from "./log.ts";
+import {
+  ConfigError,
+  loadConfig,
+  type MediaNodeConfig,
+  relayOptions,
+  transportOptions,
+  USAGE,
+} from "./config.ts";
+import { createLogger, errorFields, type Logger } from "./log.ts";
 import { startMetricsServer } from "./metricsServer.ts";
 import { NodeService } from "./NodeService.ts";
 
@@ -27,6 +35,7 @@ async function main(): Promise<void> {
     onHandlerError: (err, subject) =>
       log.error("bus handler failed", { subject, ...errorFields(err) }),
   });
+  const relay = await startRelay(config, log);
   const service = new NodeService({
     nodeId: config.nodeId,
     bus: nats.bus,
@@ -35,6 +44,7 @@ async function main(): Promise<void> {
     maxSessions: config.maxSessions,
     transport: transportOptions(config),
     drainGraceMs: config.drainGraceMs,
+    relay,
     log,
   });
   await service.start();
@@ -49,6 +59,7 @@ async function main(): Promise<void> {
     announcedIp: config.announcedIp,
     portRange: config.portRange,
     maxSessions: config.maxSessions,
+    relay: relay.address,
   });
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -58,6 +69,7 @@ async function main(): Promise<void> {
     metrics?.close();
     service
       .drain()
+      .then(() => relay.close())
       .then(() => nats.close())
       .then(
         () => process.exit(0),
@@ -69,6 +81,24 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));
+}
+
+/** The relay port; the default one may be taken (several nodes on a host): then any free one. */
+async function startRelay(config: MediaNodeConfig, log: Logger): Promise<RelayServer> {
+  const options = relayOptions(config);
+  try {
+    const relay = new RelayServer(options);
+    await relay.listen();
+    return relay;
+  } catch (err) {
+    if (config.relayPort !== undefined || (err as NodeJS.ErrnoException).code !== "EADDRINUSE") {
+      throw err;
+    }
+    log.warn("default relay port taken: using a free one", { port: options.port });
+    const relay = new RelayServer({ ...options, port: 0 });
+    await relay.listen();
+    return relay;
+  }
 }
 
 main().catch((err) => {
