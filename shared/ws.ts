@@ -16,6 +16,7 @@ import {
 const RequestId = z.string().check(z.minLength(1), z.maxLength(64));
 const Target = z.enum(["publish", "subscribe"]);
 const DataId = z.string().check(z.minLength(1), z.maxLength(64));
+const Layer = z.number().check(z.int(), z.gte(0), z.lte(15));
 
 export const ClientMessage = z.discriminatedUnion("type", [
   /** An offer from the client's publish transport; publishes the listed tracks. */
@@ -59,6 +60,17 @@ export const ClientMessage = z.discriminatedUnion("type", [
   /** Opens the data publisher's channel toward the client's subscribe transport (grant data). */
   z.object({ type: z.literal("subscribeData"), id: RequestId, dataPublisherId: DataId }),
   z.object({ type: z.literal("unsubscribeData"), id: RequestId, dataSubscriberId: DataId }),
+  /**
+   * The highest layers a subscription may receive: spatial = simulcast encoding (0 = lowest) or
+   * SVC spatial layer, temporal = temporal layer; an omitted one = as high as sent. Gets `ok`.
+   */
+  z.object({
+    type: z.literal("layers"),
+    id: RequestId,
+    subscriberId: z.string().check(z.maxLength(64)),
+    spatial: z.optional(Layer),
+    temporal: z.optional(Layer),
+  }),
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 

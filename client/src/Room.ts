@@ -29,6 +29,9 @@ interface Session {
 const HEARTBEAT_MS = 2000;
 const HEARTBEAT_TIMEOUT_MS = 3000;
 
+/** The highest layers to receive (spatial, temporal); an omitted one = as high as sent. */
+type Layers = { spatial?: number; temporal?: number };
+
 /**
  * A room over Weir's WebSocket protocol: publish local tracks, subscribe to others', follow
  * who comes and goes. When the connection drops it reconnects with a new session, publishes
@@ -40,6 +43,8 @@ export class Room extends TypedEmitter<RoomEvents> {
   /** Publisher ids the app subscribed to (kept across reconnects). */
   readonly #wanted = new Set<string>();
   readonly #subscribers = new Map<string, string>(); // publisherId -> subscriberId
+  /** Layer preferences by publisher id, applied again after a reconnect. */
+  readonly #layers = new Map<string, Layers>();
   readonly #participants = new Map<string, ParticipantInfo>();
   readonly #dataPublications = new Map<string, DataPublication>();
   readonly #dataSubscriptions = new Map<string, DataSubscription>();
@@ -129,6 +134,18 @@ export class Room extends TypedEmitter<RoomEvents> {
     this.#subscribers.delete(publisherId);
     const reply = await s.socket.request({ type: "unsubscribe", subscriberId });
     if (reply.type === "unsubscribed") await this.#answer(s, reply.offer);
+  }
+
+  /**
+   * The highest layers to receive of a subscribed publisher: spatial = simulcast encoding
+   * (0 = lowest) or SVC spatial layer, temporal = temporal layer; omitted = as high as sent.
+   * The node may go lower on its own when this client's link is short. Kept across reconnects.
+   */
+  async setPreferredLayers(publisherId: string, layers: Layers): Promise<void> {
+    this.#layers.set(publisherId, layers);
+    const subscriberId = this.#subscribers.get(publisherId);
+    const s = this.#session;
+    if (s && subscriberId) await this.#sendLayers(s, subscriberId, layers);
   }
 
   /**
@@ -280,7 +297,13 @@ export class Room extends TypedEmitter<RoomEvents> {
     const reply = await s.socket.request({ type: "subscribe", publisherId });
     if (reply.type !== "subscribed") return;
     this.#subscribers.set(publisherId, reply.subscriberId);
+    const layers = this.#layers.get(publisherId);
+    if (layers) await this.#sendLayers(s, reply.subscriberId, layers);
     await this.#answer(s, reply.offer);
+  }
+
+  async #sendLayers(s: Session, subscriberId: string, layers: Layers): Promise<void> {
+    await s.socket.request({ type: "layers", subscriberId, ...layers });
   }
 
   async #answer(s: Session, offer: string): Promise<void> {

@@ -48,6 +48,7 @@ const NEEDS: Record<ClientMessage["type"], (m: ClientMessage) => readonly Grant[
   unpublishData: () => DATA,
   subscribeData: () => DATA,
   unsubscribeData: () => DATA,
+  layers: () => SUB,
 };
 const PUB: readonly Grant[] = ["publish"];
 const SUB: readonly Grant[] = ["subscribe"];

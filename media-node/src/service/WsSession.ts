@@ -77,6 +77,8 @@ export class WsSession extends Session {
         return this.#ice(m.target, m.candidate);
       case "ping":
         return Promise.resolve({ type: "pong", id: m.id });
+      case "layers":
+        return this.#layers(m.id, m.subscriberId, m.spatial, m.temporal);
       default:
         return this.#handleData(m);
     }
@@ -166,6 +168,15 @@ export class WsSession extends Session {
       (o) => o.sdp,
     );
     return { type: "unsubscribed", id, offer: offer.sdp };
+  }
+
+  /** Sets a subscription's preferred layers (simulcast encoding / SVC layers). */
+  async #layers(id: string, subscriberId: string, spatial?: number, temporal?: number) {
+    this.#need("subscribe");
+    const subscriber = this.#sub?.subscribers.find((s) => s.id === subscriberId);
+    if (!subscriber) throw new WeirApiError("not_found", `no subscriber ${subscriberId}`);
+    subscriber.setPreferredLayers({ spatial, temporal });
+    return { type: "ok" as const, id };
   }
 
   async #answer(id: string, answer: string): Promise<Reply> {
