@@ -20,6 +20,7 @@ import { LayerSelector, MAX_LAYER } from "./layers/LayerSelector.ts";
 import { PacketLayers } from "./layers/PacketLayers.ts";
 import { parseLayers } from "./layers/parseLayers.ts";
 import { SequenceMap } from "./layers/SequenceMap.ts";
+import { type SvcFilter, svcFilterFor } from "./layers/SvcFilter.ts";
 import { Vp8PictureMap } from "./layers/Vp8PictureMap.ts";
 import type { Publisher } from "./Publisher.ts";
 import type { MediaKind } from "./PublisherTypes.ts";
@@ -76,6 +77,8 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
   /** The encoding to send (switched to on its next keyframe), -1 = none is sending. */
   #target = -1;
   #filter: LayerFilter | null = null;
+  /** The SVC filter (VP9, or AV1/H.264 with the Dependency Descriptor), null otherwise. */
+  readonly #svc: SvcFilter | null;
   #paused = false;
   #closed = false;
   #everSent = false;
@@ -116,6 +119,8 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
     this.#params.payloadType = init.payloadType;
     this.#params.extMap.set(init.extMap);
     if (!init.publisher.simulcast) this.#target = 0;
+    this.#svc = svcFilterFor(init.publisher, this.#params.extMap);
+    this.#filter = this.#svc;
   }
 
   get closed(): boolean {
@@ -290,6 +295,7 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
         target: { spatial: this.#target, temporal: this.#selector.preferred.temporal },
         preferred: { ...this.#selector.preferred },
       },
+      ...(this.#svc ? { svc: this.#svc.getStats() } : {}),
     };
   }
 
@@ -338,7 +344,9 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
       if (tid > sending.temporal) return false;
     }
     const filter = this.#filter;
-    return filter === null || filter.accept(buf, view, layers, this.#sending);
+    // Single-SSRC SVC: the filter picks spatial and temporal layers by the preference itself.
+    const target = this.publisher.simulcast ? this.#sending : this.#selector.preferred;
+    return filter === null || filter.accept(buf, view, layers, target);
   }
 
   #send(buf: Buffer, view: RtpView, layers: PacketLayers): boolean {

@@ -1,3 +1,4 @@
+import type { SvcFilterStats } from "./layers/SvcFilterTypes.ts";
 import type { MediaKind } from "./PublisherTypes.ts";
 
 export interface SubscriberStats {
@@ -29,6 +30,8 @@ export interface SubscriberStats {
     target: Layers;
     preferred: Layers;
   };
+  /** SVC filtering (VP9, or AV1/H.264 with the Dependency Descriptor), when it applies. */
+  svc?: SvcFilterStats;
 }
 
 /** Spatial (simulcast encoding, 0 = lowest; or SVC spatial layer) and temporal layer. */

@@ -10,7 +10,15 @@ import {
   isSwitchPointFor,
   writeActiveDecodeTargets,
 } from "../../media-node/src/rtp/dependencyDescriptor/index.ts";
-import { BitWriter, encode, L1T3, L2T2, L3T3 } from "../fixtures/packets/ddWriter.ts";
+import {
+  BitWriter,
+  encode,
+  L1T3,
+  L2T2,
+  L3T3,
+  type StructureSpec,
+  type TemplateSpec,
+} from "../fixtures/packets/ddWriter.ts";
 import { hex, prng, randomBytes, toHex } from "../fixtures/packets/hex.ts";
 
 // The vectors are built bit by bit with the test-only writer in test/fixtures/packets/ddWriter.ts

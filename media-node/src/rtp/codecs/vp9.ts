@@ -172,3 +172,19 @@ export function vp9IsKeyframe(buf: Uint8Array, offset: number, length: number): 
   return parseVp9(buf, offset, length, scratch) && scratch.isKeyframe;
 }
 const scratch = new Vp9Descriptor();
+
+/**
+ * The spatial layer id of a packet that ends its layer frame (E=1), read from the descriptor's
+ * first bytes at buf[offset..offset+length); -1 when E=0 or the bytes are too short. SID is 0
+ * without layer indices.
+ */
+export function vp9EndOfFrameSid(buf: Uint8Array, offset: number, length: number): number {
+  const end = offset + length;
+  if (length < 1 || offset < 0 || end > buf.length) return -1;
+  const b0 = buf[offset];
+  if ((b0 & 0x04) === 0) return -1;
+  if ((b0 & 0x20) === 0) return 0;
+  let p = offset + 1;
+  if ((b0 & 0x80) !== 0) p += p < end && (buf[p] & 0x80) !== 0 ? 2 : 1;
+  return p < end ? (buf[p] >> 1) & 0x07 : -1;
+}
