@@ -48,6 +48,13 @@ export const CHROMIUM_ARGS = [
 
 type Sdp = { type: "offer" | "answer"; sdp: string };
 
+/** Client publish options a test may add to the codec (simulcast, SVC mode, bitrate cap). */
+export interface PublishExtra {
+  simulcast?: boolean;
+  scalabilityMode?: string;
+  maxBitrate?: number;
+}
+
 /** Why the browser tests cannot run here, or null when they can. */
 export function browserUnavailable(): string | null {
   if (!existsSync(CHROMIUM)) return `no Chromium at ${CHROMIUM} (apt-get install -y chromium)`;
@@ -188,10 +195,15 @@ export class WeirPage {
     return this.page.evaluate(() => window.weir.openPublisher());
   }
 
-  publish(localTrackId: string, codec?: string): Promise<{ trackId: string; offer: Sdp }> {
-    return this.page.evaluate(([id, c]) => window.weir.publish(id, c), [
+  publish(
+    localTrackId: string,
+    codec?: string,
+    extra?: PublishExtra,
+  ): Promise<{ trackId: string; offer: Sdp }> {
+    return this.page.evaluate(([id, c, e]) => window.weir.publish(id, c, e), [
       localTrackId,
       codec,
+      extra,
     ] as const);
   }
 
@@ -288,8 +300,9 @@ export async function publishTrack(
   pt: PublishTransport,
   localTrackId: string,
   codec?: string,
+  extra?: PublishExtra,
 ): Promise<{ publisher: Publisher; answer: Sdp; offer: Sdp }> {
-  const { trackId, offer } = await page.publish(localTrackId, codec);
+  const { trackId, offer } = await page.publish(localTrackId, codec, extra);
   const answer = (await pt.getAnswer(offer)) as Sdp;
   // Publish before the browser applies the answer so that its first packets find the publisher.
   const publisher = pt.publish(trackId);

@@ -113,10 +113,14 @@ class PageHarness {
     this.#watch("pub", this.pub.peerConnection);
   }
 
-  async publish(localTrackId: string, codec?: string): Promise<{ trackId: string; offer: Sdp }> {
+  async publish(
+    localTrackId: string,
+    codec?: string,
+    extra?: Pick<WeirClient.PublishOptions, "simulcast" | "scalabilityMode" | "maxBitrate">,
+  ): Promise<{ trackId: string; offer: Sdp }> {
     const track = this.#localTracks.get(localTrackId);
     if (!track || !this.pub) throw new Error(`no publisher or no local track ${localTrackId}`);
-    const opts: WeirClient.PublishOptions = codec ? { codec } : {};
+    const opts: WeirClient.PublishOptions = { ...extra, ...(codec ? { codec } : {}) };
     if (this.media) opts.stream = this.media;
     const { trackId, offer } = await this.pub.publish(track, opts);
     return { trackId, offer: offer as Sdp };
