@@ -129,10 +129,15 @@ export interface MediaNodeProc extends Proc {
   id: string;
 }
 
-export async function startMediaNode(natsUrl: string, id: string): Promise<MediaNodeProc> {
+/** `args` adds flags, e.g. `["--max-sessions", "2"]`. */
+export async function startMediaNode(
+  natsUrl: string,
+  id: string,
+  args: string[] = [],
+): Promise<MediaNodeProc> {
   const { proc } = await spawnTsx(
     "media-node/src/service/main.ts",
-    ["--nats-url", natsUrl, "--listen-ip", "127.0.0.1", "--node-id", id],
+    ["--nats-url", natsUrl, "--listen-ip", "127.0.0.1", "--node-id", id, ...args],
     { ...process.env },
     /"msg":"media node started"/,
     30_000,
