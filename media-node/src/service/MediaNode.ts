@@ -1,5 +1,5 @@
 import { WeirApiError } from "../../../shared/errors.ts";
-import type { RoomEvent, RoomInfo } from "../../../shared/room.ts";
+import type { ParticipantInfo, RoomEvent, RoomInfo } from "../../../shared/room.ts";
 import { NodeCommand, type NodeOp, type NodeResult } from "../../../shared/rpc.ts";
 import type { ClientMessage, ServerMessage } from "../../../shared/ws.ts";
 import type { CodecCapability } from "../codecs.ts";
@@ -9,7 +9,7 @@ import { toApiError } from "./apiError.ts";
 import { HttpSession } from "./HttpSession.ts";
 import { newSessionId } from "./ids.ts";
 import { errorFields, type Logger, silentLogger } from "./log.ts";
-import { RoomState } from "./RoomState.ts";
+import { type RemoteRoom, RoomState } from "./RoomState.ts";
 import type { Session, SessionContext } from "./Session.ts";
 import { WhepSession } from "./WhepSession.ts";
 import { WhipSession } from "./WhipSession.ts";
@@ -22,10 +22,12 @@ export interface MediaNodeHooks {
   /** A room event raised on this node (to share with other nodes). */
   roomEvent?(room: string, event: RoomEvent): void;
   /** The node now hosts the room (first session) / no longer does (last session left). */
-  roomOpened?(room: string): void;
+  roomOpened?(room: string): RemoteRoom | undefined;
   roomClosed?(room: string): void;
   /** A session ended, for any reason. */
   sessionClosed?(sessionId: string): void;
+  /** Before a subscribe: make a publisher of another node subscribable here (a relay). */
+  resolvePublisher?(room: string, publisherId: string): Promise<void>;
 }
 
 export interface MediaNodeOptions {
@@ -108,6 +110,11 @@ export class MediaNode {
     return this.#rooms.get(room)?.router;
   }
 
+  /** This node's own participants of a room (not those of other nodes). */
+  localParticipants(room: string): ParticipantInfo[] {
+    return this.#rooms.get(room)?.participants() ?? [];
+  }
+
   /** A room event from another node: hand it to this node's sessions in the room. */
   deliverRemoteRoomEvent(room: string, event: RoomEvent): void {
     this.#rooms.get(room)?.deliver(event);
@@ -143,7 +150,7 @@ export class MediaNode {
       case "room.get":
         return Promise.resolve(this.#roomInfo(cmd.room));
       case "ws.open":
-        return Promise.resolve(this.#wsOpen(cmd));
+        return this.#wsOpen(cmd);
       case "ws.message":
         return this.#wsMessage(cmd.sessionId, cmd.message);
       case "ws.close":
@@ -194,11 +201,13 @@ export class MediaNode {
   }
 
   #roomInfo(room: string): RoomInfo {
-    return { room, participants: this.#rooms.get(room)?.participants() ?? [] };
+    return { room, participants: this.#rooms.get(room)?.allParticipants() ?? [] };
   }
 
-  #wsOpen(cmd: Command<"ws.open">): NodeResult<"ws.open"> {
+  async #wsOpen(cmd: Command<"ws.open">): Promise<NodeResult<"ws.open">> {
     this.#admit();
+    // the welcome lists the whole room: wait until other nodes' part of it is known
+    await this.#room(cmd.room).remote?.ready;
     const session = this.#open(cmd.room, cmd.identity, (ctx) => new WsSession(ctx, cmd.grants));
     return {
       sessionId: session.id,
@@ -207,7 +216,7 @@ export class MediaNode {
         sessionId: session.id,
         room: cmd.room,
         identity: cmd.identity,
-        participants: session.room.participants(),
+        participants: session.room.allParticipants(),
       },
     };
   }
@@ -218,6 +227,11 @@ export class MediaNode {
       throw new WeirApiError("conflict", "not a WebSocket session");
     }
     try {
+      if (message.type === "subscribe") {
+        await this.#hooks.resolvePublisher?.(session.room.name, message.publisherId);
+      } else if (message.type === "subscribeData") {
+        await this.#hooks.resolvePublisher?.(session.room.name, message.dataPublisherId);
+      }
       return { reply: await session.handle(message) };
     } catch (err) {
       const { error, expected } = toApiError(err);
@@ -288,7 +302,7 @@ export class MediaNode {
     });
     room = new RoomState(name, router, (r, event) => this.#roomEvent(r, event));
     this.#rooms.set(name, room);
-    this.#hooks.roomOpened?.(name);
+    room.remote = this.#hooks.roomOpened?.(name) ?? null;
     return room;
   }
 

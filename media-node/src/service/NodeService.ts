@@ -7,11 +7,13 @@ import {
 } from "../../../shared/bus.ts";
 import { WeirApiError } from "../../../shared/errors.ts";
 import { safeJson } from "../../../shared/nodeClient.ts";
-import { RoomBusMessage } from "../../../shared/room.ts";
-import type { NodeReply } from "../../../shared/rpc.ts";
+import { isRelayOp, type NodeReply } from "../../../shared/rpc.ts";
 import { subjects } from "../../../shared/subjects.ts";
+import type { RelayServer } from "../relay/RelayServer.ts";
+import { CrossNode } from "./CrossNode.ts";
 import { errorFields, type Logger, silentLogger } from "./log.ts";
 import { MediaNode, type MediaNodeOptions } from "./MediaNode.ts";
+import { RelayManager } from "./RelayManager.ts";
 
 export interface NodeServiceOptions extends Omit<MediaNodeOptions, "hooks" | "log"> {
   nodeId: string;
@@ -20,6 +22,8 @@ export interface NodeServiceOptions extends Omit<MediaNodeOptions, "hooks" | "lo
   /** Advertised in the registry (default: the node id). */
   address?: string;
   relayAddress?: string;
+  /** This node's relay port (listening): rooms can then span this node and others. */
+  relay?: RelayServer;
   heartbeatMs?: number;
   /** How long drain() waits for sessions to end before closing them (default 30 s). */
   drainGraceMs?: number;
@@ -37,10 +41,13 @@ export class NodeService {
   readonly #bus: Bus;
   readonly #registry: NodeRegistry;
   readonly #log: Logger;
-  readonly #roomSubs = new Map<string, BusSubscription>();
+  /** The room beyond this node: directory, DataChannel bridge, death of other nodes. */
+  readonly crossNode: CrossNode;
+  readonly #relays: RelayManager | null = null;
   #rpcSub: BusSubscription | null = null;
   #heartbeat: NodeJS.Timeout | undefined;
   #draining = false;
+  #advertised = -1;
   #stopped: Promise<void> | null = null;
 
   constructor(options: NodeServiceOptions) {
@@ -55,17 +62,35 @@ export class NodeService {
       hooks: {
         emit: (sessionId, message) =>
           this.#publish(subjects.sessionEvents(sessionId), JSON.stringify(message)),
-        roomEvent: (room, event) => {
-          const msg: RoomBusMessage = { nodeId: this.nodeId, event };
-          this.#publish(subjects.roomEvents(room), JSON.stringify(msg));
-        },
-        roomOpened: (room) => this.#watchRoom(room),
-        roomClosed: (room) => {
-          this.#roomSubs.get(room)?.unsubscribe();
-          this.#roomSubs.delete(room);
-        },
+        roomEvent: (room, event) => this.crossNode.publish(room, event),
+        roomOpened: (room) => this.crossNode.openRoom(room),
+        roomClosed: (room) => this.crossNode.closeRoom(room),
+        resolvePublisher: (room, publisherId) => this.crossNode.bringLocal(room, publisherId),
+        sessionClosed: () => this.#loadChanged(),
       },
     });
+    this.crossNode = new CrossNode({
+      nodeId: this.nodeId,
+      bus: this.#bus,
+      registry: this.#registry,
+      node: this.node,
+      log: this.#log.child({ part: "cross-node" }),
+    });
+    if (options.relay) {
+      this.#relays = new RelayManager({
+        nodeId: this.nodeId,
+        bus: this.#bus,
+        registry: this.#registry,
+        server: options.relay,
+        node: this.node,
+        log: this.#log.child({ part: "relay" }),
+      });
+      const relays = this.#relays;
+      this.crossNode.remoteMedia = (room, publisherId) => relays.ensurePublisher(room, publisherId);
+      this.crossNode.directory.on("event", (room, nodeId, event) =>
+        relays.noteRoomEvent(room, nodeId, event),
+      );
+    }
   }
 
   /** Subscribes to the node's RPC subject and registers the node. */
@@ -73,6 +98,7 @@ export class NodeService {
     this.#rpcSub = this.#bus.subscribe(subjects.nodeRpc(this.nodeId), (data, respond) => {
       void this.#rpc(data, respond);
     });
+    this.crossNode.start();
     await this.heartbeat();
     this.#heartbeat = setInterval(() => {
       void this.heartbeat();
@@ -86,7 +112,7 @@ export class NodeService {
     return {
       nodeId: this.nodeId,
       address: this.#options.address ?? this.nodeId,
-      relayAddress: this.#options.relayAddress,
+      relayAddress: this.#options.relayAddress ?? relayAddressOf(this.#options.relay),
       load: max > 0 ? Math.min(1, sessions / max) : 0,
       sessions,
       maxSessions: max,
@@ -132,9 +158,9 @@ export class NodeService {
       clearInterval(this.#heartbeat);
       this.#rpcSub?.unsubscribe();
       this.#rpcSub = null;
+      this.#relays?.close();
       await this.node.close();
-      for (const sub of this.#roomSubs.values()) sub.unsubscribe();
-      this.#roomSubs.clear();
+      this.crossNode.stop();
       await this.#registry.remove(this.nodeId).catch((err) => {
         this.#log.warn("registry remove failed", errorFields(err));
       });
@@ -147,9 +173,12 @@ export class NodeService {
     const command = safeJson(data);
     if (command === undefined) {
       reply = { ok: false, error: { code: "bad_request", message: "command is not JSON" } };
+    } else if (this.#relays && isRelayOp(command)) {
+      reply = await this.#relays.handle(command);
     } else {
       const r = await this.node.handle(command);
       reply = r.ok ? { ok: true, result: r.result } : { ok: false, error: r.error.toJSON() };
+      this.#loadChanged();
     }
     if (!respond) return;
     try {
@@ -165,14 +194,11 @@ export class NodeService {
     }
   }
 
-  #watchRoom(room: string): void {
-    if (this.#roomSubs.has(room)) return;
-    const sub = this.#bus.subscribe(subjects.roomEvents(room), (data) => {
-      const msg = RoomBusMessage.safeParse(safeJson(data));
-      if (!msg.success || msg.data.nodeId === this.nodeId) return;
-      this.node.deliverRemoteRoomEvent(room, msg.data.event);
-    });
-    this.#roomSubs.set(room, sub);
+  /** Sessions came or went: refresh the registry now, so placement sees a full node at once. */
+  #loadChanged(): void {
+    if (this.#advertised === this.node.sessionCount) return;
+    this.#advertised = this.node.sessionCount;
+    void this.heartbeat();
   }
 
   #publish(subject: string, data: string): void {
@@ -182,4 +208,10 @@ export class NodeService {
       this.#log.warn("bus publish failed", { subject, ...errorFields(err) });
     }
   }
+}
+
+function relayAddressOf(relay: RelayServer | undefined): string | undefined {
+  if (!relay) return undefined;
+  const { ip, port } = relay.address;
+  return ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`;
 }

@@ -18,6 +18,14 @@ interface Participant {
   data: Map<string, DataChannelInfo>;
 }
 
+/** The room beyond this node (NodeService's CrossNode); absent on a lone node. */
+export interface RemoteRoom {
+  /** Settles once the room's state on other nodes is known (a welcome waits for it). */
+  readonly ready: Promise<void>;
+  /** Participants on other nodes with their tracks and DataChannels. */
+  participants(): ParticipantInfo[];
+}
+
 /**
  * One room on this node: its Router, its sessions, and who is in it with which tracks. Raises
  * the room's events (participant joined/left, track published/unpublished) through `onEvent`.
@@ -27,6 +35,8 @@ export class RoomState {
   readonly router: Router;
   readonly #participants = new Map<string, Participant>();
   readonly #onEvent: (room: RoomState, event: RoomEvent) => void;
+  /** Set by the node when the room can span nodes. */
+  remote: RemoteRoom | null = null;
 
   constructor(name: string, router: Router, onEvent: (room: RoomState, event: RoomEvent) => void) {
     this.name = name;
@@ -96,6 +106,13 @@ export class RoomState {
     return info;
   }
 
+  /** Everyone in the room: this node's participants, then other nodes'. */
+  allParticipants(): ParticipantInfo[] {
+    const local = this.participants();
+    return this.remote ? [...local, ...this.remote.participants()] : local;
+  }
+
+  /** This node's participants. */
   participants(): ParticipantInfo[] {
     return [...this.#participants.values()].map((p) => {
       const info: ParticipantInfo = { identity: p.identity, tracks: [...p.tracks.values()] };
