@@ -1,0 +1,186 @@
+// SVC end-to-end: headless Chromium publishes its fake camera as one VP9 stream with
+// scalabilityMode L3T3 (3 spatial x 3 temporal layers on one SSRC); two Chromium subscribers
+// receive it through the router, one at the top layers, one held at spatial 0 / temporal 1 by
+// setPreferredLayers. Their own inbound-rtp stats show the smaller picture at the lower rate.
+// WEIR_CAPTURE_DIR=dir also writes the first packets of the stream (from the first keyframe)
+// to dir/chromium-vp9-l3t3.json: that is how test/fixtures/packets/ got its Chromium capture.
+// Run alone: node scripts/test.mjs test/e2e/svc.test.ts
+import assert from "node:assert/strict";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { EXT_URI } from "../../media-node/src/headerExtensions.ts";
+import { type Publisher, Router, type Subscriber } from "../../media-node/src/index.ts";
+import { vp9IsKeyframe } from "../../media-node/src/rtp/codecs/vp9.ts";
+import type { RtpView } from "../../media-node/src/rtp/rtpPacket.ts";
+import {
+  BrowserHarness,
+  CHROMIUM,
+  pollUntil,
+  publishTrack,
+  SubscriberLink,
+  sleep,
+  videoStat,
+  type WeirPage,
+} from "../helpers/browser.ts";
+
+const WIDTH = 1280;
+const HEIGHT = 720;
+/** Packets kept from the first keyframe on; payloads cut to this many bytes in the capture. */
+const CAPTURE_PACKETS = 120;
+const CAPTURE_PAYLOAD = 24;
+const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}`;
+
+const router = new Router({ transport: { listenIps: ["127.0.0.1"] } });
+let browser: BrowserHarness | undefined;
+
+before(async () => {
+  if (!skip) browser = await BrowserHarness.launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await router.close();
+});
+
+/** Keeps the publisher's first packets from its first keyframe on (decrypted, as received). */
+function capture(publisher: Publisher): Buffer[] {
+  const kept: Buffer[] = [];
+  const receive = publisher.receive.bind(publisher);
+  publisher.receive = (buf: Buffer, view: RtpView, nowMs: number, encoding?: number) => {
+    const started = kept.length > 0 || vp9IsKeyframe(buf, view.payloadOffset, view.payloadLength);
+    if (started && kept.length < CAPTURE_PACKETS) {
+      const end = Math.min(view.length, view.payloadOffset + CAPTURE_PAYLOAD);
+      kept.push(Buffer.from(buf.subarray(0, end)));
+    }
+    receive(buf, view, nowMs, encoding);
+  };
+  return kept;
+}
+
+interface Viewer {
+  page: WeirPage;
+  subscriber: Subscriber;
+  close(): Promise<void>;
+}
+
+async function viewer(name: string, publisherId: string): Promise<Viewer> {
+  const page = await browser!.newPage(name);
+  await page.openSubscriber();
+  const st = router.createSubscribeTransport();
+  const link = new SubscriberLink(page, st);
+  const subscriber = await link.subscribe(publisherId);
+  return {
+    page,
+    subscriber,
+    async close() {
+      await page.close();
+      await st.close();
+    },
+  };
+}
+
+/** framesDecoded per second and the frame width over `ms`, from the page's inbound-rtp. */
+async function measure(page: WeirPage, ms: number): Promise<{ fps: number; width: number }> {
+  const a = videoStat(await page.inbound());
+  await sleep(ms);
+  const b = videoStat(await page.inbound());
+  assert.ok(a && b, `${page.name}: no inbound video`);
+  return { fps: ((b.framesDecoded - a.framesDecoded) * 1000) / ms, width: b.frameWidth };
+}
+
+test("VP9 L3T3 from Chromium: a subscriber held at S0T1 decodes a smaller picture at a lower rate", {
+  skip,
+  timeout: 120_000,
+}, async (t) => {
+  const a = await browser!.newPage("A");
+  const pt = router.createPublishTransport();
+  const viewers: Viewer[] = [];
+  try {
+    const local = await a.getMedia(WIDTH, HEIGHT);
+    await a.openPublisher();
+    const { publisher } = await publishTrack(a, pt, local.video, "video/VP9", {
+      scalabilityMode: "L3T3",
+    });
+    const captured = capture(publisher);
+    const top = await viewer("top", publisher.id);
+    viewers.push(top);
+    const low = await viewer("low", publisher.id);
+    viewers.push(low);
+    low.subscriber.setPreferredLayers({ spatial: 0, temporal: 1 });
+
+    const diagnose = async () =>
+      JSON.stringify({
+        outbound: await a.outbound(),
+        top: videoStat(await top.page.inbound()),
+        low: videoStat(await low.page.inbound()),
+        topSub: top.subscriber.getStats(),
+        lowSub: low.subscriber.getStats(),
+        logs: [a, top.page, low.page].flatMap((p) => p.logs).slice(-10),
+      });
+    // Chromium starts low and adds spatial layers as its bandwidth estimate grows.
+    await pollUntil(
+      async () => {
+        const s = videoStat(await top.page.inbound());
+        return s && s.frameWidth >= WIDTH / 2 && s.framesDecoded > 30;
+      },
+      40_000,
+      diagnose,
+      500,
+    );
+    await pollUntil(
+      async () => (videoStat(await low.page.inbound())?.framesDecoded ?? 0) > 10,
+      10_000,
+      diagnose,
+    );
+    const [topM, lowM] = await Promise.all([measure(top.page, 4000), measure(low.page, 4000)]);
+    const out = (await a.outbound()).find((o) => o.kind === "video");
+    const lowSvc = low.subscriber.getStats().svc;
+    const topSvc = top.subscriber.getStats().svc;
+    t.diagnostic(
+      `publisher ${out?.frameWidth}x${out?.frameHeight} (${out?.codec}, limited by ` +
+        `${out?.qualityLimitationReason}); top: ${topM.width} wide at ${topM.fps.toFixed(1)} fps; ` +
+        `S0T1: ${lowM.width} wide at ${lowM.fps.toFixed(1)} fps`,
+    );
+    t.diagnostic(`node, S0T1 subscriber: ${JSON.stringify(lowSvc)}`);
+    assert.ok(lowSvc && topSvc, "both subscribers run the SVC filter");
+    assert.equal(lowSvc.spatial, 0);
+    assert.equal(lowSvc.temporal, 1);
+    assert.ok(lowSvc.dropped > lowSvc.forwarded, "most packets of the stream are above S0T1");
+    assert.deepEqual(lowSvc.errors, {});
+    assert.deepEqual(topSvc.errors, {});
+    assert.ok(lowM.width > 0 && lowM.width < topM.width, `${lowM.width} vs ${topM.width}`);
+    assert.ok(lowM.width <= WIDTH / 4 + 16, `S0 is a quarter of the width: ${lowM.width}`);
+    assert.ok(lowM.fps > 2, `S0T1 still decodes: ${lowM.fps} fps`);
+    assert.ok(lowM.fps < topM.fps * 0.75, `S0T1 ${lowM.fps} fps vs top ${topM.fps} fps`);
+
+    // Up to the top layers: the switch waits for a keyframe, which the node asks for.
+    low.subscriber.setPreferredLayers({});
+    await pollUntil(
+      async () => (videoStat(await low.page.inbound())?.frameWidth ?? 0) >= topM.width,
+      10_000,
+      diagnose,
+    );
+    const upM = await measure(low.page, 2000);
+    t.diagnostic(`after setPreferredLayers({}): ${upM.width} wide at ${upM.fps.toFixed(1)} fps`);
+    assert.ok(upM.fps > lowM.fps, `${upM.fps} fps after the switch up`);
+
+    const dir = process.env.WEIR_CAPTURE_DIR;
+    if (dir) {
+      const ddId =
+        publisher.headerExtensions.find((e) => e.uri === EXT_URI.dependencyDescriptor)?.id ?? 0;
+      const file = join(dir, "chromium-vp9-l3t3.json");
+      const json = {
+        source: `Chromium ${await a.page.context().browser()?.version()} VP9 L3T3 ${WIDTH}x${HEIGHT}, decrypted RTP as the node received it, payloads cut to ${CAPTURE_PAYLOAD} bytes`,
+        dependencyDescriptorId: ddId,
+        packets: captured.map((b) => b.toString("hex")),
+      };
+      writeFileSync(file, `${JSON.stringify(json, null, 1)}\n`);
+      t.diagnostic(`wrote ${captured.length} packets to ${file}`);
+    }
+  } finally {
+    for (const v of viewers) await v.close();
+    await a.close();
+    await pt.close();
+  }
+});
