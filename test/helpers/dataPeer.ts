@@ -43,7 +43,8 @@ export class DataHarness {
   }
 
   async close(): Promise<void> {
-    for (const close of this.#closers.reverse()) await close();
+    const closers = this.#closers.splice(0).reverse();
+    for (const close of closers) await close();
   }
 
   /** A werift publisher with DataChannels opened before its offer, all published on the node. */
