@@ -120,11 +120,16 @@ test("a PLI from B's subscriber reaches A's publisher", async () => {
   const rtcpIn = origin.getStats().rtcpPacketsIn;
   const transceiver = relayed.pc.getTransceivers().find((t) => t.kind === "video")!;
   await transceiver.receiver.sendRtcpPLI(mediaSsrc);
+  const downstream = routerB.getPublisher(video.id)!;
   await until(
     () => publisherPlis > plis && video.getStats().keyframesRequested > requested,
     3000,
     "PLI at A's publisher",
-  );
+  ).catch((err: Error) => {
+    const b = JSON.stringify(downstream.getStats());
+    const o = JSON.stringify(origin.getStats());
+    throw new Error(`${err.message}\nB publisher ${b}\norigin relay ${o}`);
+  });
   assert.ok(origin.getStats().rtcpPacketsIn > rtcpIn);
 });
 
@@ -145,7 +150,8 @@ test("with 5% loss on the relay leg, NACK repair keeps the subscriber's loss bel
   const downstream = routerB.getPublisher(video.id)!;
   const before = downstream.getStats();
   relayA.dropRate = 0.05;
-  await new Promise((r) => setTimeout(r, 8000));
+  // 1500 packets at the subscriber (about 7 s; longer on a loaded machine)
+  await until(() => list.length - start >= 1500, 25_000, "1500 packets under loss");
   relayA.dropRate = 0;
   await new Promise((r) => setTimeout(r, 300));
   const { span, lost } = lossOf(list.slice(start), 30);
