@@ -9,6 +9,7 @@ import {
 } from "werift";
 import { IcePortsExhaustedError, InvalidSdpError, InvalidStateError } from "./errors.ts";
 import { createSrtpPair, rtpHeaderLength, type SrtpContext } from "./rtp/srtp/index.ts";
+import { retireTransientOutput } from "./rtp/srtp/slab.ts";
 import type {
   IceCandidateInit,
   IceRestartResult,
@@ -18,7 +19,7 @@ import type {
   TransportState,
 } from "./TransportTypes.ts";
 import { TypedEmitter } from "./TypedEmitter.ts";
-import { resolveIpLiteralsSync } from "./udpFastPath.ts";
+import { FAILED, QUEUED, UdpSender } from "./udpFastPath.ts";
 
 /** Largest SDP we accept from a client; real ones are a few KiB. */
 export const MAX_SDP_BYTES = 64 * 1024;
@@ -82,6 +83,7 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
   #tx: SrtpContext | null = null;
   #rx: SrtpContext | null = null;
   #pair: NominatedPair | null = null;
+  #udpSender: UdpSender | null = null;
   #iceConnection: { nominated?: NominatedPair } | null = null;
   readonly #patched = new WeakSet<object>();
   readonly #options: TransportOptions;
@@ -115,7 +117,7 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
 
   /** Packets can leave: SRTP keys are in hand and ICE has a nominated pair. */
   get mediaReady(): boolean {
-    return this.#tx !== null && this.#socket() !== null;
+    return this.#tx !== null && this.#sender() !== null;
   }
 
   get state(): TransportState {
@@ -338,11 +340,14 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
   /** Encrypts and sends one RTP packet (plaintext src[0..len), header headerLen bytes). */
   sendRtp(src: Uint8Array, len: number, headerLen: number): boolean {
     const tx = this.#tx;
-    const socket = this.#socket();
-    if (!tx || !socket) return false;
-    const out = tx.encryptRtp(src, len, headerLen);
+    const sender = this.#sender();
+    if (!tx || !sender) return false;
+    // Encrypted into reused memory: nothing is allocated unless the socket queues the packet.
+    const out = tx.encryptRtpTransient(src, len, headerLen);
     const addr = (this.#pair as NominatedPair).remoteAddr;
-    socket.send(out, addr[1], addr[0]);
+    const result = sender.send(out, addr[1], addr[0]);
+    if (result === QUEUED) retireTransientOutput();
+    if (result === FAILED) return false;
     this.stats.rtpPacketsOut++;
     this.stats.bytesOut += out.length;
     return true;
@@ -350,11 +355,11 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
 
   sendRtcp(packet: Uint8Array): boolean {
     const tx = this.#tx;
-    const socket = this.#socket();
-    if (!tx || !socket) return false;
+    const sender = this.#sender();
+    if (!tx || !sender) return false;
     const out = tx.encryptRtcp(packet, packet.length);
     const addr = (this.#pair as NominatedPair).remoteAddr;
-    socket.send(out, addr[1], addr[0]);
+    if (sender.send(out, addr[1], addr[0]) === FAILED) return false;
     this.stats.rtcpPacketsOut++;
     this.stats.bytesOut += out.length;
     return true;
@@ -380,15 +385,17 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
     this.emit("connectionstatechange", state);
   }
 
-  /** The nominated pair's socket; re-read when werift nominates a new pair (ICE restart). */
-  #socket(): Socket | null {
+  /** The nominated pair's socket sender; re-read when werift nominates a new pair (ICE restart). */
+  #sender(): UdpSender | null {
     const nominated = this.#iceConnection?.nominated;
     if (!nominated) return null;
     this.#pair = nominated;
     const transport = nominated.protocol.transport;
     if (!transport.socket || transport.closed) return null;
-    resolveIpLiteralsSync(transport.socket);
-    return transport.socket;
+    if (this.#udpSender?.socket !== transport.socket) {
+      this.#udpSender = new UdpSender(transport.socket);
+    }
+    return this.#udpSender;
   }
 
   /** Makes werift's DTLS transports hand us the SRTP keys instead of running werift's media path. */

@@ -1,7 +1,7 @@
 import { AesCm } from "./aesCm.ts";
 import { HmacSha1_80 } from "./hmac.ts";
 import { deriveSessionKeys } from "./kdf.ts";
-import { allocOutput } from "./slab.ts";
+import { allocOutput, transientOutput } from "./slab.ts";
 
 /** SRTP_AES128_CM_HMAC_SHA1_80: 80-bit tag on SRTP and SRTCP. */
 export const TAG_LENGTH = 10;
@@ -208,9 +208,24 @@ export class SrtpContext {
 
   /**
    * Encrypts the RTP packet in src[0..len) whose header (with CSRCs and extension) is headerLen
-   * bytes. Returns a new Buffer (Node's pool) of len + 10 bytes. Throws RangeError on bad lengths.
+   * bytes. Returns a new Buffer of len + 10 bytes. Throws RangeError on bad lengths.
    */
   encryptRtp(src: Uint8Array, len: number, headerLen: number): Buffer {
+    this.#sealRtp(src, len, headerLen);
+    return this.#emit(this.rtpAuth, len, allocOutput(len + TAG_LENGTH));
+  }
+
+  /**
+   * encryptRtp into memory shared by every context and reused by the next call (see
+   * transientOutput): for a packet sent at once. Call retireTransientOutput() if it is kept.
+   */
+  encryptRtpTransient(src: Uint8Array, len: number, headerLen: number): Buffer {
+    this.#sealRtp(src, len, headerLen);
+    return this.#emit(this.rtpAuth, len, transientOutput(len + TAG_LENGTH));
+  }
+
+  /** Encrypts src[0..len) and computes its tag, in the auth scratch buffer. */
+  #sealRtp(src: Uint8Array, len: number, headerLen: number): void {
     if (!(headerLen >= 12 && headerLen <= len && len <= src.length)) {
       throw new RangeError(`SRTP: bad RTP lengths (len ${len}, header ${headerLen})`);
     }
@@ -236,8 +251,11 @@ export class SrtpContext {
     if (plen > 0) applyRtpKeystream(h, this.rtpCm, s.ks, ssrc, roc, seq, MSG + headerLen, plen);
     writeU32(m, MSG + len, roc);
     h.compute(len + 4);
-    const out = allocOutput(len + TAG_LENGTH);
-    m.copy(out, 0, MSG, MSG + len);
+  }
+
+  /** Copies the sealed packet (len bytes) and its tag into out. */
+  #emit(h: HmacSha1_80, len: number, out: Buffer): Buffer {
+    h.buf.copy(out, 0, MSG, MSG + len);
     h.writeTag(out, len);
     return out;
   }

@@ -18,3 +18,29 @@ export function allocOutput(bytes: number): Buffer {
   used = (used + bytes + 7) & ~7; // keep 8-byte alignment for word-wise XOR
   return out;
 }
+
+/** Largest packet served from the transient area; bigger ones get slab memory. */
+const TRANSIENT_BYTES = 2048;
+let transient = Buffer.allocUnsafeSlow(TRANSIENT_BYTES);
+/** One view per length over the transient area, so handing out a packet allocates nothing. */
+let transientViews: (Buffer | undefined)[] = [];
+
+/**
+ * Output memory for a packet that is sent before the next call: the same bytes every time. If
+ * the send could not complete at once (the bytes are still queued), call retireTransientOutput.
+ */
+export function transientOutput(bytes: number): Buffer {
+  if (bytes > TRANSIENT_BYTES) return allocOutput(bytes);
+  let view = transientViews[bytes];
+  if (view === undefined) {
+    view = transient.subarray(0, bytes);
+    transientViews[bytes] = view;
+  }
+  return view;
+}
+
+/** The last transient packet is still in use: later ones get fresh memory. */
+export function retireTransientOutput(): void {
+  transient = Buffer.allocUnsafeSlow(TRANSIENT_BYTES);
+  transientViews = [];
+}
