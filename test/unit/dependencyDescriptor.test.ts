@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { parseVp9, Vp9Descriptor } from "../../media-node/src/rtp/codecs/vp9.ts";
 import {
   DD_MAX_FDIFFS,
   DependencyDescriptor,
@@ -10,6 +11,14 @@ import {
   isSwitchPointFor,
   writeActiveDecodeTargets,
 } from "../../media-node/src/rtp/dependencyDescriptor/index.ts";
+import {
+  extDataLength,
+  extDataOffset,
+  findHeaderExtension,
+  parseRtp,
+  RtpView,
+} from "../../media-node/src/rtp/rtpPacket.ts";
+import { chromiumVp9L3T3 } from "../fixtures/packets/chromium.ts";
 import {
   BitWriter,
   encode,
@@ -576,5 +585,92 @@ describe("dependency descriptor: malformed input", () => {
       if (i % 1000 === 0) seeded.parse(k, 0, k.length, d);
     }
     assert.ok(oks > 100, `only ${oks} random packets parsed`);
+  });
+});
+
+describe("dependency descriptor: packets captured from Chromium (VP9 L3T3)", () => {
+  const cap = chromiumVp9L3T3();
+  const view = new RtpView();
+  const vp9 = new Vp9Descriptor();
+
+  /** Each packet's descriptor bytes (offset, length) in its buffer. */
+  function ddOf(b: Buffer): [number, number] {
+    assert.ok(parseRtp(b, b.length, view));
+    const ext = findHeaderExtension(b, view, cap.dependencyDescriptorId);
+    assert.ok(ext >= 0, `packet ${view.sequenceNumber} has a dependency descriptor`);
+    return [extDataOffset(ext), extDataLength(ext)];
+  }
+
+  it("the keyframe's structure: 9 decode targets (S0..S2 x T0..T2), 3 chains, resolutions", () => {
+    const r = new DependencyDescriptorReader();
+    const d = new DependencyDescriptor();
+    const [off, len] = ddOf(cap.packets[0]);
+    assert.ok(r.parse(cap.packets[0], off, len, d), String(r.lastError));
+    assert.equal(d.structurePresent, true);
+    assert.equal(d.startOfFrame, true);
+    assert.deepEqual([d.spatialId, d.temporalId, d.fdiffCount], [0, 0, 0]);
+    assert.equal(dtiString(d), "SSSSSSSSS");
+    const st = r.structure!;
+    assert.equal(st.decodeTargetCount, 9);
+    assert.equal(st.spatialLayerCount, 3);
+    assert.equal(st.temporalLayerCount, 3);
+    assert.equal(st.chainCount, 3);
+    for (let dt = 0; dt < 9; dt++) {
+      assert.equal(st.decodeTargetSpatialId[dt], Math.floor(dt / 3));
+      assert.equal(st.decodeTargetTemporalId[dt], dt % 3);
+      assert.equal(st.decodeTargetProtectedBy[dt], Math.floor(dt / 3));
+    }
+    assert.deepEqual(Array.from(st.renderWidth.subarray(0, 3)), [240, 480, 960]);
+    assert.deepEqual(Array.from(st.renderHeight.subarray(0, 3)), [135, 270, 540]);
+    for (let s = 0; s < 3; s++) {
+      for (let t = 0; t < 3; t++) assert.equal(decodeTargetFor(st, s, t), s * 3 + t);
+    }
+  });
+
+  it("every packet parses; frame numbers, layers and DTIs agree with the VP9 descriptor", () => {
+    const r = new DependencyDescriptorReader();
+    const d = new DependencyDescriptor();
+    let frames = 0;
+    let lastFrame = -1;
+    for (const b of cap.packets) {
+      const [off, len] = ddOf(b);
+      assert.ok(r.parse(b, off, len, d), `${view.sequenceNumber}: ${r.lastError}`);
+      assert.ok(parseVp9(b, view.payloadOffset, view.payloadLength, vp9));
+      assert.equal(d.spatialId, vp9.sid, `spatial id of ${view.sequenceNumber}`);
+      assert.equal(d.temporalId, vp9.tid, `temporal id of ${view.sequenceNumber}`);
+      assert.equal(d.startOfFrame, vp9.startOfFrame);
+      assert.equal(d.endOfFrame, vp9.endOfFrame);
+      if (d.startOfFrame) {
+        frames++;
+        // One frame number per layer frame, consecutive.
+        if (lastFrame >= 0) assert.equal(d.frameNumber, (lastFrame + 1) & 0xffff);
+        lastFrame = d.frameNumber;
+      } else {
+        assert.equal(d.frameNumber, lastFrame);
+      }
+      // L3T3 (full SVC): a frame is in decode target SxTy iff its layer is not above it.
+      for (let dt = 0; dt < 9; dt++) {
+        const inTarget = d.spatialId <= Math.floor(dt / 3) && d.temporalId <= dt % 3;
+        assert.equal(isFrameNeededFor(d, dt), inTarget, `${view.sequenceNumber} in DT ${dt}`);
+      }
+      // Every reference is an earlier frame of this capture or the keyframe itself.
+      for (let i = 0; i < d.fdiffCount; i++) assert.ok(d.fdiffs[i] >= 1);
+      if (d.endOfFrame && d.spatialId === 2) assert.equal(view.marker, true);
+    }
+    assert.equal(r.structureChanges, 1);
+    assert.ok(frames >= 20, `${frames} frames`);
+  });
+
+  it("truncating each captured descriptor is a typed failure, never a throw", () => {
+    const r = new DependencyDescriptorReader();
+    const d = new DependencyDescriptor();
+    const [off, len] = ddOf(cap.packets[0]);
+    for (let n = 0; n < len; n++) {
+      assert.equal(r.parse(cap.packets[0], off, n, d), false);
+      assert.ok(
+        r.lastError === "truncated" || r.lastError === "no_structure",
+        `${n}: ${r.lastError}`,
+      );
+    }
   });
 });

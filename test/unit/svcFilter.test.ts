@@ -9,6 +9,7 @@ import { PacketLayers } from "../../media-node/src/layers/PacketLayers.ts";
 import { SvcFilter } from "../../media-node/src/layers/SvcFilter.ts";
 import { SvcPacketError } from "../../media-node/src/layers/SvcFilterTypes.ts";
 import { SvcStreamReader } from "../../media-node/src/layers/SvcStreamReader.ts";
+import { parseVp9, Vp9Descriptor, vp9EndOfFrameSid } from "../../media-node/src/rtp/codecs/vp9.ts";
 import {
   DependencyDescriptor,
   DependencyDescriptorReader,
@@ -20,8 +21,9 @@ import {
   parseRtp,
   RtpView,
 } from "../../media-node/src/rtp/rtpPacket.ts";
+import { chromiumVp9L3T3 } from "../fixtures/packets/chromium.ts";
 import { encode, L3T3, type PacketSpec } from "../fixtures/packets/ddWriter.ts";
-import { prng, randomBytes } from "../fixtures/packets/hex.ts";
+import { hex, prng, randomBytes } from "../fixtures/packets/hex.ts";
 
 const DD_ID = 3;
 const layers = new PacketLayers();
@@ -398,4 +400,94 @@ describe("SvcFilter: malformed input never throws", () => {
       assert.ok(errors > 0, "random descriptors produce counted errors");
     });
   }
+});
+
+describe("SvcFilter on packets captured from Chromium (VP9 L3T3 with the Dependency Descriptor)", () => {
+  const cap = chromiumVp9L3T3();
+  const view = new RtpView();
+  const vp9 = new Vp9Descriptor();
+  /** A harness reading the capture's DD id; "av1" makes it filter by the DD instead of VP9. */
+  function harness(codecName: string): SvcFilter {
+    const extMap = new Uint8Array(256);
+    extMap[cap.dependencyDescriptorId] = cap.dependencyDescriptorId;
+    const reader = new SvcStreamReader({
+      codecName,
+      headerExtensions: [{ id: cap.dependencyDescriptorId, uri: EXT_URI.dependencyDescriptor }],
+    });
+    return new SvcFilter({ reader, extMap, requestKeyframe: () => {} });
+  }
+  /** Sequence numbers forwarded, with M if the outgoing packet has the marker. */
+  function run(filter: SvcFilter, target: LayerTarget): string[] {
+    const sent: string[] = [];
+    for (const b of cap.packets) {
+      assert.ok(parseRtp(b, b.length, view));
+      if (!filter.accept(b, view, layers, target)) continue;
+      const out = Buffer.from(b);
+      filter.rewrite(out, out.length, view.payloadOffset);
+      sent.push(`${view.sequenceNumber}${out[1] & 0x80 ? "M" : ""}`);
+    }
+    return sent;
+  }
+
+  for (const [spatial, temporal] of [
+    [0, 0],
+    [0, 1],
+    [1, 2],
+    [2, 1],
+    [2, 2],
+  ]) {
+    it(`S${spatial}T${temporal}: VP9 descriptor and Dependency Descriptor pick the same packets`, () => {
+      const target = { spatial, temporal };
+      const byVp9 = run(harness("vp9"), target);
+      const byDd = run(harness("av1"), target);
+      assert.deepEqual(byDd, byVp9);
+      // What was picked: exactly the layers at or below the target, each layer frame whole,
+      // every picture marked at the end of its top forwarded layer.
+      let expected = 0;
+      for (const b of cap.packets) {
+        assert.ok(parseRtp(b, b.length, view));
+        assert.ok(parseVp9(b, view.payloadOffset, view.payloadLength, vp9));
+        if (vp9.sid > spatial || vp9.tid > temporal) continue;
+        expected++;
+        const marked = vp9.endOfFrame && vp9.sid === Math.min(spatial, 2);
+        assert.ok(
+          byVp9.includes(`${view.sequenceNumber}${marked ? "M" : ""}`),
+          `${view.sequenceNumber}`,
+        );
+      }
+      assert.equal(byVp9.length, expected);
+    });
+  }
+
+  it("a retransmitted packet (no accept()) is marked like the original", () => {
+    const f = harness("vp9");
+    const sent = run(f, { spatial: 0, temporal: 2 });
+    const last = cap.packets.find((b) => {
+      assert.ok(parseRtp(b, b.length, view));
+      return `${view.sequenceNumber}M` === sent[sent.length - 1];
+    });
+    assert.ok(last);
+    const copy = Buffer.from(last);
+    assert.equal(copy[1] & 0x80, 0, "S0's last packet has no marker from Chromium");
+    assert.ok(parseRtp(copy, copy.length, view));
+    f.rewrite(copy, copy.length, view.payloadOffset);
+    assert.equal(copy[1] & 0x80, 0x80);
+  });
+});
+
+describe("vp9EndOfFrameSid", () => {
+  it("reads E and SID from the first descriptor bytes", () => {
+    // I=1 (15-bit id), L=1, B=1 E=1: SID 2.
+    assert.equal(vp9EndOfFrameSid(hex("ac 80 05 44 00"), 0, 5), 2);
+    // 7-bit picture id.
+    assert.equal(vp9EndOfFrameSid(hex("a4 05 42 00"), 0, 4), 1);
+    // E=0.
+    assert.equal(vp9EndOfFrameSid(hex("a8 05 42 00"), 0, 4), -1);
+    // No layer indices: SID 0.
+    assert.equal(vp9EndOfFrameSid(hex("0c"), 0, 1), 0);
+    // Truncated before the L byte, and out of range.
+    assert.equal(vp9EndOfFrameSid(hex("ac 80 05"), 0, 3), -1);
+    assert.equal(vp9EndOfFrameSid(hex("ac"), 0, 2), -1);
+    assert.equal(vp9EndOfFrameSid(hex(""), 0, 0), -1);
+  });
 });
