@@ -6,7 +6,7 @@
 // to dir/chromium-vp9-l3t3.json: that is how test/fixtures/packets/ got its Chromium capture.
 // Run alone: node scripts/test.mjs test/e2e/svc.test.ts
 import assert from "node:assert/strict";
-import { existsSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { EXT_URI } from "../../media-node/src/headerExtensions.ts";
@@ -15,7 +15,7 @@ import { vp9IsKeyframe } from "../../media-node/src/rtp/codecs/vp9.ts";
 import type { RtpView } from "../../media-node/src/rtp/rtpPacket.ts";
 import {
   BrowserHarness,
-  CHROMIUM,
+  browserUnavailable,
   pollUntil,
   publishTrack,
   SubscriberLink,
@@ -30,7 +30,7 @@ const HEIGHT = 540;
 /** Packets kept from the first keyframe on; payloads cut to this many bytes in the capture. */
 const CAPTURE_PACKETS = 120;
 const CAPTURE_PAYLOAD = 24;
-const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}`;
+const skip = browserUnavailable() ?? false;
 
 const router = new Router({ transport: { listenIps: ["127.0.0.1"] } });
 let browser: BrowserHarness | undefined;
