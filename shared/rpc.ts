@@ -96,6 +96,15 @@ export const RelayCommand = z.discriminatedUnion("op", [
     nodeId: Name,
     publisherId: PublisherId,
   }),
+  /** The highest layers the downstream node's subscribers want (a simulcast origin sends one). */
+  z.object({
+    op: z.literal("relay.layers"),
+    room: Name,
+    nodeId: Name,
+    publisherId: PublisherId,
+    spatial: z.number().check(z.int(), z.gte(0), z.lte(15)),
+    temporal: z.number().check(z.int(), z.gte(0), z.lte(15)),
+  }),
 ]);
 export type RelayCommand = z.infer<typeof RelayCommand>;
 export type RelayOp = RelayCommand["op"];
@@ -116,6 +125,7 @@ export const RelayResult = {
     }),
   }),
   "relay.close": z.object({}),
+  "relay.layers": z.object({}),
 } as const;
 export type RelayResult<Op extends RelayOp> = z.infer<(typeof RelayResult)[Op]>;
 

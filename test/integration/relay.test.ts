@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
 import { after, before, test } from "node:test";
-import type { Publisher } from "../../media-node/src/index.ts";
-import { Router } from "../../media-node/src/index.ts";
+import { DEFAULT_CODECS, Publisher, Router, Subscriber } from "../../media-node/src/index.ts";
 import { RelayServer } from "../../media-node/src/relay/RelayServer.ts";
 import { relayContext } from "../../media-node/src/relay/relayKeys.ts";
+import { parseRtp, RtpView } from "../../media-node/src/rtp/rtpPacket.ts";
 import { MediaSource } from "../helpers/mediaSource.ts";
 import { until, WeriftSubscriber, weriftPublisher } from "../helpers/weriftPeer.ts";
 
@@ -249,4 +249,75 @@ test("closing the downstream relay closes the origin side (BYE); no relay state 
   // only the direct subscriber on A is left on each publisher
   assert.equal(video.subscribers.length, 1);
   assert.equal(audio.subscribers.length, 1);
+});
+
+test("simulcast: the relay carries only the encoding downstream wants, and switches", async () => {
+  const vp8 = DEFAULT_CODECS.find((c) => c.mimeType === "video/VP8")!;
+  const sim = new Publisher({
+    id: "simulcast-cam",
+    kind: "video",
+    mid: "9",
+    codec: vp8,
+    sourcePayloadType: 96,
+    headerExtensions: [],
+    rids: ["q", "f"],
+    host: { rtcpSsrc: 1, firNegotiated: false, sendRtcp() {} },
+  });
+  routerA.addPublisher(sim);
+  // Two encodings (SSRC 0x1000 + index), a keyframe on each every 10 frames; byte 52 = encoding.
+  const view = new RtpView();
+  let frame = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    for (const enc of [0, 1]) {
+      const b = Buffer.alloc(200, 0x55);
+      b[0] = 0x80;
+      b[1] = 96;
+      b.writeUInt16BE(frame & 0xffff, 2);
+      b.writeUInt32BE(frame * 3000, 4);
+      b.writeUInt32BE(0x1000 + enc, 8);
+      const key = frame % 10 === 0;
+      b[12] = 0x10;
+      b[13] = key ? 0x00 : 0x01;
+      if (key) Buffer.from([0, 0, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01]).copy(b, 14);
+      b[52] = enc;
+      parseRtp(b, b.length, view);
+      sim.receive(b, view, now, enc);
+    }
+    sim.tick(now);
+    frame++;
+  }, 10);
+  cleanup.push(() => clearInterval(timer));
+  const { downstream, origin } = openRelay(sim.id);
+  const seen: number[] = [];
+  const sub = new Subscriber({
+    id: "probe",
+    publisher: downstream.publisher!,
+    ssrc: 777,
+    payloadType: 96,
+    extMap: new Uint8Array(256),
+    host: {
+      mediaReady: true,
+      sendRtp(plain, _len, headerLen) {
+        seen.push(plain[headerLen + 40]);
+        return true;
+      },
+    },
+  });
+  downstream.publisher!.addSubscriber(sub);
+  // What B wants goes to the origin (RelayManager sends it as relay.layers).
+  sub.setPreferredLayers({ spatial: 0 });
+  assert.equal(downstream.wantedLayers().spatial, 0);
+  origin.subscriber.setPreferredLayers(downstream.wantedLayers());
+  await until(() => seen.length > 50, 5000, "encoding 0 through the relay");
+  const all = (xs: number[], v: number) => xs.every((e) => e === v);
+  assert.ok(all(seen, 0), "only encoding 0 relayed");
+  sub.setPreferredLayers({ spatial: 1 });
+  origin.subscriber.setPreferredLayers(downstream.wantedLayers());
+  await until(() => all(seen.slice(-30), 1), 5000, "switched to encoding 1");
+  assert.ok(all(seen.slice(seen.indexOf(1)), 1), "no encoding 0 after the switch");
+  // one encoding at a time: what left A is what B forwarded (plus the packets before a keyframe)
+  assert.ok(origin.getStats().rtpPacketsOut <= seen.length + 40, "one encoding relayed");
+  downstream.close();
+  sim.close();
 });

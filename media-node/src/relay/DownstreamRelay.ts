@@ -1,8 +1,9 @@
 import { codecsMatch } from "../codecs.ts";
 import { UnsupportedCodecError } from "../errors.ts";
+import type { LayerTarget } from "../layers/LayerFilter.ts";
 import { Publisher, type PublisherHost } from "../Publisher.ts";
 import type { Router } from "../Router.ts";
-import { buildRr } from "../rtp/rtcp/build.ts";
+import { buildCompound, buildRemb, buildRr } from "../rtp/rtcp/build.ts";
 import { createReportBlock } from "../rtp/rtcp/common.ts";
 import { parseRtcp, type RtcpSenderInfo, type RtcpVisitor } from "../rtp/rtcp/parse.ts";
 import { parseRtp, RtpView } from "../rtp/rtpPacket.ts";
@@ -114,10 +115,33 @@ export class DownstreamRelay extends RelayTransport implements PublisherHost, Rt
     this.#publisher?.tick(nowMs);
   }
 
+  /**
+   * The highest layers any local subscriber prefers: what the origin should relay (a simulcast
+   * origin sends the one encoding that is wanted, not all of them).
+   */
+  wantedLayers(): LayerTarget {
+    const wanted = { spatial: 0, temporal: 0 };
+    for (const s of this.#publisher?.subscribers ?? []) {
+      const p = s.preferredLayers;
+      wanted.spatial = Math.max(wanted.spatial, p.spatial);
+      wanted.temporal = Math.max(wanted.temporal, p.temporal);
+    }
+    return wanted;
+  }
+
   protected sendReports(nowMs: number): void {
     const block = this.#block;
-    const has = this.#publisher?.fillReportBlock(block, nowMs) ?? false;
-    this.sendRtcp(buildRr(this.#rtcpSsrc, has ? [block] : []));
+    const publisher = this.#publisher;
+    const has = publisher?.fillReportBlock(block, nowMs) ?? false;
+    const rr = buildRr(this.#rtcpSsrc, has ? [block] : []);
+    // The best local subscriber's bandwidth estimate caps what the origin picks for the relay.
+    let best = 0;
+    for (const s of publisher?.subscribers ?? []) {
+      best = Math.max(best, s.getStats(nowMs).remoteBitrateEstimate);
+    }
+    const ssrc = publisher?.ssrc;
+    if (best === 0 || ssrc == null) this.sendRtcp(rr);
+    else this.sendRtcp(buildCompound([rr, buildRemb(this.#rtcpSsrc, best, [ssrc])]));
   }
 
   protected onClose(): void {

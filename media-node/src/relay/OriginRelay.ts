@@ -3,7 +3,7 @@ import { newId } from "../ids.ts";
 import type { Publisher } from "../Publisher.ts";
 import { buildRr } from "../rtp/rtcp/build.ts";
 import type { ReportBlock } from "../rtp/rtcp/common.ts";
-import { parseRtcp, type RtcpVisitor } from "../rtp/rtcp/parse.ts";
+import { parseRtcp, type RtcpRemb, type RtcpVisitor } from "../rtp/rtcp/parse.ts";
 import { Subscriber, type SubscriberHost } from "../Subscriber.ts";
 import { type RelayHost, RelayTransport } from "./RelayTransport.ts";
 import type { RelayAnswer, RelayKey, RelayRequest } from "./RelayTransportTypes.ts";
@@ -92,6 +92,12 @@ export class OriginRelay extends RelayTransport implements SubscriberHost, RtcpV
 
   reportBlock(_sender: number, block: ReportBlock): void {
     if (block.ssrc === this.subscriber.ssrc) this.subscriber.onReceiverReport(block.fractionLost);
+  }
+
+  remb(remb: RtcpRemb): void {
+    for (let i = 0; i < remb.ssrcCount; i++) {
+      if (remb.ssrcs[i] === this.subscriber.ssrc) this.subscriber.onRemb(remb.bitrate);
+    }
   }
 
   bye(): void {

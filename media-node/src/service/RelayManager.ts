@@ -4,6 +4,7 @@ import { callNode, safeJson } from "../../../shared/nodeClient.ts";
 import type { RoomEvent } from "../../../shared/room.ts";
 import { NodeReply, RelayCommand, type RelayOp, RelayResult } from "../../../shared/rpc.ts";
 import { subjects } from "../../../shared/subjects.ts";
+import { MAX_LAYER } from "../layers/LayerSelector.ts";
 import type { DownstreamRelay } from "../relay/DownstreamRelay.ts";
 import type { OriginRelay } from "../relay/OriginRelay.ts";
 import type { RelayServer } from "../relay/RelayServer.ts";
@@ -38,7 +39,7 @@ export class RelayManager {
   readonly #origins = new Map<string, string>();
   readonly #downstream = new Map<
     string,
-    { relay: DownstreamRelay; origin: string; idleSince: number }
+    { relay: DownstreamRelay; origin: string; idleSince: number; layers: string }
   >();
   readonly #opening = new Map<string, Promise<void>>();
   readonly #originRelays = new Map<string, OriginRelay>();
@@ -79,6 +80,13 @@ export class RelayManager {
     try {
       if (cmd.op === "relay.close") {
         this.#originRelays.get(originKey(cmd))?.close();
+        return { ok: true, result: {} };
+      }
+      if (cmd.op === "relay.layers") {
+        const { spatial, temporal } = cmd;
+        this.#originRelays
+          .get(originKey(cmd))
+          ?.subscriber.setPreferredLayers({ spatial, temporal });
         return { ok: true, result: {} };
       }
       const router = this.#o.node.router(cmd.room);
@@ -128,7 +136,8 @@ export class RelayManager {
       throw err;
     }
     const k = key(room, publisherId);
-    this.#downstream.set(k, { relay, origin, idleSince: performance.now() });
+    const layers = `${MAX_LAYER}/${MAX_LAYER}`; // the origin's default: as high as sent
+    this.#downstream.set(k, { relay, origin, idleSince: performance.now(), layers });
     relay.on("closed", (reason) => {
       if (this.#downstream.get(k)?.relay === relay) this.#downstream.delete(k);
       this.#log.debug("downstream relay closed", { room, publisher: publisherId, reason });
@@ -163,28 +172,44 @@ export class RelayManager {
     throw new WeirApiError("not_found", `no publisher ${publisherId} in room ${room}`);
   }
 
-  /** Closes downstream relays nobody here has subscribed to for idleMs. */
+  /**
+   * Closes downstream relays nobody here has subscribed to for idleMs; tells origins when the
+   * layers wanted here change.
+   */
   #sweep(): void {
     const now = performance.now();
     const idleMs = this.#o.idleMs ?? 2000;
     for (const [k, d] of this.#downstream) {
+      const [room, publisherId] = splitKey(k);
+      const base = { room, nodeId: this.#o.nodeId, publisherId };
       if ((d.relay.publisher?.subscribers.length ?? 0) > 0) {
         d.idleSince = now;
+        this.#syncLayers(d, base);
         continue;
       }
       if (now - d.idleSince < idleMs) continue;
       this.#downstream.delete(k);
       d.relay.close();
-      const [room, publisherId] = splitKey(k);
-      callRelay(this.#o.bus, d.origin, {
-        op: "relay.close",
-        room,
-        nodeId: this.#o.nodeId,
-        publisherId,
-      }).catch((err) =>
+      callRelay(this.#o.bus, d.origin, { op: "relay.close", ...base }).catch((err) =>
         this.#log.debug("relay.close failed (the BYE or the timeout closes it)", errorFields(err)),
       );
     }
+  }
+
+  #syncLayers(
+    d: { relay: DownstreamRelay; origin: string; layers: string },
+    base: { room: string; nodeId: string; publisherId: string },
+  ): void {
+    const { spatial, temporal } = d.relay.wantedLayers();
+    const layers = `${spatial}/${temporal}`;
+    if (layers === d.layers) return;
+    d.layers = layers;
+    callRelay(this.#o.bus, d.origin, { op: "relay.layers", ...base, spatial, temporal }).catch(
+      (err) => {
+        d.layers = ""; // retry on the next sweep
+        this.#log.debug("relay.layers failed", errorFields(err));
+      },
+    );
   }
 }
 
