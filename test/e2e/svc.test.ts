@@ -1,4 +1,5 @@
-// SVC end-to-end: headless Chromium publishes its fake camera as one VP9 stream with
+// SVC end-to-end: headless Chromium publishes its fake camera as one VP9 (payload descriptor)
+// or AV1 (Dependency Descriptor) stream with
 // scalabilityMode L3T3 (3 spatial x 3 temporal layers on one SSRC); two Chromium subscribers
 // receive it through the router, one at the top layers, one held at spatial 0 / temporal 1 by
 // setPreferredLayers. Their own inbound-rtp stats show the smaller picture at the lower rate.
@@ -114,90 +115,91 @@ async function measure(page: WeirPage, ms: number): Promise<{ fps: number; width
   return { fps: ((b.framesDecoded - a.framesDecoded) * 1000) / ms, width: b.frameWidth };
 }
 
-test("VP9 L3T3 from Chromium: a subscriber held at S0T1 decodes a smaller picture at a lower rate", {
-  skip,
-  timeout: 120_000,
-}, async (t) => {
-  const a = await browser!.newPage("A");
-  const pt = router.createPublishTransport();
-  const viewers: Viewer[] = [];
-  try {
-    const local = await a.getMedia(WIDTH, HEIGHT);
-    await a.openPublisher();
-    const { publisher } = await publishTrack(a, pt, local.video, "video/VP9", {
-      scalabilityMode: "L3T3",
-    });
-    const captured = capture(publisher);
-    const top = await viewer("top", publisher.id);
-    viewers.push(top);
-    const low = await viewer("low", publisher.id);
-    viewers.push(low);
-    low.subscriber.setPreferredLayers({ spatial: 0, temporal: 1 });
-
-    const diagnose = async () =>
-      JSON.stringify({
-        outbound: await a.outbound(),
-        top: videoStat(await top.page.inbound()),
-        low: videoStat(await low.page.inbound()),
-        topSub: top.subscriber.getStats(),
-        lowSub: low.subscriber.getStats(),
-        logs: [a, top.page, low.page].flatMap((p) => p.logs).slice(-10),
+for (const codec of ["video/VP9", "video/AV1"])
+  test(`${codec} L3T3 from Chromium: a subscriber held at S0T1 decodes a smaller picture at a lower rate`, {
+    skip,
+    timeout: 120_000,
+  }, async (t) => {
+    const a = await browser!.newPage("A");
+    const pt = router.createPublishTransport();
+    const viewers: Viewer[] = [];
+    try {
+      const local = await a.getMedia(WIDTH, HEIGHT);
+      await a.openPublisher();
+      const { publisher } = await publishTrack(a, pt, local.video, codec, {
+        scalabilityMode: "L3T3",
       });
-    // Chromium starts low and adds spatial layers as its bandwidth estimate grows.
-    await pollUntil(
-      async () => {
-        const s = videoStat(await top.page.inbound());
-        return s && s.frameWidth >= WIDTH / 2 && s.framesDecoded > 30;
-      },
-      40_000,
-      diagnose,
-      500,
-    );
-    await pollUntil(
-      async () => (videoStat(await low.page.inbound())?.framesDecoded ?? 0) > 10,
-      10_000,
-      diagnose,
-    );
-    const [topM, lowM] = await Promise.all([measure(top.page, 4000), measure(low.page, 4000)]);
-    const out = (await a.outbound()).find((o) => o.kind === "video");
-    const lowSvc = low.subscriber.getStats().svc;
-    const topSvc = top.subscriber.getStats().svc;
-    t.diagnostic(
-      `publisher ${out?.frameWidth}x${out?.frameHeight} (${out?.codec}, limited by ` +
-        `${out?.qualityLimitationReason}); top: ${topM.width} wide at ${topM.fps.toFixed(1)} fps; ` +
-        `S0T1: ${lowM.width} wide at ${lowM.fps.toFixed(1)} fps`,
-    );
-    t.diagnostic(`node, S0T1 subscriber: ${JSON.stringify(lowSvc)}`);
-    assert.ok(lowSvc && topSvc, "both subscribers run the SVC filter");
-    assert.equal(lowSvc.spatial, 0);
-    assert.equal(lowSvc.temporal, 1);
-    assert.ok(lowSvc.dropped > lowSvc.forwarded, "most packets of the stream are above S0T1");
-    assert.deepEqual(lowSvc.errors, {});
-    assert.deepEqual(topSvc.errors, {});
-    assert.ok(lowM.width > 0 && lowM.width < topM.width, `${lowM.width} vs ${topM.width}`);
-    assert.ok(lowM.width <= WIDTH / 4 + 16, `S0 is a quarter of the width: ${lowM.width}`);
-    assert.ok(lowM.fps > 2, `S0T1 still decodes: ${lowM.fps} fps`);
-    assert.ok(lowM.fps < topM.fps * 0.75, `S0T1 ${lowM.fps} fps vs top ${topM.fps} fps`);
+      const captured = capture(publisher);
+      const top = await viewer("top", publisher.id);
+      viewers.push(top);
+      const low = await viewer("low", publisher.id);
+      viewers.push(low);
+      low.subscriber.setPreferredLayers({ spatial: 0, temporal: 1 });
 
-    // Up to the top layers: the switch waits for a keyframe, which the node asks for (the
-    // capture starts there: all three layers are up by now).
-    captured.arm();
-    low.subscriber.setPreferredLayers({});
-    await pollUntil(
-      async () => (videoStat(await low.page.inbound())?.frameWidth ?? 0) >= topM.width,
-      10_000,
-      diagnose,
-    );
-    const upM = await measure(low.page, 2000);
-    const dir = process.env.WEIR_CAPTURE_DIR;
-    if (dir)
-      writeCapture(dir, publisher, captured.kept, await a.page.context().browser()?.version());
-    t.diagnostic(`after setPreferredLayers({}): ${upM.width} wide at ${upM.fps.toFixed(1)} fps`);
-    // Frames keep coming after the switch (the rate itself depends on the machine's load).
-    assert.ok(upM.fps > 1, `${upM.fps} fps after the switch up`);
-  } finally {
-    for (const v of viewers) await v.close();
-    await a.close();
-    await pt.close();
-  }
-});
+      const diagnose = async () =>
+        JSON.stringify({
+          outbound: await a.outbound(),
+          top: videoStat(await top.page.inbound()),
+          low: videoStat(await low.page.inbound()),
+          topSub: top.subscriber.getStats(),
+          lowSub: low.subscriber.getStats(),
+          logs: [a, top.page, low.page].flatMap((p) => p.logs).slice(-10),
+        });
+      // Chromium starts low and adds spatial layers as its bandwidth estimate grows.
+      await pollUntil(
+        async () => {
+          const s = videoStat(await top.page.inbound());
+          return s && s.frameWidth >= WIDTH / 2 && s.framesDecoded > 30;
+        },
+        40_000,
+        diagnose,
+        500,
+      );
+      await pollUntil(
+        async () => (videoStat(await low.page.inbound())?.framesDecoded ?? 0) > 10,
+        10_000,
+        diagnose,
+      );
+      const [topM, lowM] = await Promise.all([measure(top.page, 4000), measure(low.page, 4000)]);
+      const out = (await a.outbound()).find((o) => o.kind === "video");
+      const lowSvc = low.subscriber.getStats().svc;
+      const topSvc = top.subscriber.getStats().svc;
+      t.diagnostic(
+        `publisher ${out?.frameWidth}x${out?.frameHeight} (${out?.codec}, limited by ` +
+          `${out?.qualityLimitationReason}); top: ${topM.width} wide at ${topM.fps.toFixed(1)} fps; ` +
+          `S0T1: ${lowM.width} wide at ${lowM.fps.toFixed(1)} fps`,
+      );
+      t.diagnostic(`node, S0T1 subscriber: ${JSON.stringify(lowSvc)}`);
+      assert.ok(lowSvc && topSvc, "both subscribers run the SVC filter");
+      assert.equal(lowSvc.spatial, 0);
+      assert.equal(lowSvc.temporal, 1);
+      assert.ok(lowSvc.dropped > lowSvc.forwarded, "most packets of the stream are above S0T1");
+      assert.deepEqual(lowSvc.errors, {});
+      assert.deepEqual(topSvc.errors, {});
+      assert.ok(lowM.width > 0 && lowM.width < topM.width, `${lowM.width} vs ${topM.width}`);
+      assert.ok(lowM.width <= WIDTH / 4 + 16, `S0 is a quarter of the width: ${lowM.width}`);
+      assert.ok(lowM.fps > 2, `S0T1 still decodes: ${lowM.fps} fps`);
+      assert.ok(lowM.fps < topM.fps * 0.75, `S0T1 ${lowM.fps} fps vs top ${topM.fps} fps`);
+
+      // Up to the top layers: the switch waits for a keyframe, which the node asks for (the
+      // capture starts there: all three layers are up by now).
+      captured.arm();
+      low.subscriber.setPreferredLayers({});
+      await pollUntil(
+        async () => (videoStat(await low.page.inbound())?.frameWidth ?? 0) >= topM.width,
+        10_000,
+        diagnose,
+      );
+      const upM = await measure(low.page, 2000);
+      const dir = process.env.WEIR_CAPTURE_DIR;
+      if (dir)
+        writeCapture(dir, publisher, captured.kept, await a.page.context().browser()?.version());
+      t.diagnostic(`after setPreferredLayers({}): ${upM.width} wide at ${upM.fps.toFixed(1)} fps`);
+      // Frames keep coming after the switch (the rate itself depends on the machine's load).
+      assert.ok(upM.fps > 1, `${upM.fps} fps after the switch up`);
+    } finally {
+      for (const v of viewers) await v.close();
+      await a.close();
+      await pt.close();
+    }
+  });
