@@ -1,6 +1,6 @@
-// SVC end-to-end: headless Chromium publishes its fake camera as one VP9 (payload descriptor)
-// or AV1 (Dependency Descriptor) stream with
-// scalabilityMode L3T3 (3 spatial x 3 temporal layers on one SSRC); two Chromium subscribers
+// SVC end-to-end: headless Chromium publishes its fake camera as one VP9 (filtered by payload
+// descriptor) or AV1 (by Dependency Descriptor) stream with scalabilityMode L3T3 (3 spatial x
+// 3 temporal layers on one SSRC); two Chromium subscribers
 // receive it through the router, one at the top layers, one held at spatial 0 / temporal 1 by
 // setPreferredLayers. Their own inbound-rtp stats show the smaller picture at the lower rate.
 // WEIR_CAPTURE_DIR=dir also writes packets of the stream (from the keyframe of the switch up)
