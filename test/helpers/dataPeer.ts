@@ -71,7 +71,7 @@ export class DataHarness {
     await until(() => labels.every((l) => dcs[l].readyState === "open"), 10_000, "channels open");
     const publishers: Record<string, DataPublisher> = {};
     for (const label of labels) publishers[label] = transport.publishData(label);
-    return { pc, dcs, transport, publishers };
+    return { pc, dcs, transport, publishers, answer };
   }
 
   client(): DataClient {
