@@ -1,9 +1,10 @@
 import type { RelayAddress, RelayTransportStats } from "./RelayTransportTypes.ts";
 
-export const DEFAULT_RELAY_PORT = 40000;
+/** Outside the ICE range the docs suggest (40000-49999). */
+export const DEFAULT_RELAY_PORT = 50000;
 
 export interface RelayServerOptions {
-  /** UDP port shared by every relay of the node (default 40000; 0 picks a free one). */
+  /** UDP port shared by every relay of the node (default 50000; 0 picks a free one). */
   port?: number;
   /** Address to bind (default 0.0.0.0). */
   listenIp?: string;

@@ -13,7 +13,7 @@ export interface MediaNodeConfig {
   portRange?: [number, number];
   maxSessions: number;
   drainGraceMs: number;
-  /** UDP port shared by all relays to and from other media nodes (0: any free port; unset: 40000). */
+  /** UDP port shared by all relays to and from other media nodes (0: any free port; unset: 50000). */
   relayPort?: number;
   /** Address other media nodes send relay traffic to (default: the first listen ip). */
   relayIp?: string;
