@@ -7,7 +7,8 @@
  *  2. Temporal filter (VP8 TID > target temporal layer is dropped).
  *  3. `LayerFilter` hook (layers/LayerFilter.ts), e.g. SVC spatial/temporal dropping by VP9
  *     descriptor or Dependency Descriptor: `setLayerFilter(filter)`; accept() false = drop.
- *  Dropped packets consume no outgoing sequence number (layers/SequenceMap.ts).
+ *  Dropped packets (and padding-only ones) consume no outgoing sequence number
+ *  (layers/SequenceMap.ts).
  *  4. Rewrite (SSRC, PT, seq, ts, ext ids; VP8 picture id / TL0PICIDX kept continuous), then
  *     the filter's optional rewrite() on the outgoing bytes, then encrypt and send.
  * The target layers come from setPreferredLayers() capped by the automatic selector
@@ -56,6 +57,8 @@ export interface SubscriberInit {
   payloadType: number;
   extMap: Uint8Array;
   host: SubscriberHost;
+  /** Resend a packet at most once per this many ms (default 100; a relay leg with ~0 RTT: less). */
+  retransmitIntervalMs?: number;
 }
 
 /** One forwarded copy of a publisher for one subscribe transport. */
@@ -66,6 +69,7 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
   readonly ssrc: number;
   readonly payloadType: number;
   readonly #host: SubscriberHost;
+  readonly #retransmitIntervalMs: number;
   readonly #params = createRewriteParams();
   readonly #rate = new RateMeter();
   readonly #clockRate: number;
@@ -114,6 +118,7 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
     this.ssrc = init.ssrc;
     this.payloadType = init.payloadType;
     this.#host = init.host;
+    this.#retransmitIntervalMs = init.retransmitIntervalMs ?? RETRANSMIT_INTERVAL_MS;
     this.#clockRate = init.publisher.codec.clockRate;
     this.#params.ssrc = init.ssrc;
     this.#params.payloadType = init.payloadType;
@@ -197,7 +202,8 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
     if (this.#paused) return;
     const sending = this.#sending;
     if (layers.encoding !== sending.spatial && !this.#switchTo(view, layers, nowMs)) return;
-    if (!this.#accept(buf, view, layers)) {
+    // Padding-only packets probe the publisher's uplink; they carry nothing for the subscriber.
+    if (view.payloadLength === 0 || !this.#accept(buf, view, layers)) {
       this.#stats.packetsFiltered++;
       this.#seq.drop(view.sequenceNumber);
       this.#pictures.drop(layers);
@@ -224,7 +230,10 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
     const encoding = this.publisher.encodings[this.#sending.spatial];
     if (encoding === undefined) return;
     const slot = outSeq & (RESENT_SLOTS - 1);
-    if (this.#resentSeq[slot] === outSeq && nowMs - this.#resentAt[slot] < RETRANSMIT_INTERVAL_MS) {
+    if (
+      this.#resentSeq[slot] === outSeq &&
+      nowMs - this.#resentAt[slot] < this.#retransmitIntervalMs
+    ) {
       return;
     }
     if (((outSeq - this.#epochStartSeq) & 0xffff) >= 0x8000) return;

@@ -149,7 +149,7 @@ describe("LayerSelector", () => {
     assert.equal(s.choose(rates, 300), 2);
   });
 
-  it("a rising estimate after a move up is a receiver ramping up, not congestion", () => {
+  it("a rising or steady estimate after a move up is a receiver ramping up, not congestion", () => {
     const s = new LayerSelector();
     s.setPreferred(0, 2);
     s.onRemb(220_000);
@@ -157,17 +157,22 @@ describe("LayerSelector", () => {
     s.setPreferred(2, 2);
     assert.equal(s.choose(rates, 100), 2);
     let t = 200;
-    for (let remb = 240_000; t < 8000; t += 200, remb *= 1.02) {
-      s.onRemb(remb);
+    for (let remb = 240_000; t < 8000; t += 200, remb *= t % 1000 === 0 ? 1.05 : 1) {
+      s.onRemb(remb); // rising, or holding
       assert.equal(s.choose(rates, t), 2, `at ${t} ms, REMB ${remb}`);
     }
-    s.onRemb(200_000); // now it falls: congestion
-    assert.equal(s.choose(rates, t), 0);
+    s.onRemb(200_000); // falls, but it never caught up with the layer: still ramping
+    assert.equal(s.choose(rates, t), 2);
+    s.onRemb(2_000_000); // caught up
+    assert.equal(s.choose(rates, t + 200), 2);
+    s.onRemb(1_200_000); // now it falls short: congestion
+    assert.equal(s.choose(rates, t + 400), 1);
   });
 
   it("a preference above the feedback limit waits for the limit to rise", () => {
     const s = new LayerSelector();
     s.setPreferred(1, 2);
+    s.onRemb(600_000);
     s.choose(rates, 0);
     s.onRemb(200_000);
     assert.equal(s.choose(rates, 100), 0);
@@ -183,6 +188,7 @@ describe("LayerSelector", () => {
 
   it("moves down at once when REMB is short and back up after the hold, without flapping", () => {
     const s = new LayerSelector();
+    s.onRemb(2_000_000);
     assert.equal(s.choose(rates, 0), 2);
     s.onRemb(300_000);
     assert.equal(s.choose(rates, 200), 0);
@@ -211,6 +217,7 @@ describe("LayerSelector", () => {
 
   it("probes one layer up when the estimate leaves room but not enough, then backs off", () => {
     const s = new LayerSelector();
+    s.onRemb(2_000_000);
     s.choose(rates, 0);
     s.onRemb(400_000); // short of layer 1 (500k): down to 0
     assert.equal(s.choose(rates, 100), 0);
@@ -222,6 +229,7 @@ describe("LayerSelector", () => {
     assert.equal(s.current, 1, "probed up");
     const probedAt = t;
     for (; t < probedAt + 2800; t += 200) assert.equal(s.choose(rates, t), 1, "grace");
+    s.onRemb(380_000); // the link is short: the estimate falls
     for (; t < probedAt + 3400; t += 200) s.choose(rates, t);
     assert.equal(s.current, 0, "probe failed: the estimate stayed short");
     const downAt = t;

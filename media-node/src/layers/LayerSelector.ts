@@ -8,7 +8,7 @@ const LOSS_STEP_MS = 1000;
 /** Loss under which a layer counts as clean (up-switching and probing are allowed). */
 const LOSS_CLEAN = 0.02;
 /** Down when the layer's bitrate exceeds the estimate by this factor (estimates are noisy). */
-const DOWN_MARGIN = 1.2;
+const DOWN_MARGIN = 1.1;
 /** A higher layer's bitrate must fit the estimate with this headroom to switch up. */
 const UP_HEADROOM = 1.15;
 /** The up condition must hold this long (hysteresis against flapping). */
@@ -26,9 +26,9 @@ const PROBE_ROOM = 1.3;
 /**
  * Picks a subscriber's simulcast encoding (spatial layer): the preferred layer, capped by a
  * limit learned from the subscriber's own feedback, among encodings the publisher is sending.
- * The limit drops at once when the REMB estimate is short of the layer being sent and not
- * rising (a receiver ramping up after a move up is not congested), or the receiver reports
- * loss over 10 %. It rises one layer when the next layer fits the estimate
+ * The limit drops at once when a falling REMB estimate is short of the layer being sent (once
+ * the estimate has caught up with the layer: a receiver ramping up is not congested), or the
+ * receiver reports loss over 10 %. It rises one layer when the next layer fits the estimate
  * with headroom for UP_HOLD_MS, or by a probe now and then (a receiver's estimate cannot grow
  * far above what it receives); a failed probe doubles the wait for the next one. No limit
  * applies until feedback asks for one, so a preference change takes effect at once.
@@ -41,8 +41,18 @@ export class LayerSelector {
   /** Highest spatial layer the feedback allows (MAX_LAYER: no limit). */
   limit = MAX_LAYER;
   #estimate = 0;
-  /** The last REMB was higher than the one before: the receiver is still ramping up. */
-  #rising = false;
+  /**
+   * A REMB that can mean congestion came since the last choice: the first one, or one lower
+   * than the one before. A receiver's estimate otherwise trails what it receives (it ramps up
+   * slowly after a move up, and holds), so a low but steady or rising one is not acted on.
+   */
+  #fell = false;
+  /**
+   * Since the last move, a REMB has reached the layer's bitrate. Before that a short estimate
+   * is the receiver still ramping up (Chromium's starts low and grows a few % a second), not
+   * congestion; only loss, or a failing probe, moves the layer down then.
+   */
+  #caughtUp = false;
   #loss = 0;
   /** After any move up the estimate is not trusted until then (it trails the new rate). */
   #graceUntil = 0;
@@ -59,7 +69,8 @@ export class LayerSelector {
 
   /** Bandwidth estimate from the subscriber's REMB, bits/s. */
   onRemb(bps: number): void {
-    this.#rising = this.#estimate > 0 && bps > this.#estimate;
+    if (bps <= 0) return;
+    if (bps < this.#estimate) this.#fell = true;
     this.#estimate = bps;
   }
 
@@ -80,12 +91,18 @@ export class LayerSelector {
   choose(bitrates: ArrayLike<number>, nowMs: number): number {
     const top = Math.min(this.preferred.spatial, bitrates.length - 1);
     const cur = highestActive(bitrates, Math.min(top, this.limit));
-    if (this.current >= 0 && cur > this.current) this.#graceUntil = nowMs + PROBE_GRACE_MS;
+    if (this.current >= 0 && cur > this.current) {
+      this.#graceUntil = nowMs + PROBE_GRACE_MS;
+      this.#caughtUp = false;
+    }
     this.current = cur;
     if (cur < 0) return cur;
     const budget = this.#estimate > 0 ? this.#estimate : Number.POSITIVE_INFINITY;
     const probing = nowMs < this.#probeUntil;
-    const short = bitrates[cur] > budget * DOWN_MARGIN && !this.#rising;
+    if (this.#estimate >= bitrates[cur]) this.#caughtUp = true;
+    const trusted = this.#caughtUp || (this.#probeUntil > 0 && !probing);
+    const short = bitrates[cur] > budget * DOWN_MARGIN && this.#fell && trusted;
+    this.#fell = false;
     if (nowMs >= this.#graceUntil && cur > 0 && short) {
       this.#failProbe();
       let down = cur - 1;
@@ -112,6 +129,7 @@ export class LayerSelector {
 
   #lower(layer: number, nowMs: number): number {
     this.limit = layer;
+    this.#caughtUp = false;
     this.current = layer;
     this.#holdUntil = nowMs + DOWN_HOLD_MS;
     this.#upSince = -1;
@@ -122,6 +140,7 @@ export class LayerSelector {
   #raise(layer: number, top: number, nowMs: number): number {
     this.limit = layer >= top ? MAX_LAYER : layer;
     this.current = layer;
+    this.#caughtUp = false;
     this.#graceUntil = nowMs + PROBE_GRACE_MS;
     this.#upSince = -1;
     this.#lastMove = nowMs;
