@@ -10,6 +10,8 @@ import type { RelayAnswer, RelayKey, RelayRequest } from "./RelayTransportTypes.
 import { RELAY_EXTENSIONS } from "./relayExtensions.ts";
 import { relayContext } from "./relayKeys.ts";
 
+const RELAY_RETRANSMIT_INTERVAL_MS = 20;
+
 /**
  * The origin side of a relay: a Subscriber of a local publisher whose host is the relay leg.
  * Its packets are rewritten into the SSRC the downstream node asked for; PLI/FIR, NACK and
@@ -49,6 +51,8 @@ export class OriginRelay extends RelayTransport implements SubscriberHost, RtcpV
       payloadType: c.payloadType,
       extMap: buildExtMap(publisher.headerExtensions, RELAY_EXTENSIONS[publisher.kind]),
       host: this,
+      // The downstream node retries a NACK every 40 ms: answer each retry, the leg's RTT is small.
+      retransmitIntervalMs: RELAY_RETRANSMIT_INTERVAL_MS,
     });
     this.subscriber.on("closed", () => this.close("publisher"));
     publisher.addSubscriber(this.subscriber);
