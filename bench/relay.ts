@@ -6,9 +6,10 @@
  * packet carries its injection time, so both paths are timed in the same run:
  * added latency = relayed - direct (median and p99).
  * CPU: process CPU per injected packet in three phases (no subscriber; direct subscriber;
- * direct + relay + B's subscriber); the relay hop (origin send + downstream receive) is
- * phase 3 - phase 2 - (phase 2 - phase 1), i.e. minus one subscriber's forwarding cost.
- * Env: PACKETS_PER_S (default 2000), SECONDS per phase (default 8).
+ * direct + relay + B's subscriber), interleaved over ROUNDS rounds, median per phase; the relay
+ * hop (origin send + downstream receive) is relay - direct - (direct - base), i.e. minus one
+ * subscriber's forwarding cost. Latency is recorded in the relay phases.
+ * Env: PACKETS_PER_S (default 2000), SECONDS per phase (default 3), ROUNDS (default 3).
  */
 import { DEFAULT_CODECS } from "../media-node/src/codecs.ts";
 import { Publisher } from "../media-node/src/Publisher.ts";
@@ -18,7 +19,8 @@ import { parseRtp, RtpView } from "../media-node/src/rtp/rtpPacket.ts";
 import { Subscriber, type SubscriberHost } from "../media-node/src/Subscriber.ts";
 
 const RATE = Number(process.env.PACKETS_PER_S ?? 2000);
-const SECONDS = Number(process.env.SECONDS ?? 8);
+const SECONDS = Number(process.env.SECONDS ?? 3);
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const TICK_MS = 10;
 const PACKET = 1200;
 const VP8 = DEFAULT_CODECS.find((c) => c.mimeType === "video/VP8")!;
@@ -106,6 +108,8 @@ async function phase(publisher: Publisher, seconds: number, during?: () => void)
   return (cpu.user + cpu.system) / sent;
 }
 
+const med = (xs: number[]) => pct(xs, 50);
+
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
@@ -127,28 +131,38 @@ const publisher = new Publisher({
 });
 routerA.addPublisher(publisher);
 
-console.log(`relay bench: ${RATE} packets/s of ${PACKET} B, ${SECONDS} s per phase`);
-const cpuBase = await phase(publisher, SECONDS);
+console.log(
+  `relay bench: ${RATE} packets/s of ${PACKET} B, ${ROUNDS} rounds of ${SECONDS} s per phase`,
+);
 const direct = new Probe();
-probe(publisher, direct);
-const cpuDirect = await phase(publisher, SECONDS);
-
+const directSub = probe(publisher, direct);
 const downstream = relayB.createDownstream(routerB, publisher.id);
 const origin = relayA.createOrigin(routerA, downstream.request);
 downstream.connect(origin.answer);
 const relayed = new Probe();
 probe(downstream.publisher!, relayed);
-const cpuRelay = await phase(publisher, SECONDS, () => {
-  direct.ages.length = 0;
-  direct.recording = true;
-  relayed.recording = true;
-});
+// Phases interleaved round by round, so load changes on a shared machine hit each alike.
+const cpu = { base: [] as number[], direct: [] as number[], relay: [] as number[] };
+for (let round = 0; round < ROUNDS; round++) {
+  for (const name of ["base", "direct", "relay"] as const) {
+    directSub.setPaused(name === "base");
+    origin.subscriber.setPaused(name !== "relay");
+    const record = name === "relay";
+    cpu[name].push(
+      await phase(publisher, SECONDS, () => {
+        direct.recording = record;
+        relayed.recording = record;
+      }),
+    );
+  }
+}
 direct.recording = false;
 relayed.recording = false;
-
+const cpuBase = med(cpu.base);
+const cpuDirect = med(cpu.direct);
+const cpuRelay = med(cpu.relay);
 const perSub = cpuDirect - cpuBase;
 const hop = cpuRelay - cpuDirect - perSub;
-const med = (xs: number[]) => pct(xs, 50);
 console.log(
   `latency direct: median ${med(direct.ages).toFixed(3)} ms, p99 ${pct(direct.ages, 99).toFixed(3)} ms (${direct.ages.length} packets)`,
 );
