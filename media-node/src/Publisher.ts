@@ -3,7 +3,7 @@ import { codecName } from "./codecs.ts";
 import { Encoding, type EncodingHost, type SenderReportInfo } from "./layers/Encoding.ts";
 import { PacketLayers } from "./layers/PacketLayers.ts";
 import { parseLayers } from "./layers/parseLayers.ts";
-import type { MediaKind, PublisherEvents, PublisherStats } from "./PublisherTypes.ts";
+import type { MediaKind, PublisherEvents, PublisherStats, ReceiveStats } from "./PublisherTypes.ts";
 import { Vp8Descriptor } from "./rtp/codecs/index.ts";
 import type { ReportBlock } from "./rtp/rtcp/common.ts";
 import type { RtpView } from "./rtp/rtpPacket.ts";
@@ -154,19 +154,10 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
   }
 
   getStats(nowMs = performance.now()): PublisherStats {
-    const sum = {
-      packetsReceived: 0,
-      bytesReceived: 0,
-      packetsLost: 0,
-      packetsRepaired: 0,
-      nacksSent: 0,
-      keyframesRequested: 0,
-      keyframesReceived: 0,
-      bitrate: 0,
-    };
     const encodings = this.encodings.map((e) => e.getStats(nowMs));
-    for (const e of encodings) {
-      for (const k of Object.keys(sum) as (keyof typeof sum)[]) sum[k] += e[k];
+    const { rid: _rid, ssrc: _ssrc, ...sum } = encodings[0];
+    for (const e of encodings.slice(1)) {
+      for (const k of Object.keys(sum) as (keyof ReceiveStats)[]) sum[k] += e[k];
     }
     return {
       id: this.id,

@@ -2,12 +2,8 @@ import type { CodecCapability } from "./codecs.ts";
 
 export type MediaKind = "audio" | "video";
 
-export interface PublisherStats {
-  id: string;
-  kind: MediaKind;
-  mimeType: string;
-  /** SSRC of the first encoding. Counters below are summed over the encodings. */
-  ssrc: number | null;
+/** Receive counters of an RTP stream; a publisher's are summed over its encodings. */
+export interface ReceiveStats {
   packetsReceived: number;
   bytesReceived: number;
   /** Packets missing from the sequence (before NACK repair). */
@@ -18,24 +14,24 @@ export interface PublisherStats {
   keyframesRequested: number;
   keyframesReceived: number;
   bitrate: number;
+}
+
+export interface PublisherStats extends ReceiveStats {
+  id: string;
+  kind: MediaKind;
+  mimeType: string;
+  /** SSRC of the first encoding. */
+  ssrc: number | null;
   subscribers: number;
   /** Per RTP stream: one, or one per simulcast layer (lowest resolution first). */
   encodings: EncodingStats[];
 }
 
-/** Receive statistics of one RTP stream of a publisher (a simulcast layer, or the only one). */
-export interface EncodingStats {
+/** One RTP stream of a publisher (a simulcast layer, or the only one). */
+export interface EncodingStats extends ReceiveStats {
   /** The simulcast rid, "" without simulcast. */
   rid: string;
   ssrc: number | null;
-  packetsReceived: number;
-  bytesReceived: number;
-  packetsLost: number;
-  packetsRepaired: number;
-  nacksSent: number;
-  keyframesRequested: number;
-  keyframesReceived: number;
-  bitrate: number;
 }
 
 export interface PublisherEvents {
