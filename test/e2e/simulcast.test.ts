@@ -16,7 +16,8 @@ import {
   type SubscribeTransport,
 } from "../../media-node/src/index.ts";
 import { parseVp8, Vp8Descriptor } from "../../media-node/src/rtp/codecs/vp8.ts";
-import { buildRemb } from "../../media-node/src/rtp/rtcp/build.ts";
+import { buildCompound, buildRemb, buildRr } from "../../media-node/src/rtp/rtcp/build.ts";
+import { createReportBlock } from "../../media-node/src/rtp/rtcp/common.ts";
 import {
   BrowserHarness,
   browserUnavailable,
@@ -186,7 +187,7 @@ test("temporal layer 0 decodes at a lower frame rate than all temporal layers", 
 });
 
 test(
-  "a subscriber whose REMB is capped is moved down, and comes back up when the cap is lifted",
+  "a subscriber whose REMB is capped, or whose reports show loss, is moved down, and comes back up when the link recovers",
   opts,
   async () => {
     const viewer = new WeriftSubscriber();
@@ -215,9 +216,14 @@ test(
       await until(() => keyframeWidths.at(-1) === 1280, 15_000, "a 1280 keyframe");
       // The estimate first covers the top layer, as a receiver's does on a good link.
       let cap = 20_000_000;
+      let loss = 0;
       const dtls = viewer.pc.dtlsTransports[0];
-      const remb = setInterval(() => {
-        const packet = buildRemb(0x1234, cap, [subscriber.ssrc]);
+      const feedback = setInterval(() => {
+        const block = { ...createReportBlock(), ssrc: subscriber.ssrc, fractionLost: loss };
+        const packet = buildCompound([
+          buildRr(0x1234, [block]),
+          buildRemb(0x1234, cap, [subscriber.ssrc]),
+        ]);
         void dtls.sendRtcp([{ serialize: () => packet } as never]);
       }, 250);
       try {
@@ -235,17 +241,29 @@ test(
         const tUp = performance.now();
         await until(() => keyframeWidths.at(-1) === 1280, 15_000, "back up to 1280");
         const upMs = Math.round(performance.now() - tUp);
+        // 30 % loss in the receiver reports: one layer down a second, to the lowest.
+        loss = 77;
+        const tLoss = performance.now();
+        await until(() => keyframeWidths.at(-1) === 320, 5000, "down to 320 on loss");
+        const lossMs = Math.round(performance.now() - tLoss);
+        loss = 0;
+        const tClean = performance.now();
+        await until(() => keyframeWidths.at(-1) === 1280, 15_000, "back up to 1280 after loss");
+        const cleanMs = Math.round(performance.now() - tClean);
         console.log(
-          `  REMB cap ${Math.round(q * 0.8)} bps: down in ${downMs} ms; lifted: back at 1280 in ${upMs} ms; changes ${layers.join(" ")}`,
+          `  REMB cap ${Math.round(q * 0.8)} bps: down in ${downMs} ms; lifted: back at 1280 in ${upMs} ms`,
+        );
+        console.log(
+          `  30 % loss: at 320 in ${lossMs} ms; clean: back at 1280 in ${cleanMs} ms; changes ${layers.join(" ")}`,
         );
         assert.ok(subscriber.getStats().remoteBitrateEstimate > 0);
         assert.deepEqual(
           layers.map((l) => l.split(":")[1]),
-          ["2", "0", "1", "2"],
-          "down once, up one layer at a time, no flapping",
+          ["2", "0", "1", "2", "1", "0", "1", "2"],
+          "one move down per cause, up one layer at a time, no flapping",
         );
       } finally {
-        clearInterval(remb);
+        clearInterval(feedback);
       }
     } finally {
       await st.close();
