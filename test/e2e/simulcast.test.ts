@@ -66,18 +66,7 @@ test(
     pt = router.createPublishTransport();
     const local = await a.getMedia(1280, 720);
     await a.openPublisher();
-    // Without the Dependency Descriptor extension Chromium writes picture ids, TL0PICIDX and
-    // temporal layer ids into the VP8 payload descriptor: the path under test here (with the DD
-    // negotiated, its VP8 descriptor is one byte and the layers are the SVC filter's business).
-    const { trackId, offer } = await a.publish(local.video, "video/VP8", {
-      simulcast: true,
-      scalabilityMode: "L1T3",
-    });
-    const sdp = offer.sdp.replace(/^a=extmap:\d+ \S+#dependency-descriptor\S*\r\n/gm, "");
-    assert.notEqual(sdp, offer.sdp, "the offer had the DD extension");
-    const answer = await pt.getAnswer({ type: "offer", sdp });
-    publisher = pt.publish(trackId);
-    await a.setAnswer(answer as typeof offer);
+    publisher = await publishSimulcast(local.video);
     assert.equal(publisher.simulcast, true);
     assert.deepEqual(
       publisher.encodings.map((e) => e.rid),
@@ -273,6 +262,43 @@ test(
 );
 
 test(
+  "two simulcast tracks with the same rids on one transport stay apart (bound by mid and rid)",
+  opts,
+  async () => {
+    const second = await publishSimulcast(await a.cloneTrack("video"));
+    assert.notEqual(second.mid, publisher.mid);
+    await pollUntil(
+      async () => (second.getStats().encodings.every((e) => e.bitrate > 0) ? true : null),
+      15_000,
+      () => JSON.stringify(second.getStats()),
+    );
+    const all = [...publisher.encodings, ...second.encodings].map((e) => e.ssrc);
+    assert.equal(new Set(all).size, 6, `six SSRCs: ${all}`);
+    // A viewer already on the first track's top layer takes the second's lowest layer too.
+    const v = viewers[2];
+    const mid1 = (await v.page.transceivers())[0]?.mid ?? undefined;
+    const link = new SubscriberLink(v.page, v.st);
+    const sub2 = await link.subscribe(second.id);
+    sub2.setPreferredLayers({ spatial: 0 });
+    const mid2 = (await v.page.transceivers()).at(-1)?.mid ?? undefined;
+    assert.notEqual(mid2, mid1);
+    const s = await pollUntil(
+      async () => {
+        const st = videoStat(await v.page.inbound(), mid2);
+        return st && st.frameWidth === 320 && st.framesDecoded > 10 ? st : null;
+      },
+      15_000,
+      async () => JSON.stringify({ in: await v.page.inbound(), sub: sub2.getStats() }),
+    );
+    const first = videoStat(await v.page.inbound(), mid1);
+    assert.equal(first?.frameWidth, 1280, "the first track still at its top layer");
+    console.log(
+      `  second track (mid ${second.mid}): ${s.frameWidth} wide at layer 0 beside the first at 1280`,
+    );
+  },
+);
+
+test(
   "the WebSocket protocol: Room.setPreferredLayers through the edge switches the layer",
   opts,
   async () => {
@@ -368,6 +394,25 @@ test(
     }
   },
 );
+
+/**
+ * Publishes a local video track of page A in three simulcast layers with three temporal layers.
+ * Without the Dependency Descriptor extension Chromium writes picture ids, TL0PICIDX and
+ * temporal layer ids into the VP8 payload descriptor: the path under test here (with the DD
+ * negotiated, its VP8 descriptor is one byte and the layers are the SVC filter's business).
+ */
+async function publishSimulcast(localTrackId: string): Promise<Publisher> {
+  const { trackId, offer } = await a.publish(localTrackId, "video/VP8", {
+    simulcast: true,
+    scalabilityMode: "L1T3",
+  });
+  const sdp = offer.sdp.replace(/^a=extmap:\d+ \S+#dependency-descriptor\S*\r\n/gm, "");
+  assert.notEqual(sdp, offer.sdp, "the offer had the DD extension");
+  const answer = await pt.getAnswer({ type: "offer", sdp });
+  const published = pt.publish(trackId);
+  await a.setAnswer(answer as typeof offer);
+  return published;
+}
 
 /** The part of the client's Room these pages use. */
 interface PageRoom {
