@@ -21,6 +21,8 @@ export type DataEndReason = "overflow" | "unpublished" | "closed";
 export interface DataPublicationEvents {
   /** Who is subscribed now: one identity per subscription. */
   subscribers: [identities: string[]];
+  /** Published again after the Room reconnected, under a new id. */
+  reconnected: [dataPublisherId: string];
   closed: [];
 }
 
@@ -29,6 +31,8 @@ export interface DataSubscriptionEvents {
   message: [data: string | ArrayBuffer];
   /** The node ended the subscription (the channel closes). */
   ended: [reason: DataEndReason];
+  /** Subscribed again after the Room reconnected (new dataSubscriberId, same publisher). */
+  reconnected: [];
 }
 
 export type { DataChannelInfo };

@@ -1,7 +1,7 @@
 import type { ServerMessage } from "../../shared/ws.ts";
 import { DataPublication } from "./DataPublication.ts";
 import { DataSubscription } from "./DataSubscription.ts";
-import type { DataPublishOptions, PublishedData } from "./DataTypes.ts";
+import type { DataEndReason, DataPublishOptions, PublishedData } from "./DataTypes.ts";
 import { WeirClientError } from "./errors.ts";
 import { PublishTransport } from "./PublishTransport.ts";
 import type { PublishOptions } from "./PublishTransportTypes.ts";
@@ -46,10 +46,14 @@ export class Room extends TypedEmitter<RoomEvents> {
   /** Layer preferences by publisher id, applied again after a reconnect. */
   readonly #layers = new Map<string, Layers>();
   readonly #participants = new Map<string, ParticipantInfo>();
-  readonly #dataPublications = new Map<string, DataPublication>();
+  /** Published DataChannels (published again after a reconnect). */
+  readonly #dataPublications = new Set<DataPublication>();
+  /** The app's data subscriptions by data publisher id (kept across reconnects). */
+  readonly #dataWanted = new Map<string, DataSubscription>();
+  /** This session's data subscriptions by data subscriber id. */
   readonly #dataSubscriptions = new Map<string, DataSubscription>();
-  /** subscribeData calls waiting for their channel, by data publisher id. */
-  readonly #dataWaiters = new Map<string, (s: DataSubscription) => void>();
+  /** Data subscriptions waiting for their channel, by data publisher id. */
+  readonly #dataWaiters = new Map<string, (channel: RTCDataChannel) => void>();
   #session: Session | null = null;
   #state: RoomState = "new";
   #url = "";
@@ -150,69 +154,49 @@ export class Room extends TypedEmitter<RoomEvents> {
 
   /**
    * Publishes a DataChannel (grant data) and resolves once the node forwards it. The first
-   * channel renegotiates the publish transport; later ones open in-band. Not republished after
-   * a reconnect: the publication emits `closed` and the app publishes again.
+   * channel renegotiates the publish transport; later ones open in-band. After a reconnect it
+   * is published again: same DataPublication, new channel and id (its `reconnected` event).
    */
   async publishData(label: string, options: DataPublishOptions = {}): Promise<DataPublication> {
-    const s = this.#requireSession();
-    const { channel, offer } = await s.pub.createDataChannel(label, options);
-    if (offer) {
-      const reply = await s.socket.request({
-        type: "publish",
-        offer: offer.sdp ?? "",
-        trackIds: [],
-      });
-      if (reply.type === "published") await s.pub.setAnswer({ type: "answer", sdp: reply.answer });
-    }
-    await opened(channel);
-    const reply = await s.socket.request({ type: "publishData", label });
-    if (reply.type !== "dataPublished") throw unexpected(reply.type);
-    const id = reply.dataPublisherId;
-    const publication = new DataPublication(id, channel);
-    this.#dataPublications.set(id, publication);
-    publication.on("closed", () => this.#dataPublications.delete(id));
+    const { id, channel } = await this.#publishDataOn(this.#requireSession(), label, options);
+    const publication = new DataPublication(id, channel, options);
+    this.#dataPublications.add(publication);
+    publication.on("closed", () => this.#dataPublications.delete(publication));
     return publication;
   }
 
   async unpublishData(dataPublisherId: string): Promise<void> {
     const s = this.#session;
-    const publication = this.#dataPublications.get(dataPublisherId);
-    this.#dataPublications.delete(dataPublisherId);
+    const publication = this.#dataPublication(dataPublisherId);
+    if (publication) this.#dataPublications.delete(publication);
     if (s) await s.socket.request({ type: "unpublishData", dataPublisherId });
     publication?.channel.close();
   }
 
-  /** Subscribes to a published DataChannel (grant data); resolves once its channel is open. */
+  /**
+   * Subscribes to a published DataChannel (grant data); resolves once its channel is open. After
+   * a reconnect it is subscribed again while the publisher is still there (its `reconnected`
+   * event); a publisher that left meanwhile ends it ("unpublished").
+   */
   async subscribeData(dataPublisherId: string): Promise<DataSubscription> {
     const s = this.#requireSession();
-    if (this.#dataWaiters.has(dataPublisherId)) {
-      throw new WeirClientError("invalid_state", `already subscribing to ${dataPublisherId}`);
+    if (this.#dataWaiters.has(dataPublisherId) || this.#dataWanted.has(dataPublisherId)) {
+      throw new WeirClientError("invalid_state", `already subscribed to ${dataPublisherId}`);
     }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const arrived = new Promise<DataSubscription>((resolve, reject) => {
-      this.#dataWaiters.set(dataPublisherId, resolve);
-      timer = setTimeout(
-        () => reject(new WeirClientError("closed", `no channel for ${dataPublisherId}`)),
-        DATA_OPEN_TIMEOUT_MS,
-      );
-    });
-    try {
-      const reply = await s.socket.request({ type: "subscribeData", dataPublisherId });
-      if (reply.type !== "dataSubscribed") throw unexpected(reply.type);
-      if (reply.offer) await this.#answer(s, reply.offer);
-      const subscription = await arrived;
-      subscription.dataSubscriberId = reply.dataSubscriberId;
-      this.#dataSubscriptions.set(reply.dataSubscriberId, subscription);
-      return subscription;
-    } finally {
-      clearTimeout(timer);
-      this.#dataWaiters.delete(dataPublisherId);
-    }
+    const subscription = await this.#subscribeDataOn(
+      s,
+      dataPublisherId,
+      (channel) => new DataSubscription(dataPublisherId, channel),
+    );
+    this.#dataWanted.set(dataPublisherId, subscription);
+    return subscription;
   }
 
   async unsubscribeData(subscription: DataSubscription): Promise<void> {
     const id = subscription.dataSubscriberId;
     const s = this.#session;
+    if (this.#dataWanted.get(subscription.dataPublisherId) === subscription)
+      this.#dataWanted.delete(subscription.dataPublisherId);
     if (!this.#dataSubscriptions.delete(id) || !s) return;
     await s.socket.request({ type: "unsubscribeData", dataSubscriberId: id });
   }
@@ -242,6 +226,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     for (const local of this.#local.values()) await this.#publishOn(s, local);
     const live = new Set(this.participants.flatMap((p) => p.tracks.map((t) => t.publisherId)));
     for (const id of this.#wanted) if (live.has(id)) await this.#subscribeOn(s, id);
+    await this.#restoreData(s);
   }
 
   #wire(s: Session): void {
@@ -277,7 +262,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     s.sub.on("datachannel", (channel) => {
       // Made here, in the channel's own task, so no early message is missed.
       const waiter = this.#dataWaiters.get(channel.protocol);
-      if (waiter) waiter(new DataSubscription(channel.protocol, channel));
+      if (waiter) waiter(channel);
       else channel.close();
     });
   }
@@ -300,6 +285,79 @@ export class Room extends TypedEmitter<RoomEvents> {
     const layers = this.#layers.get(publisherId);
     if (layers) await this.#sendLayers(s, reply.subscriberId, layers);
     await this.#answer(s, reply.offer);
+  }
+
+  /** Opens `label` on the publish transport (negotiating the first one) and publishes it. */
+  async #publishDataOn(s: Session, label: string, options: DataPublishOptions) {
+    const { channel, offer } = await s.pub.createDataChannel(label, options);
+    if (offer) {
+      const reply = await s.socket.request({
+        type: "publish",
+        offer: offer.sdp ?? "",
+        trackIds: [],
+      });
+      if (reply.type === "published") await s.pub.setAnswer({ type: "answer", sdp: reply.answer });
+    }
+    await opened(channel);
+    const reply = await s.socket.request({ type: "publishData", label });
+    if (reply.type !== "dataPublished") throw unexpected(reply.type);
+    return { id: reply.dataPublisherId, channel };
+  }
+
+  /** Subscribes on this session; `attach` takes the channel in its own task (no early loss). */
+  async #subscribeDataOn(
+    s: Session,
+    dataPublisherId: string,
+    attach: (channel: RTCDataChannel) => DataSubscription,
+  ): Promise<DataSubscription> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const arrived = new Promise<DataSubscription>((resolve, reject) => {
+      this.#dataWaiters.set(dataPublisherId, (channel) => resolve(attach(channel)));
+      timer = setTimeout(
+        () => reject(new WeirClientError("closed", `no channel for ${dataPublisherId}`)),
+        DATA_OPEN_TIMEOUT_MS,
+      );
+    });
+    try {
+      const reply = await s.socket.request({ type: "subscribeData", dataPublisherId });
+      if (reply.type !== "dataSubscribed") throw unexpected(reply.type);
+      if (reply.offer) await this.#answer(s, reply.offer);
+      const subscription = await arrived;
+      subscription.dataSubscriberId = reply.dataSubscriberId;
+      this.#dataSubscriptions.set(reply.dataSubscriberId, subscription);
+      return subscription;
+    } finally {
+      clearTimeout(timer);
+      this.#dataWaiters.delete(dataPublisherId);
+    }
+  }
+
+  /** After a reconnect: publishes the DataChannels again and resubscribes to live ones. */
+  async #restoreData(s: Session): Promise<void> {
+    for (const publication of this.#dataPublications) {
+      const { label, options } = publication;
+      await this.#publishDataOn(s, label, options).then(
+        ({ id, channel }) => publication.resume(id, channel),
+        (err) => this.emit("error", err),
+      );
+    }
+    const live = new Set(
+      this.participants.flatMap((p) => (p.data ?? []).map((d) => d.dataPublisherId)),
+    );
+    for (const [id, subscription] of this.#dataWanted) {
+      if (!live.has(id)) {
+        this.#dataWanted.delete(id);
+        subscription.end("unpublished");
+        continue;
+      }
+      await this.#subscribeDataOn(s, id, (channel) => {
+        subscription.resume(channel);
+        return subscription;
+      }).then(
+        () => subscription.emit("reconnected"),
+        (err) => this.emit("error", err),
+      );
+    }
   }
 
   async #sendLayers(s: Session, subscriberId: string, layers: Layers): Promise<void> {
@@ -336,14 +394,10 @@ export class Room extends TypedEmitter<RoomEvents> {
       case "data.unpublished":
         return this.#dataUnpublished(m.dataPublisherId, m.identity);
       case "data.subscribers":
-        this.#dataPublications.get(m.dataPublisherId)?.setSubscribers(m.subscribers);
+        this.#dataPublication(m.dataPublisherId)?.setSubscribers(m.subscribers);
         return;
-      case "data.ended": {
-        const subscription = this.#dataSubscriptions.get(m.dataSubscriberId);
-        this.#dataSubscriptions.delete(m.dataSubscriberId);
-        subscription?.end(m.reason);
-        return;
-      }
+      case "data.ended":
+        return this.#dataEnded(m.dataSubscriberId, m.reason);
       case "goaway":
         return this.#lost(s);
       default:
@@ -378,6 +432,20 @@ export class Room extends TypedEmitter<RoomEvents> {
     const p = this.#participants.get(identity);
     if (p?.data) p.data = p.data.filter((x) => x.dataPublisherId !== dataPublisherId);
     this.emit("dataunpublished", { dataPublisherId, identity });
+  }
+
+  #dataEnded(dataSubscriberId: string, reason: DataEndReason): void {
+    const subscription = this.#dataSubscriptions.get(dataSubscriberId);
+    if (!subscription) return;
+    this.#dataSubscriptions.delete(dataSubscriberId);
+    if (this.#dataWanted.get(subscription.dataPublisherId) === subscription)
+      this.#dataWanted.delete(subscription.dataPublisherId);
+    subscription.end(reason);
+  }
+
+  #dataPublication(dataPublisherId: string): DataPublication | undefined {
+    for (const p of this.#dataPublications) if (p.dataPublisherId === dataPublisherId) return p;
+    return undefined;
   }
 
   #requireSession(): Session {
@@ -418,6 +486,8 @@ export class Room extends TypedEmitter<RoomEvents> {
     this.#session = null;
     this.#subscribers.clear();
     this.#dataSubscriptions.clear();
+    // Closing the transports closes the channels: not the end of a publication unless closed.
+    if (this.#state !== "closed") for (const p of this.#dataPublications) p.suspend();
     if (!s) return;
     clearInterval(s.heartbeat);
     s.socket.close();
