@@ -7,6 +7,7 @@ import { SequenceMap } from "../../media-node/src/layers/SequenceMap.ts";
 import { Vp8PictureMap } from "../../media-node/src/layers/Vp8PictureMap.ts";
 import { Publisher } from "../../media-node/src/Publisher.ts";
 import { parseVp8, Vp8Descriptor } from "../../media-node/src/rtp/codecs/vp8.ts";
+import { parseRtcp } from "../../media-node/src/rtp/rtcp/parse.ts";
 import { parseRtp, RtpView } from "../../media-node/src/rtp/rtpPacket.ts";
 import { Subscriber } from "../../media-node/src/Subscriber.ts";
 
@@ -356,6 +357,28 @@ describe("Publisher + Subscriber (fake hosts): simulcast switching", () => {
     sub.retransmit(last.seq);
     assert.equal(sent.length, n + 1);
     assert.deepEqual(sent[n], last);
+  });
+
+  it("NACKs a gap upstream on the SSRC of the layer that lost it", () => {
+    rtcp.length = 0;
+    const e = 1;
+    const s = state[e];
+    for (const skip of [false, true, false]) {
+      const seq = s.seq++;
+      if (skip) continue;
+      const pkt = rtp(ssrcs[e], seq, 0, vp8Descriptor({ pic: ++s.pic, tl0: s.tl0, tid: 0 }));
+      const v = new RtpView();
+      assert.ok(parseRtp(pkt, pkt.length, v));
+      publisher.receive(pkt, v, performance.now(), e);
+    }
+    const nacks: { media: number; seq: number }[] = [];
+    for (const p of rtcp) {
+      parseRtcp(p, p.length, {
+        nack: (_s: number, media: number, seq: number) => nacks.push({ media, seq }),
+      });
+    }
+    assert.deepEqual(nacks, [{ media: ssrcs[e], seq: (s.seq - 2) & 0xffff }]);
+    assert.equal(publisher.getStats().encodings[e].nacksSent, 1);
   });
 
   it("rejects a layer outside 0..15 with a typed error", () => {
