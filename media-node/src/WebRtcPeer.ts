@@ -293,6 +293,10 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
     if (!sctp || this.#patched.has(sctp)) return;
     this.#patched.add(sctp);
     const transport = this.pc.sctpTransport as unknown as SctpTransportInternals;
+    // werift picks stream ids from dataChannelId, set only in start() (after the answer). When the
+    // remote's SCTP INIT wins the race (its answer still on its way, e.g. through the edge and
+    // NATS), the association is up before start() and the id pick throws: the process dies.
+    transport.dataChannelId ??= transport.isServer ? 0 : 1;
     const handleData = sctp.handleData.bind(sctp);
     sctp.handleData = (data: Buffer) =>
       handleData(data).catch(() => {
@@ -624,6 +628,8 @@ export interface DataChannelInit {
 /** werift SCTP internals the guard wraps. */
 interface SctpTransportInternals {
   dataChannels: Record<number, unknown>;
+  dataChannelId: number | undefined;
+  readonly isServer: boolean;
   sctp: {
     handleData(data: Buffer): Promise<void>;
     receive(streamId: number, ppId: number, data: Buffer): void;

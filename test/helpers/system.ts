@@ -216,9 +216,16 @@ export function roomInbound(page: Page): Promise<InboundSummary & { state: strin
  */
 export async function startRoomApp(
   page: Page,
-  opts: { edgeUrl: string; token: string; publish: boolean },
+  opts: {
+    edgeUrl: string;
+    token: string;
+    publish: boolean;
+    /** Camera size (default 640x480) and simulcast (default off) of the published video. */
+    video?: { width: number; height: number };
+    simulcast?: boolean;
+  },
 ): Promise<void> {
-  await page.evaluate(async ({ edgeUrl, token, publish }) => {
+  await page.evaluate(async ({ edgeUrl, token, publish, video, simulcast }) => {
     const bundle = "/weir-client.js";
     const { Room: RoomClass } = (await import(bundle)) as { Room: new () => Room };
     const w = window as RoomWindow;
@@ -247,9 +254,11 @@ export async function startRoomApp(
     if (publish) {
       const media = await navigator.mediaDevices.getUserMedia({
         audio: true,
-        video: { width: 640, height: 480 },
+        video: video ?? { width: 640, height: 480 },
       });
-      for (const track of media.getTracks()) await room.publish(track);
+      for (const track of media.getTracks()) {
+        await room.publish(track, { simulcast: track.kind === "video" && simulcast === true });
+      }
     }
   }, opts);
 }
