@@ -2,7 +2,8 @@
 // embedded mode serves it) and a media node on the in-process bus, with werift clients: the
 // `data` grant (each data message refused without it; a data-only token negotiates a channel
 // but cannot publish or subscribe media), subscribe / unsubscribe with the publisher's
-// `data.subscribers` list, unknown ids, and malformed or oversized messages that leave the
+// `data.subscribers` list, a message over 256 KiB dropped and counted in the node's stats while
+// the channel carries on, unknown ids, and malformed or oversized WS messages that leave the
 // session working.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -74,6 +75,7 @@ const subscribersOf = (c: WsClient) =>
 
 let alice: WsClient;
 let chat: RTCDataChannel;
+let alicePc: RTCPeerConnection;
 let chatId = "";
 
 test("without the data grant every data message is forbidden", async () => {
@@ -91,6 +93,7 @@ test("without the data grant every data message is forbidden", async () => {
 test("a data-only token negotiates and publishes a channel but no media", async () => {
   alice = await client("alice", ["data"]);
   const pc = peer();
+  alicePc = pc;
   chat = pc.createDataChannel("chat");
   const offer = await gathered(pc, () => pc.createOffer());
   const published = await alice.call({ type: "publish", offer, trackIds: [] });
@@ -115,7 +118,7 @@ test("a data-only token negotiates and publishes a channel but no media", async 
   assert.equal(await alice.errorCode({ type: "unpublish", offer, trackId: "t1" }), "forbidden");
 });
 
-test("subscribeData delivers; unsubscribeData stops it and updates data.subscribers", async () => {
+test("subscribeData delivers, an oversized message is dropped and counted, unsubscribeData stops delivery", async () => {
   const bob = await client("bob", ["data"]);
   const announced = (
     bob.welcome.participants as { identity: string; data?: { dataPublisherId: string }[] }[]
@@ -148,13 +151,25 @@ test("subscribeData delivers; unsubscribeData stops it and updates data.subscrib
   assert.deepEqual(subscribersOf(alice).at(-1), ["bob"]);
   chat.send("one");
   await until(() => got.includes("one"), 10_000, "bob gets 'one'");
+  // Over 256 KiB (a client ignoring a=max-message-size): dropped and counted, the rest flows.
+  (alicePc.sctpTransport as unknown as { remoteMaxMessageSize: number }).remoteMaxMessageSize = 0;
+  chat.send(Buffer.alloc(256 * 1024 + 1));
+  chat.send("one more");
+  await until(() => got.length === 2, 10_000, "bob gets 'one more'");
+  assert.deepEqual(got, ["one", "one more"]);
+  const stats = service.node
+    .router(ROOM)
+    ?.getStats()
+    .dataPublishers?.find((d) => d.id === chatId);
+  assert.equal(stats?.droppedOversized, 1);
+  assert.equal(stats?.messagesIn, 2);
 
   const ok = await bob.call({ type: "unsubscribeData", dataSubscriberId: sub.dataSubscriberId });
   assert.equal(ok.type, "ok");
   await until(() => subscribersOf(alice).at(-1)?.length === 0, 10_000, "alice sees no one");
   chat.send("two");
   await new Promise((r) => setTimeout(r, 500));
-  assert.deepEqual(got, ["one"]);
+  assert.deepEqual(got, ["one", "one more"]);
   // Bob ended it himself: no data.ended for him.
   assert.ok(!bob.pushed.some((m) => m.type === "data.ended"), JSON.stringify(bob.pushed));
   assert.equal(
