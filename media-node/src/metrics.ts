@@ -1,4 +1,5 @@
 import type { RouterStats } from "./RouterTypes.ts";
+import type { RelayServerStats } from "./relay/RelayServerTypes.ts";
 
 /** One Prometheus sample: name, labels, value. */
 type Sample = [string, Record<string, string>, number];
@@ -17,12 +18,23 @@ const HELP: Record<string, [type: "gauge" | "counter", help: string]> = {
   weir_retransmissions_total: ["counter", "Packets retransmitted to subscribers from the cache."],
   weir_keyframe_requests_total: ["counter", "PLI/FIR sent to publishers."],
   weir_dropped_datagrams_total: ["counter", "Datagrams dropped by reason."],
+  weir_relays: ["gauge", "Open relays to (origin) and from (downstream) other media nodes."],
+  weir_relay_packets_received_total: ["counter", "Datagrams received at the relay port."],
+  weir_relay_packets_sent_total: ["counter", "Datagrams sent from the relay port."],
+  weir_relay_dropped_datagrams_total: ["counter", "Relay port datagrams dropped by reason."],
 };
 
-/** Renders router statistics in the Prometheus text exposition format (version 0.0.4). */
-export function renderMetrics(routers: readonly RouterStats[]): string {
+/**
+ * Renders router statistics, and those of the node's relay port if it has one, in the
+ * Prometheus text exposition format (version 0.0.4).
+ */
+export function renderMetrics(
+  routers: readonly RouterStats[],
+  relay?: RelayServerStats | null,
+): string {
   const samples: Sample[] = [["weir_routers", {}, routers.length]];
   for (const r of routers) samples.push(...routerSamples(r));
+  if (relay) samples.push(...relaySamples(relay));
   const byName = new Map<string, Sample[]>();
   for (const s of samples) byName.set(s[0], [...(byName.get(s[0]) ?? []), s]);
   const lines: string[] = [];
@@ -64,6 +76,25 @@ function routerSamples(r: RouterStats): Sample[] {
       { ...room, reason: "unknown" },
       media((m) => m.droppedUnknown),
     ],
+  ];
+}
+
+function relaySamples(r: RelayServerStats): Sample[] {
+  const roles = (role: string) => r.transports.filter((t) => t.role === role).length;
+  const dropped = (reason: string, n: number): Sample => [
+    "weir_relay_dropped_datagrams_total",
+    { reason },
+    n,
+  ];
+  return [
+    ["weir_relays", { role: "origin" }, roles("origin")],
+    ["weir_relays", { role: "downstream" }, roles("downstream")],
+    ["weir_relay_packets_received_total", {}, r.packetsIn],
+    ["weir_relay_packets_sent_total", {}, r.packetsOut],
+    dropped("malformed", r.droppedMalformed),
+    dropped("unknown_ssrc", r.droppedUnknownSsrc),
+    dropped("unknown_source", r.droppedUnknownSource),
+    dropped("auth", r.droppedAuth),
   ];
 }
 

@@ -2,6 +2,7 @@
 // serve, SIGTERM drains with goaway and exits 0).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { createSocket } from "node:dgram";
 import { after, describe, test } from "node:test";
 import { connectNatsBus } from "../../media-node/src/service/bus/natsBus.ts";
 import { ConfigError, loadConfig, transportOptions } from "../../media-node/src/service/config.ts";
@@ -111,6 +112,20 @@ test("the media-node process registers, serves commands, and drains on SIGTERM",
   const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   assert.match(metrics, /^# TYPE weir_routers gauge$/m);
   assert.match(metrics, /^weir_routers 0$/m);
+  // A garbage datagram at the relay port is dropped and counted in /metrics.
+  const relayPort: number = started.relay.port;
+  const udp = createSocket("udp4");
+  await new Promise((r) => udp.send(Buffer.from("not srtp"), relayPort, "127.0.0.1", r));
+  udp.close();
+  const malformed = /^weir_relay_dropped_datagrams_total\{reason="malformed"\} 1$/m;
+  let relayMetrics = "";
+  for (let i = 0; i < 50 && !malformed.test(relayMetrics); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    relayMetrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  }
+  assert.match(relayMetrics, malformed, "a relay drop is counted in /metrics");
+  assert.match(relayMetrics, /^weir_relay_packets_received_total 1$/m);
+  assert.match(relayMetrics, /^weir_relays\{role="origin"\} 0$/m);
   const nodes = await conn.registry.list();
   assert.equal(nodes.find((n) => n.nodeId === "proc-node")?.draining, false);
 

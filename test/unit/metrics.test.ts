@@ -30,3 +30,39 @@ test("router stats render as Prometheus text with one HELP/TYPE per metric", () 
   assert.equal(text.match(/^# TYPE weir_dropped_datagrams_total counter$/gm)?.length, 1);
   assert.ok(text.endsWith("\n"));
 });
+
+test("relay port stats render as relays by role, datagrams in/out and drops by reason", () => {
+  const transport = (id: string, role: "origin" | "downstream") => ({
+    id,
+    role,
+    publisherId: "p",
+    remote: null,
+    ...media,
+    droppedByTest: 0,
+  });
+  const text = renderMetrics([], {
+    address: { ip: "127.0.0.1", port: 50000 },
+    relays: 3,
+    packetsIn: 100,
+    packetsOut: 200,
+    droppedMalformed: 1,
+    droppedUnknownSsrc: 2,
+    droppedUnknownSource: 3,
+    droppedAuth: 4,
+    transports: [transport("a", "origin"), transport("b", "origin"), transport("c", "downstream")],
+  });
+  assert.match(text, /^# TYPE weir_relays gauge$/m);
+  assert.match(text, /^weir_relays\{role="origin"\} 2$/m);
+  assert.match(text, /^weir_relays\{role="downstream"\} 1$/m);
+  assert.match(text, /^weir_relay_packets_received_total 100$/m);
+  assert.match(text, /^weir_relay_packets_sent_total 200$/m);
+  const drops = [
+    ...text.matchAll(/^weir_relay_dropped_datagrams_total\{reason="(\w+)"\} (\d+)$/gm),
+  ];
+  assert.deepEqual(
+    drops.map((m) => `${m[1]}=${m[2]}`),
+    ["malformed=1", "unknown_ssrc=2", "unknown_source=3", "auth=4"],
+  );
+  assert.equal(text.match(/^# TYPE weir_relay_dropped_datagrams_total counter$/gm)?.length, 1);
+  assert.doesNotMatch(renderMetrics([]), /weir_relay/, "no relay port, no relay metrics");
+});

@@ -51,7 +51,7 @@ async function main(): Promise<void> {
   const metricsPort = Number(process.env.WEIR_METRICS_PORT ?? 0);
   const metrics =
     metricsPort > 0
-      ? await startMetricsServer(service.node, metricsPort, process.env.WEIR_METRICS_HOST)
+      ? await startMetricsServer(service.node, metricsPort, process.env.WEIR_METRICS_HOST, relay)
       : null;
   log.info("media node started", {
     nats: config.natsUrl,

@@ -1,12 +1,14 @@
 import { createServer, type Server } from "node:http";
 import { renderMetrics } from "../metrics.ts";
+import type { RelayServer } from "../relay/RelayServer.ts";
 import type { MediaNode } from "./MediaNode.ts";
 
-/** `GET /metrics` (Prometheus text) for the node's rooms, on its own port. */
+/** `GET /metrics` (Prometheus text) for the node's rooms and relay port, on its own port. */
 export function startMetricsServer(
   node: MediaNode,
   port: number,
   host = "127.0.0.1",
+  relay?: RelayServer,
 ): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.method !== "GET" || req.url !== "/metrics") {
@@ -14,7 +16,9 @@ export function startMetricsServer(
       return;
     }
     const stats = node.roomNames.flatMap((room) => node.router(room)?.getStats() ?? []);
-    res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(renderMetrics(stats));
+    res
+      .writeHead(200, { "content-type": "text/plain; version=0.0.4" })
+      .end(renderMetrics(stats, relay?.getStats()));
   });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
