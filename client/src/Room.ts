@@ -337,7 +337,8 @@ export class Room extends TypedEmitter<RoomEvents> {
     for (const publication of this.#dataPublications) {
       const { label, options } = publication;
       await this.#publishDataOn(s, label, options).then(
-        ({ id, channel }) => publication.resume(id, channel),
+        // A session lost meanwhile leaves it suspended for the next one.
+        ({ id, channel }) => this.#session === s && publication.resume(id, channel),
         (err) => this.emit("error", err),
       );
     }
