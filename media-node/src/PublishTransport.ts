@@ -1,9 +1,15 @@
 import { SessionDescription } from "werift";
-import { type CodecCapability, codecsMatch, isRtxCodec, toWeriftCodec } from "./codecs.ts";
+import {
+  type CodecCapability,
+  codecName,
+  codecsMatch,
+  isRtxCodec,
+  toWeriftCodec,
+} from "./codecs.ts";
 import { DataPublisher } from "./DataPublisher.ts";
 import type { DataChannelOptions } from "./DataPublisherTypes.ts";
 import { InvalidStateError, NotFoundError, UnsupportedCodecError, WeirError } from "./errors.ts";
-import { EXT_URI, publishHeaderExtensions } from "./headerExtensions.ts";
+import { EXT_URI, publishExtensionAllowed, publishHeaderExtensions } from "./headerExtensions.ts";
 import { newId, newSsrc } from "./ids.ts";
 import { Publisher, type PublisherHost } from "./Publisher.ts";
 import type { MediaKind } from "./PublisherTypes.ts";
@@ -386,6 +392,11 @@ export class PublishTransport
           chosen.offered.payloadType,
         ),
       ];
+      const name = codecName(chosen.codec.mimeType);
+      // The answer carries the transceiver's extensions (werift took the offered ones we know).
+      transceiver.headerExtensions = transceiver.headerExtensions.filter((e) =>
+        publishExtensionAllowed(e.uri, name),
+      );
       // Offers without a=msid (some WHIP clients) get an id scoped to this transport.
       const trackId = media.msid?.split(" ")[1] ?? `${this.id}-${mid}`;
       const live =
@@ -400,7 +411,9 @@ export class PublishTransport
         sourcePayloadType: chosen.offered.payloadType,
         ssrcs: media.ssrc.map((s) => s.ssrc),
         rids: offeredRids(media.simulcastParameters),
-        headerExtensions: media.rtp.headerExtensions.filter((e) => supported.has(e.uri)),
+        headerExtensions: media.rtp.headerExtensions.filter(
+          (e) => supported.has(e.uri) && publishExtensionAllowed(e.uri, name),
+        ),
       });
     }
     return tracks;

@@ -1,4 +1,5 @@
 import { RTCRtpHeaderExtensionParameters } from "werift";
+import type { CodecName } from "./codecs.ts";
 
 /** RTP header extension URIs Weir negotiates. Ids are negotiated per transport, never fixed. */
 export const EXT_URI = {
@@ -37,6 +38,16 @@ function toParams(uris: readonly string[]) {
 
 export function publishHeaderExtensions() {
   return { audio: toParams(PUBLISH.audio), video: toParams(PUBLISH.video) };
+}
+
+/**
+ * Whether a publisher's track sending `codec` may use the extension. VP8 leaves the Dependency
+ * Descriptor out: with it negotiated Chromium shrinks the VP8 payload descriptor to one byte (no
+ * picture id, TL0PICIDX or temporal id), which simulcast temporal filtering and picture id
+ * rewriting read. VP9, AV1 and H264 keep it (their SVC layers come from it).
+ */
+export function publishExtensionAllowed(uri: string, codec: CodecName): boolean {
+  return !(codec === "vp8" && uri === EXT_URI.dependencyDescriptor);
 }
 
 export function subscribeHeaderExtensions() {
