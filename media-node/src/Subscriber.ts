@@ -12,7 +12,9 @@
  *  4. Rewrite (SSRC, PT, seq, ts, ext ids; VP8 picture id / TL0PICIDX kept continuous), then
  *     the filter's optional rewrite() on the outgoing bytes, then encrypt and send.
  * The target layers come from setPreferredLayers() capped by the automatic selector
- * (layers/LayerSelector.ts) fed by the subscriber's REMB and receiver-report loss.
+ * (layers/LayerSelector.ts) fed by the subscriber's REMB and receiver-report loss: it picks the
+ * simulcast encoding, or on a single-SSRC SVC stream caps the spatial layer the filter forwards
+ * (from each spatial layer's bitrate, layers/SpatialRates.ts).
  */
 import { randomInt } from "node:crypto";
 import { WeirError } from "./errors.ts";
@@ -81,6 +83,11 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
   /** The encoding to send (switched to on its next keyframe), -1 = none is sending. */
   #target = -1;
   #filter: LayerFilter | null = null;
+  /** What the layer filter forwards on a single-SSRC stream: preference capped by feedback. */
+  readonly #filterTarget: LayerTarget = { spatial: MAX_LAYER, temporal: MAX_LAYER };
+  /** The SVC layers last reported by layerschange, and what currentLayers hands out. */
+  readonly #svcSent: LayerTarget = { spatial: -1, temporal: -1 };
+  readonly #svcNow: LayerTarget = { spatial: -1, temporal: -1 };
   /** The SVC filter (VP9, or AV1/H.264 with the Dependency Descriptor), null otherwise. */
   readonly #svc: SvcFilter | null;
   #paused = false;
@@ -136,9 +143,13 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
     return this.#paused;
   }
 
-  /** The layers being sent now (spatial -1: none yet). */
+  /** The layers being sent now (spatial -1: none yet); on an SVC stream, the forwarded ones. */
   get currentLayers(): Readonly<LayerTarget> {
-    return this.#sending;
+    const svc = this.#svc;
+    if (svc === null) return this.#sending;
+    this.#svcNow.spatial = svc.spatial;
+    this.#svcNow.temporal = svc.temporal;
+    return this.#svcNow;
   }
 
   /** The layers asked for with setPreferredLayers (MAX_LAYER = as high as sent). */
@@ -161,9 +172,10 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
     const spatial = checkLayer(layers.spatial, "spatial");
     const temporal = checkLayer(layers.temporal, "temporal");
     this.#selector.setPreferred(spatial, temporal);
+    this.#capFilterTarget();
     const now = performance.now();
-    if (this.publisher.simulcast) this.publisher.tickLayers(this, now);
-    this.emit("layerschange", { ...this.#sending });
+    if (this.publisher.simulcast || this.#svc !== null) this.publisher.tickLayers(this, now);
+    this.emit("layerschange", { ...this.currentLayers });
   }
 
   /** Sets (or clears) the per-packet layer filter run after encoding and temporal selection. */
@@ -171,8 +183,15 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
     this.#filter = filter;
   }
 
-  /** Re-picks the encoding from feedback and each encoding's bitrate (0 = not sending). */
+  /**
+   * Re-picks the encoding from feedback and each encoding's bitrate (0 = not sending); on an
+   * SVC stream, the spatial cap from feedback and each spatial layer's bitrate.
+   */
   updateLayers(bitrates: Float64Array, nowMs: number): void {
+    if (this.#svc !== null) {
+      this.#updateSvcLayers(this.#svc, nowMs);
+      return;
+    }
     if (!this.publisher.simulcast) return;
     const target = this.#selector.choose(bitrates, nowMs);
     if (target === this.#target) {
@@ -185,6 +204,23 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
     if (target >= 0 && target !== this.#sending.spatial) {
       this.publisher.requestKeyframe(nowMs, target);
     }
+  }
+
+  #updateSvcLayers(svc: SvcFilter, nowMs: number): void {
+    this.#selector.choose(svc.spatialBitrates(nowMs), nowMs);
+    this.#capFilterTarget();
+    const sent = this.#svcSent;
+    if (svc.spatial === sent.spatial && svc.temporal === sent.temporal) return;
+    sent.spatial = svc.spatial;
+    sent.temporal = svc.temporal;
+    if (sent.spatial >= 0) this.emit("layerschange", { ...sent });
+  }
+
+  /** The single-SSRC filter's target: the preference, spatial capped by the feedback limit. */
+  #capFilterTarget(): void {
+    const preferred = this.#selector.preferred;
+    this.#filterTarget.spatial = Math.min(preferred.spatial, this.#selector.limit);
+    this.#filterTarget.temporal = preferred.temporal;
   }
 
   /** Pauses or resumes forwarding; a resumed video stream restarts on a keyframe. */
@@ -265,9 +301,9 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
     this.publisher.requestKeyframe(performance.now(), s >= 0 ? s : this.#target);
   }
 
-  onReceiverReport(fractionLost: number): void {
+  onReceiverReport(fractionLost: number, nowMs = performance.now()): void {
     this.#stats.fractionLost = fractionLost / 256;
-    this.#selector.onLoss(fractionLost / 256, performance.now());
+    this.#selector.onLoss(fractionLost / 256, nowMs);
   }
 
   onRemb(bitrate: number): void {
@@ -300,8 +336,10 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
       ...this.#stats,
       bitrate: Math.round(this.#rate.bitrate(nowMs)),
       layers: {
-        current: { ...this.#sending },
-        target: { spatial: this.#target, temporal: this.#selector.preferred.temporal },
+        current: { ...this.currentLayers },
+        target: this.publisher.simulcast
+          ? { spatial: this.#target, temporal: this.#selector.preferred.temporal }
+          : { ...this.#filterTarget },
         preferred: { ...this.#selector.preferred },
       },
       ...(this.#svc ? { svc: this.#svc.getStats() } : {}),
@@ -353,8 +391,8 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
       if (tid > sending.temporal) return false;
     }
     const filter = this.#filter;
-    // Single-SSRC SVC: the filter picks spatial and temporal layers by the preference itself.
-    const target = this.publisher.simulcast ? this.#sending : this.#selector.preferred;
+    // Single-SSRC SVC: the filter picks spatial and temporal layers toward the capped preference.
+    const target = this.publisher.simulcast ? this.#sending : this.#filterTarget;
     return filter === null || filter.accept(buf, view, layers, target);
   }
 

@@ -2,6 +2,7 @@
 // libvpx wrapper marks it) and the Dependency Descriptor (L3T3 structure from ddWriter.ts).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { DEFAULT_CODECS } from "../../media-node/src/codecs.ts";
 import { WeirError } from "../../media-node/src/errors.ts";
 import { EXT_URI } from "../../media-node/src/headerExtensions.ts";
 import type { LayerTarget } from "../../media-node/src/layers/LayerFilter.ts";
@@ -9,6 +10,7 @@ import { PacketLayers } from "../../media-node/src/layers/PacketLayers.ts";
 import { SvcFilter } from "../../media-node/src/layers/SvcFilter.ts";
 import { SvcPacketError } from "../../media-node/src/layers/SvcFilterTypes.ts";
 import { SvcStreamReader } from "../../media-node/src/layers/SvcStreamReader.ts";
+import { Publisher } from "../../media-node/src/Publisher.ts";
 import { parseVp9, Vp9Descriptor, vp9EndOfFrameSid } from "../../media-node/src/rtp/codecs/vp9.ts";
 import {
   DependencyDescriptor,
@@ -21,6 +23,8 @@ import {
   parseRtp,
   RtpView,
 } from "../../media-node/src/rtp/rtpPacket.ts";
+import { Subscriber } from "../../media-node/src/Subscriber.ts";
+import type { Layers } from "../../media-node/src/SubscriberTypes.ts";
 import { chromiumVp9L3T3 } from "../fixtures/packets/chromium.ts";
 import { encode, L3T3, type PacketSpec } from "../fixtures/packets/ddWriter.ts";
 import { hex, prng, randomBytes } from "../fixtures/packets/hex.ts";
@@ -489,5 +493,130 @@ describe("vp9EndOfFrameSid", () => {
     assert.equal(vp9EndOfFrameSid(hex("ac 80 05"), 0, 3), -1);
     assert.equal(vp9EndOfFrameSid(hex("ac"), 0, 2), -1);
     assert.equal(vp9EndOfFrameSid(hex(""), 0, 0), -1);
+  });
+});
+
+describe("Publisher + Subscriber + SvcFilter (VP9 L3T3, one SSRC): automatic switching", () => {
+  const codec = DEFAULT_CODECS.find((c) => c.mimeType === "video/VP9");
+  assert.ok(codec);
+  let keyRequested = false;
+  const publisher = new Publisher({
+    id: "p",
+    kind: "video",
+    mid: "0",
+    codec,
+    sourcePayloadType: 98,
+    headerExtensions: [],
+    host: { rtcpSsrc: 1, firNegotiated: false, sendRtcp: () => (keyRequested = true) },
+  });
+  const out = new RtpView();
+  const outVp9 = new Vp9Descriptor();
+  /** Spatial layers of the packets sent since the last check. */
+  const sids = new Set<number>();
+  const sub = new Subscriber({
+    id: "s",
+    publisher,
+    ssrc: 0xabc,
+    payloadType: 98,
+    extMap: new Uint8Array(256),
+    host: {
+      mediaReady: true,
+      sendRtp(plain, len) {
+        assert.ok(parseRtp(plain, len, out));
+        assert.ok(parseVp9(plain, out.payloadOffset, out.payloadLength, outVp9));
+        sids.add(outVp9.sid);
+        return true;
+      },
+    },
+  });
+  const changes: Layers[] = [];
+  sub.on("layerschange", (l) => changes.push(l));
+  /** Layer sizes per picture: S0 ~100 kbps, S0+S1 ~400 kbps, all ~1.25 Mbps at 30 fps. */
+  const SIZE = [400, 1200, 3600];
+  const view = new RtpView();
+  let now = performance.now();
+  let seq = 0;
+  let pic = 0;
+  let tl0 = 0;
+
+  /** `ms` of 30 fps pictures; a key picture when one was asked for (or every 2 s). */
+  function stream(ms: number, feedback: () => void) {
+    for (const end = now + ms; now < end; now += 1000 / 30, pic++) {
+      const key = keyRequested || pic % 60 === 0;
+      keyRequested = false;
+      const tid = key ? 0 : T_PATTERN[pic % 4];
+      if (tid === 0) tl0++;
+      for (let sid = 0; sid < 3; sid++) {
+        const d = vp9Descriptor({
+          ...{ p: !key, b: true, e: true, sid, tid, u: !key && U_PATTERN[pic % 4] },
+          ...{ picId: pic & 0x7fff, tl0, ss: key && sid === 0 ? 3 : undefined },
+        });
+        const head = rtpHeader(seq++, pic * 3000, sid === 2);
+        const buf = Buffer.concat([head, d, Buffer.alloc(SIZE[sid], 7)]);
+        assert.ok(parseRtp(buf, buf.length, view));
+        publisher.receive(buf, view, now);
+      }
+      publisher.tick(now);
+      if (pic % 3 === 0) feedback(); // RTCP every 100 ms
+    }
+  }
+
+  /** Streams until the subscriber forwards spatial layers 0..top only; returns the time taken. */
+  function until(top: number, limitMs: number, feedback: () => void): number {
+    const start = now;
+    while (now - start < limitMs) {
+      sids.clear();
+      stream(200, feedback);
+      if (sub.currentLayers.spatial === top && Math.max(...sids) === top) return now - start;
+    }
+    assert.fail(`not at S${top} after ${limitMs} ms: ${JSON.stringify(sub.getStats().layers)}`);
+  }
+
+  const remb = (bps: number) => () => sub.onRemb(bps);
+  const rr = (lost: number) => () => {
+    sub.onRemb(5_000_000);
+    sub.onReceiverReport(lost, now);
+  };
+
+  it("a REMB short of the top layer caps the spatial layer; lifted, it comes back up", () => {
+    publisher.addSubscriber(sub);
+    until(2, 3000, remb(2_000_000));
+    stream(1500, remb(2_000_000)); // layer bitrates measured; the estimate covers the top layer
+    // VP9 announces no temporal layer count: "all of them" stays the preference's MAX_LAYER.
+    assert.deepEqual(sub.currentLayers, { spatial: 2, temporal: 15 });
+    const down = until(1, 2000, remb(600_000)); // short of ~1.25 Mbps, enough for ~400 kbps
+    assert.ok(down < 1000, `down in ${down} ms`);
+    assert.equal(sub.getStats().layers.target.spatial, 1);
+    const up = until(2, 10_000, remb(3_000_000));
+    assert.ok(up < 6000, `back up in ${up} ms`);
+    console.log(
+      `  REMB cap: S2 -> S1 in ${Math.round(down)} ms; lifted: S2 in ${Math.round(up)} ms`,
+    );
+    stream(400, remb(3_000_000)); // layerschange comes with the next layer tick (200 ms)
+    assert.ok(
+      changes.some((c) => c.spatial === 1) && changes.at(-1)?.spatial === 2,
+      `layerschange reports SVC layers: ${JSON.stringify(changes)}`,
+    );
+  });
+
+  it("receiver-report loss moves it down a layer a second; clean reports bring it back", () => {
+    stream(4000, remb(5_000_000)); // past the hold after the last move
+    const down = until(0, 4000, rr(77)); // 30 % loss
+    assert.ok(down >= 1000 && down < 3000, `S2 -> S0 in ${down} ms`);
+    const up = until(2, 15_000, rr(0));
+    console.log(
+      `  30 % loss: S2 -> S0 in ${Math.round(down)} ms; clean: S2 in ${Math.round(up)} ms`,
+    );
+  });
+
+  it("never above the preference, and the preferred temporal layer is kept", () => {
+    sub.setPreferredLayers({ spatial: 1, temporal: 1 });
+    until(1, 2000, remb(5_000_000));
+    stream(3000, remb(5_000_000));
+    assert.deepEqual(sub.currentLayers, { spatial: 1, temporal: 1 });
+    assert.equal(Math.max(...sids), 1);
+    sub.setPreferredLayers({});
+    until(2, 3000, remb(5_000_000));
+    assert.ok(sub.getStats().svc?.errors, "the filter's stats are reported");
   });
 });

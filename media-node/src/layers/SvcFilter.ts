@@ -108,13 +108,26 @@ export class SvcFilter implements LayerFilter {
     return len;
   }
 
+  /** The spatial and temporal layer forwarded now (-1 before the first switch point). */
+  get spatial(): number {
+    return this.#source === SVC_DD ? this.#dd.spatial : this.#vp9.spatial;
+  }
+
+  get temporal(): number {
+    return this.#source === SVC_DD ? this.#dd.temporal : this.#vp9.temporal;
+  }
+
+  /** What forwarding up to each spatial layer costs (see SpatialRates.bitrates). */
+  spatialBitrates(nowMs: number): Float64Array {
+    return this.#reader.rates.bitrates(nowMs);
+  }
+
   getStats(): SvcFilterStats {
-    const dd = this.#source === SVC_DD;
     return {
       ...this.#stats,
       errors: { ...this.#errors },
-      spatial: dd ? this.#dd.spatial : this.#vp9.spatial,
-      temporal: dd ? this.#dd.temporal : this.#vp9.temporal,
+      spatial: this.spatial,
+      temporal: this.temporal,
     };
   }
 

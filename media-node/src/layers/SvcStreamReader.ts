@@ -10,6 +10,7 @@ import {
   findHeaderExtension,
   type RtpView,
 } from "../rtp/rtpPacket.ts";
+import { SpatialRates } from "./SpatialRates.ts";
 import type { SvcErrorCode } from "./SvcFilterTypes.ts";
 
 /** How a packet's layers are known. */
@@ -42,6 +43,8 @@ export interface SvcStreamSource {
  */
 export class SvcStreamReader {
   readonly info = new SvcPacketInfo();
+  /** Bitrate per spatial layer of what was read (each packet counted once). */
+  readonly rates = new SpatialRates();
   readonly #vp9: boolean;
   /** The publisher's Dependency Descriptor extension id, 0 if not negotiated. */
   readonly #ddId: number;
@@ -75,7 +78,7 @@ export class SvcStreamReader {
       info.source = SVC_VP9;
       if (!parseVp9(buf, view.payloadOffset, view.payloadLength, info.vp9)) {
         info.error = "vp9_malformed";
-      }
+      } else this.rates.add(info.vp9.sid, view.payloadLength);
       return info;
     }
     const ext = this.#ddId === 0 ? -1 : findHeaderExtension(buf, view, this.#ddId);
@@ -86,7 +89,7 @@ export class SvcStreamReader {
     info.source = SVC_DD;
     if (!this.#dd.parse(buf, extDataOffset(ext), extDataLength(ext), info.dd)) {
       info.error = this.#dd.lastError;
-    }
+    } else this.rates.add(info.dd.spatialId, view.payloadLength);
     return info;
   }
 }
