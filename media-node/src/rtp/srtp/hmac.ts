@@ -75,20 +75,32 @@ const sha1: HashFn =
 const SCRATCH_SLACK = 32;
 
 /**
+ * Scratch shared by every HMAC context (all work is synchronous): 64 bytes for the ipad block,
+ * then the message. Views of it by hashed length are kept so hashing allocates no view per packet.
+ */
+let scratch = Buffer.alloc(0);
+let scratch32 = new Int32Array(0);
+let hashViews: (Buffer | undefined)[] = [];
+
+function growScratch(need: number): void {
+  const ab = new ArrayBuffer((Math.max(need, scratch.length * 2, 2048) + 3) & ~3);
+  scratch = Buffer.from(ab);
+  scratch32 = new Int32Array(ab);
+  hashViews = [];
+}
+
+/**
  * HMAC-SHA1 truncated to 80 bits (RFC 3711 §4.2.1) for a fixed 20-byte session auth key.
  *
- * The message is written by the caller into `buf` at offset 64 (MSG): buf[0..64) permanently holds
- * the key XOR ipad block, so the inner hash is ONE native one-shot SHA-1 over buf[0..64+len) with
- * no Hash/Hmac object per packet. The outer hash is a single SHA-1 compression (opad state is
- * precomputed, the 20-byte inner digest plus padding fit one block) done in JS, which is cheaper
- * than another trip into native code for 84 bytes.
+ * The message is written by the caller into `buf` at offset 64 (MSG); compute() puts the key XOR
+ * ipad block in buf[0..64), so the inner hash is ONE native one-shot SHA-1 over buf[0..64+len)
+ * with no Hash/Hmac object per packet. The outer hash is a single SHA-1 compression (opad state
+ * is precomputed, the 20-byte inner digest plus padding fit one block) done in JS, which is
+ * cheaper than another trip into native code for 84 bytes. `buf` is shared by all contexts: it
+ * is valid from ensure() until the caller's synchronous work is done.
  */
 export class HmacSha1_80 {
   static readonly MSG = 64;
-  /** ipad block followed by the message area; grown by ensure(). byteOffset is always 0. */
-  buf: Buffer;
-  /** Int32 view over buf (for word-wise XOR by the caller). */
-  buf32: Int32Array;
   private readonly ipad = new Uint8Array(64);
   private readonly opadState = new Int32Array(5);
   private readonly st = new Int32Array(5);
@@ -113,26 +125,36 @@ export class HmacSha1_80 {
     s[4] = 0xc3d2e1f0 | 0;
     loadWords(opad, 0, 16);
     compressW(s);
-    this.buf = Buffer.alloc(0);
-    this.buf32 = new Int32Array(0);
     this.ensure(1500);
+  }
+
+  /** ipad block followed by the message area (byteOffset 0); grown by ensure(). */
+  get buf(): Buffer {
+    return scratch;
+  }
+
+  /** Int32 view over buf (for word-wise XOR by the caller). */
+  get buf32(): Int32Array {
+    return scratch32;
   }
 
   /** Makes room for a message of msgLen bytes (plus word-XOR slack); returns buf. */
   ensure(msgLen: number): Buffer {
     const need = 64 + msgLen + SCRATCH_SLACK;
-    if (need > this.buf.length) {
-      const ab = new ArrayBuffer((Math.max(need, this.buf.length * 2) + 3) & ~3);
-      this.buf = Buffer.from(ab);
-      this.buf32 = new Int32Array(ab);
-      this.buf.set(this.ipad, 0);
-    }
-    return this.buf;
+    if (need > scratch.length) growScratch(need);
+    return scratch;
   }
 
   /** MAC over buf[64 .. 64+msgLen); the truncated tag lands in t0/t1/t2. */
   compute(msgLen: number): void {
-    const inner = sha1(this.buf.subarray(0, 64 + msgLen));
+    const total = 64 + msgLen;
+    scratch.set(this.ipad, 0);
+    let view = hashViews[total];
+    if (view === undefined) {
+      view = scratch.subarray(0, total);
+      hashViews[total] = view;
+    }
+    const inner = sha1(view);
     loadWords(inner, 0, 5);
     W[5] = 0x80000000 | 0;
     W[6] = 0;
