@@ -146,7 +146,7 @@ const cpu = { base: [] as number[], direct: [] as number[], relay: [] as number[
 for (let round = 0; round < ROUNDS; round++) {
   for (const name of ["base", "direct", "relay"] as const) {
     directSub.setPaused(name === "base");
-    origin.subscriber.setPaused(name !== "relay");
+    origin.subscribers[0].setPaused(name !== "relay");
     const record = name === "relay";
     cpu[name].push(
       await phase(publisher, SECONDS, () => {

@@ -74,6 +74,9 @@ const RelayKey = z.object({
 });
 const Ssrc = z.number().check(z.int(), z.gte(1), z.lte(0xffffffff));
 const PublisherId = z.string().check(z.minLength(1), z.maxLength(256));
+const Layer = z.number().check(z.int(), z.gte(0), z.lte(15));
+/** Encodings (SSRCs, rids) a relay command may list: a bound, not what nodes use. */
+const MAX_ENCODINGS = 16;
 
 /**
  * Relay commands between media nodes, on the origin's `weir.node.<nodeId>.rpc` (same envelope as
@@ -85,9 +88,9 @@ export const RelayCommand = z.discriminatedUnion("op", [
     room: Name,
     nodeId: Name,
     publisherId: PublisherId,
-    /** Where to send RTP, the SSRC to send it with, and the key of that direction. */
+    /** Where to send RTP, the SSRCs to send it with (one per encoding), that direction's key. */
     address: RelayAddress,
-    ssrc: Ssrc,
+    ssrcs: z.array(Ssrc).check(z.minLength(1), z.maxLength(MAX_ENCODINGS)),
     key: RelayKey,
   }),
   z.object({
@@ -96,14 +99,18 @@ export const RelayCommand = z.discriminatedUnion("op", [
     nodeId: Name,
     publisherId: PublisherId,
   }),
-  /** The highest layers the downstream node's subscribers want (a simulcast origin sends one). */
+  /**
+   * What the downstream node's subscribers want: the highest layers (SVC), and the simulcast
+   * encodings to relay (each on its own SSRC; the others stop).
+   */
   z.object({
     op: z.literal("relay.layers"),
     room: Name,
     nodeId: Name,
     publisherId: PublisherId,
-    spatial: z.number().check(z.int(), z.gte(0), z.lte(15)),
-    temporal: z.number().check(z.int(), z.gte(0), z.lte(15)),
+    spatial: Layer,
+    temporal: Layer,
+    encodings: z.array(Layer).check(z.maxLength(MAX_ENCODINGS)),
   }),
 ]);
 export type RelayCommand = z.infer<typeof RelayCommand>;
@@ -123,6 +130,8 @@ export const RelayResult = {
       parameters: z.optional(z.string().check(z.maxLength(1024))),
       payloadType: z.number().check(z.int(), z.gte(0), z.lte(127)),
     }),
+    /** The publisher's simulcast rids, lowest first (empty without simulcast). */
+    rids: z.array(z.string().check(z.maxLength(32))).check(z.maxLength(MAX_ENCODINGS)),
   }),
   "relay.close": z.object({}),
   "relay.layers": z.object({}),

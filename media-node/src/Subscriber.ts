@@ -157,6 +157,11 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
     return this.#selector.preferred;
   }
 
+  /** Highest simulcast encoding this subscriber's feedback allows (MAX_LAYER: no limit). */
+  get layerLimit(): number {
+    return this.#selector.limit;
+  }
+
   /** Replaces the header-extension id map once the subscriber's answer is known. */
   setExtMap(extMap: Uint8Array): void {
     this.#params.extMap.set(extMap);

@@ -114,6 +114,9 @@ test("a PLI from B's subscriber reaches A's publisher", async () => {
   const origin = relayA.relays.find((r) => r.publisherId === video.id)!;
   const st = routerB.getStats().subscribeTransports[0];
   const mediaSsrc = st.subscribers.find((s) => s.publisherId === video.id)!.ssrc;
+  // B's subscribers all sending: none still asks for its first keyframe (sharing the throttle)
+  const relayedVideo = routerB.getPublisher(video.id)!;
+  await until(() => relayedVideo.subscribers.every((x) => x.currentLayers.spatial >= 0), 5000, "");
   await new Promise((r) => setTimeout(r, 600)); // past the publisher's keyframe-request throttle
   const plis = publisherPlis;
   const requested = video.getStats().keyframesRequested;
@@ -184,6 +187,7 @@ test("forged and garbled datagrams at the relay port are dropped and counted; th
     key: fake.request.key,
     kind: "audio",
     codec: { mimeType: "audio/opus", clockRate: 48000, channels: 2, payloadType: 111 },
+    rids: [],
   });
   const before = relayB.getStats();
   const count = relayed.counts.get(video.id)!;
@@ -229,7 +233,7 @@ test("an origin relay whose downstream node went silent times out and leaks noth
   const origin = relayA.createOrigin(routerA, {
     publisherId: video.id,
     address: { ip: "127.0.0.1", port: silent.address().port },
-    ssrc: 4242,
+    ssrcs: [4242],
     key: relayB.createDownstream(routerB, "unused").request.key,
   });
   relayB.relays.find((r) => r.publisherId === "unused")!.close();
@@ -251,7 +255,29 @@ test("closing the downstream relay closes the origin side (BYE); no relay state 
   assert.equal(audio.subscribers.length, 1);
 });
 
-test("simulcast: the relay carries only the encoding downstream wants, and switches", async () => {
+/** A probe subscriber on B that records the encoding marker (source byte 52) of what it gets. */
+function probeSubscriber(publisher: Publisher, ssrc: number) {
+  const seen: number[] = [];
+  const sub = new Subscriber({
+    id: `probe-${ssrc}`,
+    publisher,
+    ssrc,
+    payloadType: 96,
+    extMap: new Uint8Array(256),
+    host: {
+      mediaReady: true,
+      sendRtp(plain, _len, headerLen) {
+        seen.push(plain[headerLen + 40]);
+        return true;
+      },
+    },
+  });
+  publisher.addSubscriber(sub);
+  return { sub, seen };
+}
+
+/** A synthetic VP8 simulcast publisher on A: SSRC 0x1000 + encoding, byte 52 = encoding. */
+function syntheticSimulcast(rids: string[]) {
   const vp8 = DEFAULT_CODECS.find((c) => c.mimeType === "video/VP8")!;
   const sim = new Publisher({
     id: "simulcast-cam",
@@ -260,17 +286,17 @@ test("simulcast: the relay carries only the encoding downstream wants, and switc
     codec: vp8,
     sourcePayloadType: 96,
     headerExtensions: [],
-    rids: ["q", "f"],
+    rids,
     host: { rtcpSsrc: 1, firNegotiated: false, sendRtcp() {} },
   });
   routerA.addPublisher(sim);
-  // Two encodings (SSRC 0x1000 + index), a keyframe on each every 10 frames; byte 52 = encoding.
   const view = new RtpView();
   let frame = 0;
+  // a keyframe on each encoding every 10 frames; larger packets for higher encodings
   const timer = setInterval(() => {
     const now = performance.now();
-    for (const enc of [0, 1]) {
-      const b = Buffer.alloc(200, 0x55);
+    for (let enc = 0; enc < rids.length; enc++) {
+      const b = Buffer.alloc(200 + 300 * enc, 0x55);
       b[0] = 0x80;
       b[1] = 96;
       b.writeUInt16BE(frame & 0xffff, 2);
@@ -288,36 +314,78 @@ test("simulcast: the relay carries only the encoding downstream wants, and switc
     frame++;
   }, 10);
   cleanup.push(() => clearInterval(timer));
+  return sim;
+}
+
+const all = (xs: number[], v: number) => xs.length > 0 && xs.every((e) => e === v);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test("simulcast: B's subscribers each get their own encoding through one relay; unwanted ones stop", async () => {
+  const sim = syntheticSimulcast(["q", "h", "f"]);
   const { downstream, origin } = openRelay(sim.id);
-  const seen: number[] = [];
-  const sub = new Subscriber({
-    id: "probe",
-    publisher: downstream.publisher!,
-    ssrc: 777,
-    payloadType: 96,
-    extMap: new Uint8Array(256),
-    host: {
-      mediaReady: true,
-      sendRtp(plain, _len, headerLen) {
-        seen.push(plain[headerLen + 40]);
-        return true;
-      },
-    },
-  });
-  downstream.publisher!.addSubscriber(sub);
+  const relayedPub = downstream.publisher!;
+  assert.equal(relayedPub.encodings.length, 3, "B's relayed publisher is simulcast too");
+  assert.deepEqual(
+    relayedPub.encodings.map((e) => e.rid),
+    ["q", "h", "f"],
+  );
+  const lo = probeSubscriber(relayedPub, 701);
+  const hi = probeSubscriber(relayedPub, 702);
+  lo.sub.setPreferredLayers({ spatial: 0 });
+  hi.sub.setPreferredLayers({ spatial: 2 });
   // What B wants goes to the origin (RelayManager sends it as relay.layers).
-  sub.setPreferredLayers({ spatial: 0 });
-  assert.equal(downstream.wantedLayers().spatial, 0);
-  origin.subscriber.setPreferredLayers(downstream.wantedLayers());
-  await until(() => seen.length > 50, 5000, "encoding 0 through the relay");
-  const all = (xs: number[], v: number) => xs.every((e) => e === v);
-  assert.ok(all(seen, 0), "only encoding 0 relayed");
-  sub.setPreferredLayers({ spatial: 1 });
-  origin.subscriber.setPreferredLayers(downstream.wantedLayers());
-  await until(() => all(seen.slice(-30), 1), 5000, "switched to encoding 1");
-  assert.ok(all(seen.slice(seen.indexOf(1)), 1), "no encoding 0 after the switch");
-  // one encoding at a time: what left A is what B forwarded (plus the packets before a keyframe)
-  assert.ok(origin.getStats().rtpPacketsOut <= seen.length + 40, "one encoding relayed");
+  assert.deepEqual(downstream.wantedLayers().encodings, [0, 2]);
+  origin.setLayers(downstream.wantedLayers());
+  await until(() => all(lo.seen.slice(-30), 0) && all(hi.seen.slice(-30), 2), 5000, "0 and 2");
+  assert.ok(all(lo.seen, 0), "the low subscriber only ever got encoding 0");
+  assert.ok(all(hi.seen.slice(hi.seen.indexOf(2)), 2), "the high one stays on 2 once there");
+  // each encoding arrives at B on its own relay SSRC, all through one relay
+  const ssrcs = downstream.request.ssrcs;
+  assert.equal(relayedPub.encodings[0].ssrc, ssrcs[0]);
+  assert.equal(relayedPub.encodings[2].ssrc, ssrcs[2]);
+  assert.equal(relayB.relays.filter((r) => r.publisherId === sim.id).length, 1);
+  await sleep(200); // packets in flight when encoding 1 was paused
+  const count = () => relayedPub.encodings.map((e) => e.packetsReceived);
+  const c0 = count();
+  await sleep(1000);
+  const c1 = count();
+  console.log(`relayed per encoding in 1 s (wanted 0 and 2): ${c1.map((c, i) => c - c0[i])}`);
+  assert.ok(c1[0] - c0[0] > 50 && c1[2] - c0[2] > 50, "encodings 0 and 2 relayed");
+  assert.equal(c1[1], c0[1], "encoding 1, wanted by nobody on B, is not relayed");
+
+  // one subscriber switches; the other keeps its encoding
+  const hiFrom = hi.seen.length;
+  lo.sub.setPreferredLayers({ spatial: 1 });
+  origin.setLayers(downstream.wantedLayers());
+  await until(() => all(lo.seen.slice(-30), 1), 5000, "low subscriber switched to 1");
+  assert.ok(all(lo.seen.slice(lo.seen.indexOf(1)), 1), "no encoding 0 after the switch");
+  assert.ok(all(hi.seen.slice(hiFrom), 2), "the other subscriber stayed on encoding 2");
+  assert.equal(lo.sub.getStats().layerSwitches, 1);
+  assert.deepEqual(downstream.wantedLayers().encodings, [1, 2]);
+  origin.setLayers(downstream.wantedLayers());
+  await sleep(200);
+  const d0 = count();
+  await sleep(600);
+  assert.equal(count()[0], d0[0], "encoding 0 stopped once nobody wanted it");
+  assert.ok(origin.subscribers[0].paused && !origin.subscribers[1].paused);
+
+  // keyframe requests and NACKs from B act on the right origin encoding
+  await sleep(600); // past the per-encoding keyframe-request throttle
+  const kf = sim.encodings.map((e) => e.stats.keyframesRequested);
+  relayedPub.requestKeyframe(performance.now(), 1);
+  await until(() => sim.encodings[1].stats.keyframesRequested > kf[1], 2000, "PLI on encoding 1");
+  assert.equal(sim.encodings[0].stats.keyframesRequested, kf[0]);
+  const repaired = relayedPub.encodings.map((e) => e.stats.packetsRepaired);
+  const retransmitted = origin.subscribers.map((s) => s.getStats().packetsRetransmitted);
+  relayA.dropRate = 0.1;
+  await sleep(1500);
+  relayA.dropRate = 0;
+  await sleep(300);
+  for (const i of [1, 2]) {
+    assert.ok(relayedPub.encodings[i].stats.packetsRepaired > repaired[i], `repaired on ${i}`);
+    const r = origin.subscribers[i].getStats().packetsRetransmitted;
+    assert.ok(r > retransmitted[i], `retransmitted by origin encoding ${i}`);
+  }
   downstream.close();
   sim.close();
 });

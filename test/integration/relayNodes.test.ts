@@ -162,7 +162,7 @@ test("relay commands are validated: a malformed or unknown one is a typed error"
       nodeId: "node-b",
       publisherId: "p",
       address: { ip: "127.0.0.1", port: 9 },
-      ssrc: 5,
+      ssrcs: [5],
       key: { key: Buffer.alloc(16).toString("base64"), salt: Buffer.alloc(14).toString("base64") },
     }),
     2000,

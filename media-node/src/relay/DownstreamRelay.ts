@@ -4,18 +4,20 @@ import type { LayerTarget } from "../layers/LayerFilter.ts";
 import { Publisher, type PublisherHost } from "../Publisher.ts";
 import type { Router } from "../Router.ts";
 import { buildCompound, buildRemb, buildRr } from "../rtp/rtcp/build.ts";
-import { createReportBlock } from "../rtp/rtcp/common.ts";
+import { createReportBlock, type ReportBlock } from "../rtp/rtcp/common.ts";
 import { parseRtcp, type RtcpSenderInfo, type RtcpVisitor } from "../rtp/rtcp/parse.ts";
 import { parseRtp, RtpView } from "../rtp/rtpPacket.ts";
 import { type RelayHost, RelayTransport } from "./RelayTransport.ts";
-import type { RelayAnswer, RelayRequest } from "./RelayTransportTypes.ts";
+import type { RelayAnswer, RelayLayers, RelayRequest } from "./RelayTransportTypes.ts";
 import { RELAY_EXTENSIONS } from "./relayExtensions.ts";
 import { newRelayKey, relayContext } from "./relayKeys.ts";
 
 /**
  * The downstream side of a relay: a Publisher in the local router with the origin publisher's
- * id, fed by the relay leg, so local subscribers subscribe to it as to a local one. Its RTCP
- * (keyframe requests, NACKs, receiver reports) goes back to the origin over the relay.
+ * id, fed by the relay leg, so local subscribers subscribe to it as to a local one. A simulcast
+ * origin's encodings arrive each on its own SSRC (`request.ssrcs[i]` = encoding i), so the local
+ * Publisher is simulcast too and every local subscriber picks its own layer. Its RTCP (keyframe
+ * requests, NACKs, receiver reports, per encoding SSRC) goes back to the origin over the relay.
  * Made in two steps: `request` goes to the origin, whose answer is given to connect().
  */
 export class DownstreamRelay extends RelayTransport implements PublisherHost, RtcpVisitor {
@@ -27,20 +29,20 @@ export class DownstreamRelay extends RelayTransport implements PublisherHost, Rt
   readonly #router: Router;
   readonly #onRouterClosed = () => this.close();
   readonly #view = new RtpView();
-  readonly #block = createReportBlock();
+  #blocks: ReportBlock[] = [];
 
   constructor(
     host: RelayHost,
     router: Router,
     publisherId: string,
-    local: { address: RelayRequest["address"]; ssrc: number },
+    local: { address: RelayRequest["address"]; ssrcs: number[] },
   ) {
-    super(host, publisherId, local.ssrc);
+    super(host, publisherId, local.ssrcs);
     this.#router = router;
     router.on("closed", this.#onRouterClosed);
     const key = newRelayKey();
     this.rx = relayContext(key);
-    this.request = { publisherId, address: local.address, ssrc: local.ssrc, key };
+    this.request = { publisherId, address: local.address, ssrcs: local.ssrcs, key };
   }
 
   /** The publisher in the local router, once connected. */
@@ -75,8 +77,10 @@ export class DownstreamRelay extends RelayTransport implements PublisherHost, Rt
       codec,
       sourcePayloadType: answer.codec.payloadType,
       headerExtensions: RELAY_EXTENSIONS[answer.kind],
+      rids: answer.rids.slice(0, this.receiveSsrcs.length),
       host: this,
     });
+    this.#blocks = publisher.encodings.map(() => createReportBlock());
     this.#publisher = publisher;
     publisher.on("closed", () => this.close());
     this.#router.addPublisher(publisher);
@@ -88,7 +92,9 @@ export class DownstreamRelay extends RelayTransport implements PublisherHost, Rt
     const publisher = this.#publisher;
     if (publisher === null || !parseRtp(buf, len, view)) return;
     if (view.payloadType !== publisher.sourcePayloadType) return;
-    publisher.receive(buf, view, performance.now());
+    const encoding = this.receiveSsrcs.indexOf(view.ssrc);
+    if (encoding < 0 || encoding >= publisher.encodings.length) return;
+    publisher.receive(buf, view, performance.now(), encoding);
   }
 
   protected onRtcp(buf: Buffer, len: number): void {
@@ -96,9 +102,9 @@ export class DownstreamRelay extends RelayTransport implements PublisherHost, Rt
   }
 
   senderReport(info: RtcpSenderInfo): void {
-    const publisher = this.#publisher;
-    if (publisher === null) return;
-    publisher.senderReport = {
+    const encoding = this.#publisher?.encodings[this.receiveSsrcs.indexOf(info.ssrc)];
+    if (encoding === undefined) return;
+    encoding.senderReport = {
       ntpSec: info.ntpSec,
       ntpFrac: info.ntpFrac,
       rtpTimestamp: info.rtpTimestamp,
@@ -115,32 +121,24 @@ export class DownstreamRelay extends RelayTransport implements PublisherHost, Rt
     this.#publisher?.tick(nowMs);
   }
 
-  /**
-   * The highest layers any local subscriber prefers: what the origin should relay (a simulcast
-   * origin sends the one encoding that is wanted, not all of them).
-   */
-  wantedLayers(): LayerTarget {
-    const wanted = { spatial: 0, temporal: 0 };
-    for (const s of this.#publisher?.subscribers ?? []) {
-      const p = s.preferredLayers;
-      wanted.spatial = Math.max(wanted.spatial, p.spatial);
-      wanted.temporal = Math.max(wanted.temporal, p.temporal);
-    }
-    return wanted;
+  /** What the origin should relay for the local subscribers (relay.layers). */
+  wantedLayers(): RelayLayers {
+    const subs = this.#publisher?.subscribers ?? [];
+    const count = this.#publisher?.encodings.length ?? 1;
+    return wantedLayers(subs, count);
   }
 
   protected sendReports(nowMs: number): void {
-    const block = this.#block;
     const publisher = this.#publisher;
-    const has = publisher?.fillReportBlock(block, nowMs) ?? false;
-    const rr = buildRr(this.#rtcpSsrc, has ? [block] : []);
-    // The best local subscriber's bandwidth estimate caps what the origin picks for the relay.
+    const blocks = this.#blocks.filter((b, i) => publisher?.encodings[i].fillReportBlock(b, nowMs));
+    const rr = buildRr(this.#rtcpSsrc, blocks);
+    // Without simulcast, the best local subscriber's estimate caps what the origin sends (SVC).
     let best = 0;
     for (const s of publisher?.subscribers ?? []) {
       best = Math.max(best, s.getStats(nowMs).remoteBitrateEstimate);
     }
     const ssrc = publisher?.ssrc;
-    if (best === 0 || ssrc == null) this.sendRtcp(rr);
+    if (best === 0 || ssrc == null || publisher?.simulcast) this.sendRtcp(rr);
     else this.sendRtcp(buildCompound([rr, buildRemb(this.#rtcpSsrc, best, [ssrc])]));
   }
 
@@ -148,4 +146,35 @@ export class DownstreamRelay extends RelayTransport implements PublisherHost, Rt
     this.#router.off("closed", this.#onRouterClosed);
     this.#publisher?.close();
   }
+}
+
+/** The layer state of one local subscriber that the wanted set depends on. */
+interface LayerWant {
+  readonly paused: boolean;
+  readonly preferredLayers: Readonly<LayerTarget>;
+  readonly currentLayers: Readonly<LayerTarget>;
+  readonly layerLimit: number;
+}
+
+/**
+ * What a set of subscribers wants of a publisher with `count` encodings: the highest spatial and
+ * temporal layers preferred, and the simulcast encodings to relay. Per subscriber: the one it
+ * would pick (its preference under its feedback limit), the one above when feedback holds it
+ * lower (so it can measure and move back up), and the one it sends now (until it has switched).
+ */
+export function wantedLayers(subs: readonly LayerWant[], count: number): RelayLayers {
+  const wanted = { spatial: 0, temporal: 0 };
+  const encodings = new Set<number>();
+  for (const s of subs) {
+    if (s.paused) continue;
+    const p = s.preferredLayers;
+    wanted.spatial = Math.max(wanted.spatial, p.spatial);
+    wanted.temporal = Math.max(wanted.temporal, p.temporal);
+    const top = Math.min(p.spatial, count - 1);
+    const pick = Math.min(top, s.layerLimit);
+    encodings.add(pick);
+    if (pick < top) encodings.add(pick + 1);
+    if (s.currentLayers.spatial >= 0) encodings.add(s.currentLayers.spatial);
+  }
+  return { ...wanted, encodings: [...encodings].sort((a, b) => a - b) };
 }

@@ -18,7 +18,11 @@ import {
   type RelayHost,
   type RelayTransport,
 } from "./RelayTransport.ts";
-import type { RelayAddress, RelayRequest } from "./RelayTransportTypes.ts";
+import {
+  MAX_RELAY_ENCODINGS,
+  type RelayAddress,
+  type RelayRequest,
+} from "./RelayTransportTypes.ts";
 import { newRelayKey } from "./relayKeys.ts";
 
 const REPORT_INTERVAL_MS = 1000;
@@ -95,7 +99,7 @@ export class RelayServer extends TypedEmitter<RelayServerEvents> implements Rela
   }
 
   get relays(): RelayTransport[] {
-    return [...this.#relays.values()];
+    return [...new Set(this.#relays.values())];
   }
 
   /**
@@ -107,8 +111,10 @@ export class RelayServer extends TypedEmitter<RelayServerEvents> implements Rela
     if (router.getPublisher(publisherId)) {
       throw new InvalidStateError(`publisher ${publisherId} is already in room ${router.id}`);
     }
-    const relay = new DownstreamRelay(this, router, publisherId, { address, ssrc: this.#ssrc() });
-    this.#relays.set(relay.receiveSsrc, relay);
+    const ssrcs: number[] = [];
+    for (let i = 0; i < MAX_RELAY_ENCODINGS; i++) ssrcs.push(this.#ssrc(ssrcs));
+    const relay = new DownstreamRelay(this, router, publisherId, { address, ssrcs });
+    for (const ssrc of ssrcs) this.#relays.set(ssrc, relay);
     return relay;
   }
 
@@ -122,7 +128,7 @@ export class RelayServer extends TypedEmitter<RelayServerEvents> implements Rela
     }
     const relay = new OriginRelay(this, publisher, request, {
       address,
-      ssrc: this.#ssrc(),
+      ssrc: this.#ssrc([]),
       key: newRelayKey(),
     });
     if (relay.closed) throw new NotFoundError(`publisher ${request.publisherId} closed`);
@@ -133,7 +139,7 @@ export class RelayServer extends TypedEmitter<RelayServerEvents> implements Rela
   getStats(): RelayServerStats {
     return {
       address: this.address,
-      relays: this.#relays.size,
+      relays: this.relays.length,
       ...this.#stats,
       transports: this.relays.map((r) => r.getStats()),
     };
@@ -159,7 +165,9 @@ export class RelayServer extends TypedEmitter<RelayServerEvents> implements Rela
   }
 
   release(relay: RelayTransport): void {
-    if (this.#relays.get(relay.receiveSsrc) === relay) this.#relays.delete(relay.receiveSsrc);
+    for (const ssrc of relay.receiveSsrcs) {
+      if (this.#relays.get(ssrc) === relay) this.#relays.delete(ssrc);
+    }
   }
 
   /** Hot path: one datagram at the relay port. Never throws. */
@@ -190,10 +198,10 @@ export class RelayServer extends TypedEmitter<RelayServerEvents> implements Rela
     else if (r === DROPPED_MALFORMED) stats.droppedMalformed++;
   }
 
-  /** A fresh SSRC no relay of this node receives on. */
-  #ssrc(): number {
+  /** A fresh SSRC no relay of this node receives on (nor one in `taken`). */
+  #ssrc(taken: readonly number[]): number {
     let ssrc = newSsrc();
-    while (this.#relays.has(ssrc)) ssrc = newSsrc();
+    while (this.#relays.has(ssrc) || taken.includes(ssrc)) ssrc = newSsrc();
     return ssrc;
   }
 
@@ -205,16 +213,16 @@ export class RelayServer extends TypedEmitter<RelayServerEvents> implements Rela
   #tickNacks(): void {
     if (this.#relays.size === 0) return;
     const now = performance.now();
-    for (const r of this.#relays.values()) if (r instanceof DownstreamRelay) r.tickNacks(now);
+    for (const r of this.relays) if (r instanceof DownstreamRelay) r.tickNacks(now);
   }
 }
 
 function checkRequest(r: RelayRequest): void {
   const ok =
     typeof r.publisherId === "string" &&
-    Number.isInteger(r.ssrc) &&
-    r.ssrc > 0 &&
-    r.ssrc <= 0xffffffff &&
+    Array.isArray(r.ssrcs) &&
+    r.ssrcs.length > 0 &&
+    r.ssrcs.every((s) => Number.isInteger(s) && s > 0 && s <= 0xffffffff) &&
     Number.isInteger(r.address?.port) &&
     r.address.port > 0 &&
     r.address.port < 65536 &&

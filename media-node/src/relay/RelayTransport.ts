@@ -26,15 +26,15 @@ export const DROPPED_MALFORMED = 2;
 
 /**
  * One relay between two media nodes for one publisher: SRTP in one direction, SRTCP both ways,
- * over the nodes' shared relay ports. The server hands it the datagrams whose SSRC is
- * `receiveSsrc` and that come from `remote`; it sends with `sendSsrc`.
+ * over the nodes' shared relay ports. The server hands it the datagrams whose SSRC is one of
+ * `receiveSsrcs` and that come from `remote`; it sends RTCP with `sendSsrc`.
  */
 export abstract class RelayTransport extends TypedEmitter<RelayTransportEvents> {
   readonly id = newId("relay");
   abstract readonly role: RelayRole;
   readonly publisherId: string;
-  /** SSRC this side receives on (its key in the server's table). */
-  readonly receiveSsrc: number;
+  /** SSRCs this side receives on (its keys in the server's table): one per relayed encoding. */
+  readonly receiveSsrcs: readonly number[];
   protected readonly host: RelayHost;
   protected remote: RelayAddress | null = null;
   protected tx: SrtpContext | null = null;
@@ -51,11 +51,16 @@ export abstract class RelayTransport extends TypedEmitter<RelayTransportEvents> 
   #lastHeardMs = performance.now();
   #closed = false;
 
-  constructor(host: RelayHost, publisherId: string, receiveSsrc: number) {
+  constructor(host: RelayHost, publisherId: string, receiveSsrcs: readonly number[]) {
     super();
     this.host = host;
     this.publisherId = publisherId;
-    this.receiveSsrc = receiveSsrc;
+    this.receiveSsrcs = receiveSsrcs;
+  }
+
+  /** The first receive SSRC (the only one of an origin relay). */
+  get receiveSsrc(): number {
+    return this.receiveSsrcs[0];
   }
 
   get closed(): boolean {

@@ -1,5 +1,8 @@
 import type { MediaKind } from "../PublisherTypes.ts";
 
+/** Most encodings of one publisher a relay carries (a downstream node offers this many SSRCs). */
+export const MAX_RELAY_ENCODINGS = 4;
+
 /** A UDP address of a node's relay port. */
 export interface RelayAddress {
   ip: string;
@@ -17,8 +20,11 @@ export interface RelayRequest {
   publisherId: string;
   /** Where the origin sends RTP (the downstream node's relay port). */
   address: RelayAddress;
-  /** SSRC the origin must send with (unique among the downstream node's relays). */
-  ssrc: number;
+  /**
+   * SSRCs the origin must send with, one per encoding (lowest first; unique among the
+   * downstream node's relays). A simulcast origin relays at most this many encodings.
+   */
+  ssrcs: number[];
   /** Key of the origin -> downstream direction (RTP, SR). */
   key: RelayKey;
 }
@@ -42,6 +48,17 @@ export interface RelayAnswer {
   key: RelayKey;
   kind: MediaKind;
   codec: RelayCodec;
+  /** The relayed publisher's simulcast rids (lowest first), empty without simulcast. */
+  rids: string[];
+}
+
+/** Downstream -> origin: what the downstream node's subscribers want. */
+export interface RelayLayers {
+  /** Highest spatial layer (single-SSRC SVC: the origin's filter drops those above). */
+  spatial: number;
+  temporal: number;
+  /** Simulcast encodings to relay (others stop); ignored without simulcast. */
+  encodings: number[];
 }
 
 export type RelayRole = "origin" | "downstream";

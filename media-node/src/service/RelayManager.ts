@@ -4,7 +4,6 @@ import { callNode, safeJson } from "../../../shared/nodeClient.ts";
 import type { RoomEvent } from "../../../shared/room.ts";
 import { NodeReply, RelayCommand, type RelayOp, RelayResult } from "../../../shared/rpc.ts";
 import { subjects } from "../../../shared/subjects.ts";
-import { MAX_LAYER } from "../layers/LayerSelector.ts";
 import type { DownstreamRelay } from "../relay/DownstreamRelay.ts";
 import type { OriginRelay } from "../relay/OriginRelay.ts";
 import type { RelayServer } from "../relay/RelayServer.ts";
@@ -83,10 +82,7 @@ export class RelayManager {
         return { ok: true, result: {} };
       }
       if (cmd.op === "relay.layers") {
-        const { spatial, temporal } = cmd;
-        this.#originRelays
-          .get(originKey(cmd))
-          ?.subscriber.setPreferredLayers({ spatial, temporal });
+        this.#originRelays.get(originKey(cmd))?.setLayers(cmd);
         return { ok: true, result: {} };
       }
       const router = this.#o.node.router(cmd.room);
@@ -136,7 +132,7 @@ export class RelayManager {
       throw err;
     }
     const k = key(room, publisherId);
-    const layers = `${MAX_LAYER}/${MAX_LAYER}`; // the origin's default: as high as sent
+    const layers = ""; // the origin relays every encoding until told what is wanted
     this.#downstream.set(k, { relay, origin, idleSince: performance.now(), layers });
     relay.on("closed", (reason) => {
       if (this.#downstream.get(k)?.relay === relay) this.#downstream.delete(k);
@@ -174,7 +170,7 @@ export class RelayManager {
 
   /**
    * Closes downstream relays nobody here has subscribed to for idleMs; tells origins when the
-   * layers wanted here change.
+   * layers wanted here change (which simulcast encodings to relay, each on its own SSRC).
    */
   #sweep(): void {
     const now = performance.now();
@@ -200,16 +196,14 @@ export class RelayManager {
     d: { relay: DownstreamRelay; origin: string; layers: string },
     base: { room: string; nodeId: string; publisherId: string },
   ): void {
-    const { spatial, temporal } = d.relay.wantedLayers();
-    const layers = `${spatial}/${temporal}`;
+    const wanted = d.relay.wantedLayers();
+    const layers = `${wanted.spatial}/${wanted.temporal}/${wanted.encodings.join(",")}`;
     if (layers === d.layers) return;
     d.layers = layers;
-    callRelay(this.#o.bus, d.origin, { op: "relay.layers", ...base, spatial, temporal }).catch(
-      (err) => {
-        d.layers = ""; // retry on the next sweep
-        this.#log.debug("relay.layers failed", errorFields(err));
-      },
-    );
+    callRelay(this.#o.bus, d.origin, { op: "relay.layers", ...base, ...wanted }).catch((err) => {
+      d.layers = ""; // retry on the next sweep
+      this.#log.debug("relay.layers failed", errorFields(err));
+    });
   }
 }
 
