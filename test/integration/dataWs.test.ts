@@ -9,44 +9,30 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { RTCDataChannel, RTCPeerConnection } from "werift";
 import { signToken } from "../../edge/src/auth/jwt.ts";
-import { MemoryBus, MemoryRegistry } from "../../edge/src/bus/memoryBus.ts";
-import { createNodeEdge, type NodeEdge } from "../../edge/src/node.ts";
-import { NodeService } from "../../media-node/src/service/NodeService.ts";
 import type { Grant } from "../../shared/token.ts";
 import { dataPeer } from "../helpers/dataPeer.ts";
+import { type EmbeddedSystem, startEmbedded } from "../helpers/nodeEdge.ts";
 import { noStun, until, waitGathered } from "../helpers/weriftPeer.ts";
 import { type Msg, WsClient } from "../helpers/wsClient.ts";
 
 const SECRET = "weir-data-ws-test-secret-0123456789abcdef";
 const ROOM = "data-ws";
-const bus = new MemoryBus();
-const registry = new MemoryRegistry();
-let service: NodeService;
-let edge: NodeEdge;
+let system: EmbeddedSystem;
 const closers: (() => unknown)[] = [];
 
 before(async () => {
-  service = new NodeService({
-    nodeId: "embedded",
-    bus,
-    registry,
-    transport: { listenIps: ["127.0.0.1"] },
-  });
-  await service.start();
-  edge = await createNodeEdge({ bus, registry, secret: SECRET, port: 0 });
+  system = await startEmbedded(SECRET);
 });
 
 after(async () => {
   for (const close of closers.reverse()) await close();
-  await edge?.close();
-  await service?.stop();
-  await bus.close();
+  await system?.close();
 });
 
 async function client(identity: string, grants: Grant[]): Promise<WsClient> {
   const exp = Math.floor(Date.now() / 1000) + 600;
   const token = await signToken({ sub: identity, room: ROOM, grants, exp }, SECRET);
-  const c = await WsClient.open(edge.url, ROOM, token);
+  const c = await WsClient.open(system.edge.url, ROOM, token);
   closers.push(() => c.close());
   return c;
 }
@@ -157,7 +143,7 @@ test("subscribeData delivers, an oversized message is dropped and counted, unsub
   chat.send("one more");
   await until(() => got.length === 2, 10_000, "bob gets 'one more'");
   assert.deepEqual(got, ["one", "one more"]);
-  const stats = service.node
+  const stats = system.service.node
     .router(ROOM)
     ?.getStats()
     .dataPublishers?.find((d) => d.id === chatId);

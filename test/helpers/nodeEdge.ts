@@ -1,0 +1,32 @@
+import { MemoryBus, MemoryRegistry } from "../../edge/src/bus/memoryBus.ts";
+import { createNodeEdge, type NodeEdge } from "../../edge/src/node.ts";
+import { NodeService } from "../../media-node/src/service/NodeService.ts";
+
+/** The embedded layout (edge app in Node + one media node on the in-process bus), for tests. */
+export interface EmbeddedSystem {
+  service: NodeService;
+  edge: NodeEdge;
+  close(): Promise<void>;
+}
+
+export async function startEmbedded(secret: string): Promise<EmbeddedSystem> {
+  const bus = new MemoryBus();
+  const registry = new MemoryRegistry();
+  const service = new NodeService({
+    nodeId: "embedded",
+    bus,
+    registry,
+    transport: { listenIps: ["127.0.0.1"] },
+  });
+  await service.start();
+  const edge = await createNodeEdge({ bus, registry, secret, port: 0 });
+  return {
+    service,
+    edge,
+    async close() {
+      await edge.close();
+      await service.stop();
+      await bus.close();
+    },
+  };
+}
