@@ -7,10 +7,14 @@ import { buildCompound, buildRemb, buildRr } from "../rtp/rtcp/build.ts";
 import { createReportBlock, type ReportBlock } from "../rtp/rtcp/common.ts";
 import { parseRtcp, type RtcpSenderInfo, type RtcpVisitor } from "../rtp/rtcp/parse.ts";
 import { parseRtp, RtpView } from "../rtp/rtpPacket.ts";
+import type { Subscriber } from "../Subscriber.ts";
 import { type RelayHost, RelayTransport } from "./RelayTransport.ts";
 import type { RelayAnswer, RelayLayers, RelayRequest } from "./RelayTransportTypes.ts";
 import { RELAY_EXTENSIONS } from "./relayExtensions.ts";
 import { newRelayKey, relayContext } from "./relayKeys.ts";
+
+/** How often feedback limits and pauses are re-checked (the publisher's layer tick is 200 ms). */
+const LAYER_CHECK_MS = 200;
 
 /**
  * The downstream side of a relay: a Publisher in the local router with the origin publisher's
@@ -30,6 +34,15 @@ export class DownstreamRelay extends RelayTransport implements PublisherHost, Rt
   readonly #onRouterClosed = () => this.close();
   readonly #view = new RtpView();
   #blocks: ReportBlock[] = [];
+  /** The publisher's subscriber list last seen (replaced on add/remove: identity = changed). */
+  #seenSubs: readonly Subscriber[] = [];
+  #lastLayerCheck = 0;
+  #wantedQueued = false;
+  readonly #emitWanted = () => {
+    this.#wantedQueued = false;
+    if (!this.closed) this.emit("wantedchange");
+  };
+  readonly #onSubLayers = () => this.#wantedMayChange();
 
   constructor(
     host: RelayHost,
@@ -116,9 +129,38 @@ export class DownstreamRelay extends RelayTransport implements PublisherHost, Rt
     this.close("remote");
   }
 
-  /** NACK retries toward the origin (called every few tens of ms). */
+  /**
+   * NACK retries toward the origin (called every few tens of ms). Also where the wanted layers
+   * are watched: new subscribers (then their `layerschange`/`closed`), and after each layer
+   * tick the feedback limits and pauses, which change without an event.
+   */
   tickNacks(nowMs: number): void {
-    this.#publisher?.tick(nowMs);
+    const publisher = this.#publisher;
+    if (publisher === null) return;
+    publisher.tick(nowMs);
+    if (publisher.subscribers !== this.#seenSubs) this.#watchSubscribers(publisher.subscribers);
+    if (nowMs - this.#lastLayerCheck >= LAYER_CHECK_MS) {
+      this.#lastLayerCheck = nowMs;
+      this.#wantedMayChange();
+    }
+  }
+
+  #watchSubscribers(subs: readonly Subscriber[]): void {
+    const seen = this.#seenSubs;
+    for (const s of subs) {
+      if (seen.includes(s)) continue;
+      s.on("layerschange", this.#onSubLayers);
+      s.on("closed", this.#onSubLayers);
+    }
+    this.#seenSubs = subs;
+    this.#wantedMayChange();
+  }
+
+  /** Coalesces triggers of one turn into one `wantedchange` (the listener diffs the set). */
+  #wantedMayChange(): void {
+    if (this.#wantedQueued) return;
+    this.#wantedQueued = true;
+    queueMicrotask(this.#emitWanted);
   }
 
   /** What the origin should relay for the local subscribers (relay.layers). */

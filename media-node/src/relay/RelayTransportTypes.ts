@@ -82,4 +82,6 @@ export interface RelayTransportStats {
 
 export interface RelayTransportEvents {
   closed: [RelayCloseReason];
+  /** Downstream only: what the local subscribers want may have changed (coalesced). */
+  wantedchange: [];
 }

@@ -23,6 +23,17 @@ export interface RelayManagerOptions {
 }
 
 const RELAY_RPC_TIMEOUT_MS = 5000;
+
+/** A relay of a remote publisher into a local room. */
+interface Downstream {
+  relay: DownstreamRelay;
+  origin: string;
+  base: { room: string; nodeId: string; publisherId: string };
+  idleSince: number;
+  /** The wanted layers last sent in `relay.layers` ("" = none yet, or to resend). */
+  layers: string;
+  inFlight: boolean;
+}
 const SWEEP_MS = 500;
 
 /**
@@ -36,10 +47,7 @@ export class RelayManager {
   readonly #log: Logger;
   /** room/publisherId -> node that hosts it, learned from other nodes' room events. */
   readonly #origins = new Map<string, string>();
-  readonly #downstream = new Map<
-    string,
-    { relay: DownstreamRelay; origin: string; idleSince: number; layers: string }
-  >();
+  readonly #downstream = new Map<string, Downstream>();
   readonly #opening = new Map<string, Promise<void>>();
   readonly #originRelays = new Map<string, OriginRelay>();
   readonly #timer: NodeJS.Timeout;
@@ -132,8 +140,21 @@ export class RelayManager {
       throw err;
     }
     const k = key(room, publisherId);
-    const layers = ""; // the origin relays every encoding until told what is wanted
-    this.#downstream.set(k, { relay, origin, idleSince: performance.now(), layers });
+    const base = { room, nodeId: this.#o.nodeId, publisherId };
+    // The origin relays every encoding until told what is wanted (layers "").
+    const d: Downstream = {
+      relay,
+      origin,
+      base,
+      idleSince: performance.now(),
+      layers: "",
+      inFlight: false,
+    };
+    this.#downstream.set(k, d);
+    // Sent as soon as B's subscribers change what they want; the sweep is the fallback.
+    relay.on("wantedchange", () => {
+      if ((relay.publisher?.subscribers.length ?? 0) > 0) this.#syncLayers(d);
+    });
     relay.on("closed", (reason) => {
       if (this.#downstream.get(k)?.relay === relay) this.#downstream.delete(k);
       this.#log.debug("downstream relay closed", { room, publisher: publisherId, reason });
@@ -176,44 +197,45 @@ export class RelayManager {
     const now = performance.now();
     const idleMs = this.#o.idleMs ?? 2000;
     for (const [k, d] of this.#downstream) {
-      const [room, publisherId] = splitKey(k);
-      const base = { room, nodeId: this.#o.nodeId, publisherId };
       if ((d.relay.publisher?.subscribers.length ?? 0) > 0) {
         d.idleSince = now;
-        this.#syncLayers(d, base);
+        this.#syncLayers(d);
         continue;
       }
       if (now - d.idleSince < idleMs) continue;
       this.#downstream.delete(k);
       d.relay.close();
-      callRelay(this.#o.bus, d.origin, { op: "relay.close", ...base }).catch((err) =>
+      callRelay(this.#o.bus, d.origin, { op: "relay.close", ...d.base }).catch((err) =>
         this.#log.debug("relay.close failed (the BYE or the timeout closes it)", errorFields(err)),
       );
     }
   }
 
-  #syncLayers(
-    d: { relay: DownstreamRelay; origin: string; layers: string },
-    base: { room: string; nodeId: string; publisherId: string },
-  ): void {
+  /** Tells the origin what is wanted here if it changed; one `relay.layers` in flight at a time. */
+  #syncLayers(d: Downstream): void {
+    if (d.inFlight || d.relay.closed) return;
     const wanted = d.relay.wantedLayers();
     const layers = `${wanted.spatial}/${wanted.temporal}/${wanted.encodings.join(",")}`;
     if (layers === d.layers) return;
     d.layers = layers;
-    callRelay(this.#o.bus, d.origin, { op: "relay.layers", ...base, ...wanted }).catch((err) => {
-      d.layers = ""; // retry on the next sweep
-      this.#log.debug("relay.layers failed", errorFields(err));
-    });
+    d.inFlight = true;
+    callRelay(this.#o.bus, d.origin, { op: "relay.layers", ...d.base, ...wanted }).then(
+      () => {
+        d.inFlight = false;
+        // What changed while this one was in flight goes now.
+        if ((d.relay.publisher?.subscribers.length ?? 0) > 0) this.#syncLayers(d);
+      },
+      (err) => {
+        d.inFlight = false;
+        d.layers = ""; // the sweep retries (not at once: the origin may be gone)
+        this.#log.debug("relay.layers failed", errorFields(err));
+      },
+    );
   }
 }
 
 function key(room: string, publisherId: string): string {
   return `${room}\n${publisherId}`;
-}
-
-function splitKey(k: string): [string, string] {
-  const i = k.indexOf("\n");
-  return [k.slice(0, i), k.slice(i + 1)];
 }
 
 function originKey(c: { room: string; publisherId: string; nodeId: string }): string {
