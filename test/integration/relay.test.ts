@@ -389,3 +389,41 @@ test("simulcast: B's subscribers each get their own encoding through one relay; 
   downstream.close();
   sim.close();
 });
+
+test("B's relay signals a change of what its subscribers want at once, not on a sweep", async () => {
+  const sim = syntheticSimulcast(["q", "h", "f"]);
+  const { downstream, origin } = openRelay(sim.id);
+  const relayedPub = downstream.publisher!;
+  let signals = 0;
+  // As RelayManager does: each signal sends relay.layers if the wanted set changed.
+  downstream.on("wantedchange", () => {
+    signals++;
+    origin.setLayers(downstream.wantedLayers());
+  });
+  const turn = () => new Promise((r) => setImmediate(r));
+  const lo = probeSubscriber(relayedPub, 711);
+  lo.sub.setPreferredLayers({ spatial: 0 });
+  // A new subscriber is noticed on the next relay tick (20 ms).
+  await until(() => signals > 0, 200, "new subscriber signalled");
+  await until(() => all(lo.seen.slice(-10), 0), 5000, "on encoding 0");
+  await sleep(200);
+  assert.ok(origin.subscribers[2].paused, "encoding 2 not relayed while nobody wants it");
+  // A preference change is signalled within the same turn, and the origin resumes encoding 2.
+  const before = signals;
+  lo.sub.setPreferredLayers({ spatial: 2 });
+  await turn();
+  assert.equal(signals, before + 1, "one coalesced signal for the change");
+  assert.ok(!origin.subscribers[2].paused, "encoding 2 resumed at the origin at once");
+  const t0 = performance.now();
+  await until(() => all(lo.seen.slice(-5), 2), 5000, "switched to encoding 2");
+  console.log(`switch 0 -> 2 across the relay: ${Math.round(performance.now() - t0)} ms`);
+  // Once switched, encoding 0 is no longer wanted.
+  await until(() => origin.subscribers[0].paused, 1000, "encoding 0 paused after the switch");
+  // A subscriber leaving is signalled too.
+  const hi = probeSubscriber(relayedPub, 712);
+  hi.sub.setPreferredLayers({ spatial: 1 });
+  await until(() => !origin.subscribers[1].paused, 200, "encoding 1 resumed for the new one");
+  hi.sub.close();
+  await turn();
+  assert.ok(origin.subscribers[1].paused, "encoding 1 paused once its subscriber left");
+});
