@@ -105,7 +105,10 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
     layers.reset(encodingIndex);
     if (this.kind === "video") parseLayers(this.codecName, buf, view, layers, this.#vp8);
     else layers.keyframe = true;
-    encoding.receive(buf, view, layers.keyframe, nowMs);
+    const resumed = encoding.receive(buf, view, layers.keyframe, nowMs);
+    // A layer that starts (again) is picked before this packet is forwarded: a subscriber
+    // waiting for it must not miss its first keyframe (e.g. one resumed across a relay).
+    if (resumed && this.simulcast) this.#tickAll(nowMs);
     const subs = this.#subscribers;
     for (let i = 0; i < subs.length; i++) subs[i].forward(buf, view, layers, nowMs);
   }
@@ -144,6 +147,10 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
     for (const e of this.encodings) e.tick(nowMs);
     if (this.kind !== "video" || nowMs - this.#lastLayerTick < LAYER_TICK_MS) return;
     this.#lastLayerTick = nowMs;
+    this.#tickAll(nowMs);
+  }
+
+  #tickAll(nowMs: number): void {
     const bitrates = this.#measure(nowMs);
     for (const s of this.#subscribers) s.updateLayers(bitrates, nowMs);
   }

@@ -242,7 +242,8 @@ describe("LayerSelector", () => {
   });
 });
 
-describe("Publisher + Subscriber (fake hosts): simulcast switching", () => {
+/** A VP8 simulcast publisher (3 encodings) with one subscriber on fake hosts. */
+function simulcastFixture() {
   const codec = DEFAULT_CODECS.find((c) => c.mimeType === "video/VP8");
   assert.ok(codec);
   const rtcp: Buffer[] = [];
@@ -288,10 +289,10 @@ describe("Publisher + Subscriber (fake hosts): simulcast switching", () => {
   const ssrcs = [0x111, 0x222, 0x333];
   const state = [0, 1, 2].map((i) => ({ seq: 1000 * (i + 1), pic: 5000 * i + 7, tl0: 50 * i }));
   let frame = 0;
-  /** One frame on every encoding: TIDs 0,2,1,2 (L1T3), 2 packets each; all keyframes if `key`. */
-  function sendFrame(key = false) {
+  /** One frame on the given encodings: TIDs 0,2,1,2 (L1T3), 2 packets each; all keyframes if `key`. */
+  function sendFrame(key = false, encodings = [0, 1, 2]) {
     const tid = key ? 0 : [0, 2, 1, 2][frame % 4];
-    for (let e = 0; e < 3; e++) {
+    for (const e of encodings) {
       const s = state[e];
       if (tid === 0) s.tl0++;
       s.pic++;
@@ -305,6 +306,11 @@ describe("Publisher + Subscriber (fake hosts): simulcast switching", () => {
     }
     frame++;
   }
+  return { publisher, sub, sent, rtcp, state, ssrcs, sendFrame };
+}
+
+describe("Publisher + Subscriber (fake hosts): simulcast switching", () => {
+  const { publisher, sub, sent, rtcp, state, ssrcs, sendFrame } = simulcastFixture();
 
   it("starts on the preferred encoding's keyframe, filters temporal layers, switches on keyframes with continuous seq, ts and picture ids", () => {
     publisher.addSubscriber(sub);
@@ -384,5 +390,30 @@ describe("Publisher + Subscriber (fake hosts): simulcast switching", () => {
   it("rejects a layer outside 0..15 with a typed error", () => {
     assert.throws(() => sub.setPreferredLayers({ spatial: -1 }), { code: "invalid_argument" });
     assert.throws(() => sub.setPreferredLayers({ temporal: 1.5 }), { code: "invalid_argument" });
+  });
+});
+
+describe("Publisher + Subscriber (fake hosts): an encoding that resumes", () => {
+  it("is targeted on its first packet, so its first keyframe is the switch (no layer tick needed)", () => {
+    const { publisher, sub, sent, rtcp, ssrcs, sendFrame } = simulcastFixture();
+    publisher.addSubscriber(sub);
+    sub.setPreferredLayers({ spatial: 0 });
+    // Encoding 0 is paused (as on B when the origin relays only 1 and 2): the lowest above it is sent.
+    for (let i = 0; i < 4; i++) sendFrame(false, [1, 2]);
+    publisher.tick(performance.now());
+    sendFrame(true, [1, 2]);
+    assert.equal(sub.currentLayers.spatial, 1);
+    // Encoding 0 resumes with a delta frame, then the keyframe, well before the next 200 ms tick.
+    rtcp.length = 0;
+    sendFrame(false);
+    assert.equal(sub.currentLayers.spatial, 1, "still on 1: no keyframe of 0 yet");
+    const plis: number[] = [];
+    for (const p of rtcp) parseRtcp(p, p.length, { pli: (_s: number, m: number) => plis.push(m) });
+    assert.deepEqual(plis, [ssrcs[0]], "a keyframe of 0 asked for at once");
+    const n = sent.length;
+    sendFrame(true);
+    assert.equal(sub.currentLayers.spatial, 0, "switched on the first keyframe after resuming");
+    assert.ok(sent[n].key, "the switch starts with that keyframe");
+    assert.equal(sub.getStats().layerSwitches, 1);
   });
 });

@@ -83,18 +83,23 @@ export class Encoding {
     return this.#received;
   }
 
-  /** Hot path: accounts and caches one packet of this stream. */
-  receive(buf: Buffer, view: RtpView, keyframe: boolean, nowMs: number): void {
+  /**
+   * Hot path: accounts and caches one packet of this stream. True when it is the first packet
+   * after the stream was not sending (a resumed simulcast layer), so layers can be re-picked.
+   */
+  receive(buf: Buffer, view: RtpView, keyframe: boolean, nowMs: number): boolean {
     this.#track(view, nowMs);
     this.stats.bytesReceived += view.length;
     this.#rate.add(view.length, nowMs);
+    const resumed = nowMs - this.#lastPacketAtMs > INACTIVE_MS;
     this.#lastPacketAtMs = nowMs;
-    if (!this.#video) return;
+    if (!this.#video) return resumed;
     if (keyframe) this.stats.keyframesReceived++;
     const slot = view.sequenceNumber & (CACHE_SIZE - 1);
     this.#cache[slot] = buf;
     this.#cacheSeq[slot] = view.sequenceNumber;
     this.#cacheLen[slot] = view.length;
+    return resumed;
   }
 
   /** Bits/s over the last second; 0 when the stream is not sending, at least 1 when it is. */
