@@ -84,6 +84,7 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
   #rx: SrtpContext | null = null;
   #pair: NominatedPair | null = null;
   #udpSender: UdpSender | null = null;
+  readonly #diverted = new WeakSet<UdpTransportInternals>();
   #iceConnection: { nominated?: NominatedPair } | null = null;
   readonly #patched = new WeakSet<object>();
   readonly #options: TransportOptions;
@@ -423,9 +424,28 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
     const { tx, rx } = createSrtpPair(keys);
     this.#tx = tx;
     this.#rx = rx;
-    this.#iceConnection = dtls.iceTransport.connection;
-    dtls.iceTransport.connection.onData.subscribe((data: Buffer) => this.#receive(data));
+    const connection = dtls.iceTransport.connection;
+    this.#iceConnection = connection;
+    connection.onData.subscribe((data: Buffer) => this.#receive(data));
+    for (const protocol of connection.protocols ?? []) this.#divertMedia(protocol.transport);
     this.emit("connected");
+  }
+
+  /**
+   * SRTP and SRTCP datagrams go straight from the socket to #receive instead of through werift's
+   * ICE dispatch (a STUN parse attempt and two event hops per packet, a large share of the
+   * receive cost). STUN and DTLS still go to werift; so does media on a transport added later
+   * (ICE restart), through the onData subscription above.
+   */
+  #divertMedia(transport: UdpTransportInternals): void {
+    if (this.#diverted.has(transport) || typeof transport.onData !== "function") return;
+    this.#diverted.add(transport);
+    const werift = transport.onData;
+    transport.onData = (data, addr) => {
+      const b0 = data[0];
+      if (b0 >= 128 && b0 <= 191 && this.#rx !== null) this.#receive(data);
+      else werift.call(transport, data, addr);
+    };
   }
 
   /**
@@ -590,6 +610,11 @@ interface DtlsSocketInternals {
   };
 }
 
+/** werift's UdpTransport: the socket hands every datagram to onData (read at each call). */
+interface UdpTransportInternals {
+  onData: (data: Buffer, addr: [string, number]) => void;
+}
+
 interface DtlsInternals {
   srtpProfiles: number[];
   srtpStarted: boolean;
@@ -604,7 +629,11 @@ interface DtlsInternals {
   state: string;
   iceTransport: {
     start(): Promise<void>;
-    connection: { nominated?: NominatedPair; onData: { subscribe(f: (d: Buffer) => void): void } };
+    connection: {
+      nominated?: NominatedPair;
+      onData: { subscribe(f: (d: Buffer) => void): void };
+      protocols?: { transport: UdpTransportInternals }[];
+    };
   };
 }
 
