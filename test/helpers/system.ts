@@ -15,6 +15,7 @@ import { DEV_SECRET } from "../../edge/src/auth/devSecret.ts";
 import { signToken } from "../../edge/src/auth/jwt.ts";
 import type { Grant } from "../../shared/token.ts";
 import { pollUntil } from "./browser.ts";
+import { killWithParent } from "./children.ts";
 import { freePort } from "./natsServer.ts";
 import type { InboundSummary } from "./page/whip.ts";
 
@@ -53,6 +54,7 @@ async function spawnTsx(
     env,
     stdio: ["ignore", "pipe", "pipe"],
   });
+  killWithParent(child);
   let log = "";
   let matched: RegExpExecArray | null = null;
   let wake: (() => void) | null = null;

@@ -12,6 +12,7 @@ import { signToken } from "../../edge/src/auth/jwt.ts";
 import { connectNatsBus, type NatsBusHandle } from "../../media-node/src/service/bus/natsBus.ts";
 import { NODE_STALE_MS, type NodeInfo } from "../../shared/bus.ts";
 import type { Grant } from "../../shared/token.ts";
+import { killWithParent } from "../helpers/children.ts";
 import { MediaSource } from "../helpers/mediaSource.ts";
 import { type EdgeWorker, readBundle, startEdgeWorker } from "../helpers/miniflare.ts";
 import { type NatsServer, startNatsServer } from "../helpers/natsServer.ts";
@@ -82,6 +83,7 @@ async function spawnNode(id: string): Promise<ChildProcess> {
     ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
+  killWithParent(child);
   let log = "";
   const keep = (chunk: Buffer) => {
     log = (log + chunk.toString()).slice(-4000);

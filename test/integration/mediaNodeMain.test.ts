@@ -105,7 +105,9 @@ test("the media-node process registers, serves commands, and drains on SIGTERM",
     stderr += d;
   });
   await until(() => stderr.includes("media node started"), 15_000, "start log line");
-  const started = JSON.parse(stderr.split("\n")[0]);
+  const started = JSON.parse(
+    stderr.split("\n").find((l) => l.includes("media node started")) ?? "",
+  );
   assert.equal(started.level, "info");
   assert.equal(started.node, "proc-node");
 

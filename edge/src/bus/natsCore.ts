@@ -187,8 +187,7 @@ export async function natsRegistry(
     async list() {
       const { nodes } = await buckets();
       return kvOp("list nodes", async () => {
-        const keys: string[] = [];
-        for await (const k of await nodes.keys()) keys.push(k);
+        const keys = await listKeys(nodes);
         const entries = await Promise.all(keys.map((k) => nodes.get(k)));
         const out: NodeInfo[] = [];
         for (const e of entries) {
@@ -222,10 +221,8 @@ export async function natsRegistry(
       const { rooms } = await buckets();
       return kvOp(`list members of ${room}`, async () => {
         const prefix = memberPrefix(room);
-        const out: string[] = [];
         // keys() skips deleted and purged keys
-        for await (const k of await rooms.keys(`${prefix}>`)) out.push(k.slice(prefix.length));
-        return out;
+        return (await listKeys(rooms, `${prefix}>`)).map((k) => k.slice(prefix.length));
       });
     },
 
@@ -250,6 +247,36 @@ async function openBucket(kvm: Kvm, name: string, opts: Partial<KvOptions>): Pro
       return await kvm.create(name, opts);
     } catch {
       throw natsError(first, `cannot open KV bucket ${name}`, "connection_failed");
+    }
+  }
+}
+
+const KEYS_TIMEOUT_MS = 2000;
+const KEYS_ATTEMPTS = 3;
+
+/**
+ * kv.keys(), bounded. nats.js counts the pending keys before it consumes them and ends on the
+ * last one; a key purged in between (room members are purged) is never delivered, so the
+ * listing can wait forever. Each try is given KEYS_TIMEOUT_MS, then stopped and retried.
+ */
+async function listKeys(kv: KV, filter?: string): Promise<string[]> {
+  for (let attempt = 1; ; attempt++) {
+    const iter = await kv.keys(filter);
+    const out: string[] = [];
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), KEYS_TIMEOUT_MS);
+    });
+    const listed = (async () => {
+      for await (const k of iter) out.push(k);
+      return true as const;
+    })();
+    const done = await Promise.race([listed, timedOut]);
+    clearTimeout(timer);
+    if (done) return out;
+    iter.stop();
+    if (attempt >= KEYS_ATTEMPTS) {
+      throw new Error(`listing keys timed out ${KEYS_ATTEMPTS} times (${KEYS_TIMEOUT_MS} ms each)`);
     }
   }
 }
