@@ -2,24 +2,15 @@
 // publishes, and subscribers that answer the node's offers and record what arrives. Used by the
 // DataChannel integration tests and bench/data.ts.
 import assert from "node:assert/strict";
-import { type RTCDataChannel, RTCPeerConnection } from "werift";
+import type { RTCDataChannel, RTCPeerConnection } from "werift";
 import type { DataPublisher, Router, SubscribeTransport } from "../../media-node/src/index.ts";
-import { CLIENT_CODECS, noStun, until, waitGathered } from "./weriftPeer.ts";
+import { clientPeer, noStun, until, waitGathered } from "./weriftPeer.ts";
 
 const KiB = 1024;
 
 /** A werift client announcing 256 KiB messages (Chromium's value; werift's default is 64 KiB). */
 export function dataPeer(): RTCPeerConnection {
-  return new RTCPeerConnection({
-    iceServers: [],
-    iceAdditionalHostAddresses: ["127.0.0.1"],
-    iceUseIpv6: false,
-    iceUseTcp: false,
-    iceTcpPassive: false,
-    bundlePolicy: "max-bundle",
-    codecs: CLIENT_CODECS,
-    maxMessageSize: 256 * KiB,
-  });
+  return clientPeer({ maxMessageSize: 256 * KiB });
 }
 
 export type ChannelInit = {

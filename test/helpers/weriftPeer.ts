@@ -3,6 +3,7 @@
 import {
   MediaStreamTrack,
   RTCPeerConnection,
+  type RTCPeerConnectionConfig,
   RTCRtpCodecParameters,
   RTCRtpHeaderExtensionParameters,
   type RtpPacket,
@@ -50,7 +51,8 @@ export function noStun(pc: RTCPeerConnection): void {
     (t.connection as { stunServer?: unknown }).stunServer = undefined;
 }
 
-export function clientPeer(): RTCPeerConnection {
+/** A loopback-only werift client with the test codecs and extensions; `extra` overrides. */
+export function clientPeer(extra: RTCPeerConnectionConfig = {}): RTCPeerConnection {
   return new RTCPeerConnection({
     iceServers: [],
     iceAdditionalHostAddresses: ["127.0.0.1"],
@@ -60,6 +62,7 @@ export function clientPeer(): RTCPeerConnection {
     bundlePolicy: "max-bundle",
     codecs: CLIENT_CODECS,
     headerExtensions: CLIENT_EXTENSIONS,
+    ...extra,
   });
 }
 
