@@ -221,6 +221,25 @@ test("WHEP: ICE restart by fragment gives new node credentials and media flows a
   });
 });
 
+/**
+ * Waits for 100 more packets from the publisher and 2 more RTCP reports from the node: media in
+ * proves the client's new ICE pair, RTCP out (reports every second) the node's.
+ */
+async function mediaFlowsAgain(
+  video: { getStats(): { packetsReceived: number } },
+  transport: { getStats(): { media: { rtcpPacketsOut: number } } },
+): Promise<void> {
+  const received = video.getStats().packetsReceived;
+  const reports = transport.getStats().media.rtcpPacketsOut;
+  await until(
+    () =>
+      video.getStats().packetsReceived >= received + 100 &&
+      transport.getStats().media.rtcpPacketsOut >= reports + 2,
+    10_000,
+    "publisher media in and RTCP out after the ICE restart",
+  );
+}
+
 test("WHIP: ICE restart by fragment on a publish transport keeps the publisher's media coming", async () => {
   const { video, pub, transport, answer } = await publishAv();
   await until(() => video.getStats().packetsReceived >= 50, 10_000, "media before the restart");
@@ -230,16 +249,7 @@ test("WHIP: ICE restart by fragment on a publish transport keeps the publisher's
   );
   assert.notEqual(node.ufrag, before.ufrag);
   assert.notEqual(node.pwd, before.pwd);
-  const received = video.getStats().packetsReceived;
-  const reports = transport.getStats().media.rtcpPacketsOut;
-  // Media in proves the client's new ICE pair; RTCP out (reports every second) the node's.
-  await until(
-    () =>
-      video.getStats().packetsReceived >= received + 100 &&
-      transport.getStats().media.rtcpPacketsOut >= reports + 2,
-    10_000,
-    "publisher media in and RTCP out after the ICE restart",
-  );
+  await mediaFlowsAgain(video, transport);
   assert.equal(transport.connectionState, "connected");
   // Bad fragments are typed errors.
   await assert.rejects(transport.restartIceWithFragment("ab", "short"), { code: "invalid_sdp" });
@@ -256,15 +266,7 @@ test("WHIP: an ICE restart by full offer (getAnswer) also keeps media coming", a
   assert.notEqual(iceOf(next.sdp).ufrag, iceOf(answer.sdp).ufrag);
   await pub.pc.setRemoteDescription(next);
   for (const t of pub.pc.iceTransports) if (!t.connection.nominated) void t.start().catch(() => {});
-  const received = video.getStats().packetsReceived;
-  const reports = transport.getStats().media.rtcpPacketsOut;
-  await until(
-    () =>
-      video.getStats().packetsReceived >= received + 100 &&
-      transport.getStats().media.rtcpPacketsOut >= reports + 2,
-    10_000,
-    "publisher media in and RTCP out after the ICE restart",
-  );
+  await mediaFlowsAgain(video, transport);
 });
 
 test("an offering subscribe transport restarts ICE by offer (restartIce) and media flows again", async () => {
