@@ -10,7 +10,7 @@ const patched = new WeakSet<Socket>();
  * synchronously; anything else still takes Node's path. Relies on dgram's internal state
  * symbol and leaves the socket untouched if that ever changes.
  */
-export function resolveIpLiteralsSync(socket: Socket): void {
+function resolveIpLiteralsSync(socket: Socket): void {
   if (patched.has(socket)) return;
   patched.add(socket);
   const handle = udpHandle(socket);

@@ -3,7 +3,7 @@ import { InvalidStateError, NotFoundError, WeirError } from "../errors.ts";
 import { newSsrc } from "../ids.ts";
 import type { Router } from "../Router.ts";
 import { TypedEmitter } from "../TypedEmitter.ts";
-import { resolveIpLiteralsSync } from "../udpFastPath.ts";
+import { FAILED, type SendResult, UdpSender } from "../udpFastPath.ts";
 import { DownstreamRelay } from "./DownstreamRelay.ts";
 import { OriginRelay } from "./OriginRelay.ts";
 import {
@@ -44,6 +44,7 @@ export class RelayServer extends TypedEmitter<RelayServerEvents> implements Rela
   readonly #relays = new Map<number, RelayTransport>();
   readonly #timers: NodeJS.Timeout[] = [];
   #socket: Socket | null = null;
+  #sender: UdpSender | null = null;
   #address: RelayAddress | null = null;
   #stats = {
     packetsIn: 0,
@@ -80,8 +81,8 @@ export class RelayServer extends TypedEmitter<RelayServerEvents> implements Rela
         resolve();
       });
     });
-    resolveIpLiteralsSync(socket);
     this.#socket = socket;
+    this.#sender = new UdpSender(socket);
     const wildcard = listenIp === "0.0.0.0" || listenIp === "::";
     const ip = this.#options.announcedIp ?? (wildcard ? "127.0.0.1" : listenIp);
     this.#address = { ip, port: socket.address().port };
@@ -150,6 +151,7 @@ export class RelayServer extends TypedEmitter<RelayServerEvents> implements Rela
     for (const r of this.relays) r.close();
     const socket = this.#socket;
     this.#socket = null;
+    this.#sender = null;
     if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
     this.emit("closed");
     this.removeAllListeners();
@@ -157,11 +159,11 @@ export class RelayServer extends TypedEmitter<RelayServerEvents> implements Rela
 
   // --- RelayHost ---
 
-  send(packet: Buffer, to: RelayAddress): void {
-    const socket = this.#socket;
-    if (!socket) return;
+  send(packet: Buffer, to: RelayAddress): SendResult {
+    const sender = this.#sender;
+    if (!sender) return FAILED;
     this.#stats.packetsOut++;
-    socket.send(packet, to.port, to.ip);
+    return sender.send(packet, to.port, to.ip);
   }
 
   release(relay: RelayTransport): void {

@@ -1,7 +1,9 @@
 import { newId } from "../ids.ts";
 import { buildBye } from "../rtp/rtcp/build.ts";
 import { rtpHeaderLength, type SrtpContext } from "../rtp/srtp/index.ts";
+import { retireTransientOutput } from "../rtp/srtp/slab.ts";
 import { TypedEmitter } from "../TypedEmitter.ts";
+import { QUEUED, type SendResult } from "../udpFastPath.ts";
 import type {
   RelayAddress,
   RelayCloseReason,
@@ -15,7 +17,8 @@ export interface RelayHost {
   /** Fraction of outgoing RTP to drop (test hook; 0 in production). */
   readonly dropRate: number;
   readonly timeoutMs: number;
-  send(packet: Buffer, to: RelayAddress): void;
+  /** QUEUED: the packet's memory is still in use (see UdpSender). */
+  send(packet: Buffer, to: RelayAddress): SendResult;
   release(relay: RelayTransport): void;
 }
 
@@ -152,7 +155,8 @@ export abstract class RelayTransport extends TypedEmitter<RelayTransportEvents> 
     const tx = this.tx;
     const remote = this.remote;
     if (this.#closed || tx === null || remote === null) return false;
-    const out = tx.encryptRtp(plain, len, headerLen);
+    // Reused output memory, as toward clients (WebRtcPeer.sendRtp): no allocation per packet.
+    const out = tx.encryptRtpTransient(plain, len, headerLen);
     this.stats.rtpPacketsOut++;
     this.stats.bytesOut += out.length;
     const drop = this.host.dropRate;
@@ -160,7 +164,7 @@ export abstract class RelayTransport extends TypedEmitter<RelayTransportEvents> 
       this.stats.droppedByTest++;
       return true;
     }
-    this.host.send(out, remote);
+    if (this.host.send(out, remote) === QUEUED) retireTransientOutput();
     return true;
   }
 }
