@@ -13,7 +13,10 @@ export interface LayerTarget {
  * and VP8 temporal filtering, before the packet is rewritten. Hot path: must not allocate.
  */
 export interface LayerFilter {
-  /** True to forward this packet for `target`; a false packet is dropped and its seq closed up. */
+  /**
+   * True to forward this packet for `target`; a false packet is dropped and its seq closed up.
+   * Never called with a padding-only packet: the Subscriber drops those first.
+   */
   accept(buf: Buffer, view: RtpView, layers: PacketLayers, target: Readonly<LayerTarget>): boolean;
   /**
    * Optional edit of the rewritten outgoing packet in place (`out[0..len)`, header `headerLen`

@@ -65,8 +65,6 @@ export class SvcFilter implements LayerFilter {
     target: Readonly<LayerTarget>,
   ): boolean {
     this.#pendingMask = -1;
-    // Padding-only packets (bandwidth probes) carry no media: not worth a subscriber's link.
-    if (view.payloadLength === 0) return this.#count(false);
     const info = this.#reader.read(buf, view);
     if (info.error !== null) {
       this.lastError = svcPacketError(info.error);
