@@ -19,7 +19,7 @@ import type {
   TransportState,
 } from "./TransportTypes.ts";
 import { TypedEmitter } from "./TypedEmitter.ts";
-import { FAILED, QUEUED, UdpSender } from "./udpFastPath.ts";
+import { FAILED, QUEUED, UdpSender } from "./UdpSender.ts";
 
 /** Largest SDP we accept from a client; real ones are a few KiB. */
 export const MAX_SDP_BYTES = 64 * 1024;

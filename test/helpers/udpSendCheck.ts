@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
 import { once } from "node:events";
 import { retireTransientOutput, transientOutput } from "../../media-node/src/rtp/srtp/slab.ts";
-import { FAILED, QUEUED, SENT, UdpSender } from "../../media-node/src/udpFastPath.ts";
+import { FAILED, QUEUED, SENT, UdpSender } from "../../media-node/src/UdpSender.ts";
 
 export const COUNT = 200;
 

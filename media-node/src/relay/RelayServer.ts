@@ -3,7 +3,7 @@ import { InvalidStateError, NotFoundError, WeirError } from "../errors.ts";
 import { newSsrc } from "../ids.ts";
 import type { Router } from "../Router.ts";
 import { TypedEmitter } from "../TypedEmitter.ts";
-import { FAILED, type SendResult, UdpSender } from "../udpFastPath.ts";
+import { FAILED, type SendResult, UdpSender } from "../UdpSender.ts";
 import { DownstreamRelay } from "./DownstreamRelay.ts";
 import { OriginRelay } from "./OriginRelay.ts";
 import {

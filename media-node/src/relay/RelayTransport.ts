@@ -3,7 +3,7 @@ import { buildBye } from "../rtp/rtcp/build.ts";
 import { rtpHeaderLength, type SrtpContext } from "../rtp/srtp/index.ts";
 import { retireTransientOutput } from "../rtp/srtp/slab.ts";
 import { TypedEmitter } from "../TypedEmitter.ts";
-import { QUEUED, type SendResult } from "../udpFastPath.ts";
+import { QUEUED, type SendResult } from "../UdpSender.ts";
 import type {
   RelayAddress,
   RelayCloseReason,
