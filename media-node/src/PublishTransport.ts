@@ -64,7 +64,8 @@ interface NegotiatedTrack extends OfferedTrack {
 }
 
 const RTCP_INTERVAL_MS = 1000;
-const NACK_TICK_MS = 20;
+/** Publishers tick from their own packets; this timer only covers one that went quiet. */
+const FALLBACK_TICK_MS = 100;
 const DEFAULT_MAX_INCOMING_BITRATE = 3_000_000;
 
 /** The client offers, the node answers; carries one participant's published tracks. */
@@ -108,7 +109,7 @@ export class PublishTransport
     this.#peer.onDataChannel((c) => this.#onDataChannel(c));
     this.#timers.push(
       setInterval(() => this.#sendReports(), RTCP_INTERVAL_MS).unref(),
-      setInterval(() => this.#tickNacks(), NACK_TICK_MS).unref(),
+      setInterval(() => this.#tickQuiet(), FALLBACK_TICK_MS).unref(),
     );
   }
 
@@ -454,10 +455,10 @@ export class PublishTransport
     this.#peer.sendRtcp(buildCompound(packets));
   }
 
-  #tickNacks(): void {
+  #tickQuiet(): void {
     if (this.#byMid.size === 0) return;
     const now = performance.now();
-    for (const p of this.#byMid.values()) p.tick(now);
+    for (const p of this.#byMid.values()) if (p.due(now)) p.tick(now);
   }
 }
 

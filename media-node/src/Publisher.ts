@@ -16,6 +16,12 @@ export type PublisherHost = EncodingHost;
 
 /** How often subscribers re-pick their layers from feedback and layer activity. */
 const LAYER_TICK_MS = 200;
+/**
+ * Periodic work runs from the packets themselves at most this often (NACK retries are due after
+ * 40 ms). A timer per transport at this rate woke an idle process 50 times a second; the host's
+ * timer is now only the fallback for a publisher that went quiet (see PublishTransport).
+ */
+export const TICK_MS = 20;
 
 export interface PublisherInit {
   id: string;
@@ -49,6 +55,7 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
   readonly #bitrates: Float64Array;
   #subscribers: Subscriber[] = [];
   #lastLayerTick = 0;
+  #lastTick = -Infinity;
   #closed = false;
 
   constructor(init: PublisherInit) {
@@ -111,6 +118,12 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
     if (resumed && this.simulcast) this.#tickAll(nowMs);
     const subs = this.#subscribers;
     for (let i = 0; i < subs.length; i++) subs[i].forward(buf, view, layers, nowMs);
+    if (this.due(nowMs)) this.tick(nowMs);
+  }
+
+  /** Whether periodic work is due (none ran for TICK_MS). */
+  due(nowMs: number): boolean {
+    return nowMs - this.#lastTick >= TICK_MS;
   }
 
   /** Asks for a keyframe on one encoding, or on every encoding (-1); throttled per encoding. */
@@ -144,6 +157,7 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
 
   /** Periodic work (every few tens of ms): NACK retries, subscribers' layer choice. */
   tick(nowMs: number): void {
+    this.#lastTick = nowMs;
     for (const e of this.encodings) e.tick(nowMs);
     if (this.kind !== "video" || nowMs - this.#lastLayerTick < LAYER_TICK_MS) return;
     this.#lastLayerTick = nowMs;

@@ -243,7 +243,8 @@ describe("LayerSelector", () => {
 });
 
 /** A VP8 simulcast publisher (3 encodings) with one subscriber on fake hosts. */
-function simulcastFixture() {
+/** A VP8 publisher (PT 96) whose RTCP toward the publisher lands in `rtcp`. */
+function vp8Publisher(rids?: string[]) {
   const codec = DEFAULT_CODECS.find((c) => c.mimeType === "video/VP8");
   assert.ok(codec);
   const rtcp: Buffer[] = [];
@@ -254,9 +255,14 @@ function simulcastFixture() {
     codec,
     sourcePayloadType: 96,
     headerExtensions: [],
-    rids: ["q", "h", "f"],
+    rids,
     host: { rtcpSsrc: 1, firNegotiated: false, sendRtcp: (p) => rtcp.push(Buffer.from(p)) },
   });
+  return { publisher, rtcp };
+}
+
+function simulcastFixture() {
+  const { publisher, rtcp } = vp8Publisher(["q", "h", "f"]);
   const sent: { seq: number; ts: number; pic: number; tl0: number; tid: number; key: boolean }[] =
     [];
   const view = new RtpView();
@@ -415,5 +421,40 @@ describe("Publisher + Subscriber (fake hosts): an encoding that resumes", () => 
     assert.equal(sub.currentLayers.spatial, 0, "switched on the first keyframe after resuming");
     assert.ok(sent[n].key, "the switch starts with that keyframe");
     assert.equal(sub.getStats().layerSwitches, 1);
+  });
+});
+
+describe("Publisher: periodic work rides on its own packets", () => {
+  it("retries an upstream NACK from receive() alone, 3 tries at most, no timer involved", () => {
+    const { publisher, rtcp } = vp8Publisher();
+    const nacked: number[] = [];
+    const receive = (seq: number, at: number) => {
+      const pkt = rtp(0x555, seq, seq * 3000, vp8Descriptor({ pic: seq, tl0: 0, tid: 0 }));
+      const v = new RtpView();
+      assert.ok(parseRtp(pkt, pkt.length, v));
+      publisher.receive(pkt, v, at);
+      for (const p of rtcp.splice(0)) {
+        parseRtcp(p, p.length, { nack: (_s: number, _m: number, s: number) => nacked.push(s) });
+      }
+    };
+    const t0 = 1_000_000;
+    receive(1, t0);
+    receive(3, t0 + 1); // seq 2 lost: NACKed at once
+    assert.deepEqual(nacked, [2]);
+    receive(4, t0 + 30); // a tick runs, but the retry is due only 40 ms after the NACK
+    receive(5, t0 + 45); // no tick: the last one was 15 ms ago
+    assert.deepEqual(nacked, [2]);
+    assert.equal(publisher.due(t0 + 45), false);
+    receive(6, t0 + 55);
+    assert.deepEqual(nacked, [2, 2]);
+    receive(7, t0 + 100);
+    receive(8, t0 + 150); // a fourth try is never sent
+    assert.deepEqual(nacked, [2, 2, 2]);
+    assert.equal(publisher.getStats().encodings[0].nacksSent, 3);
+    assert.equal(
+      publisher.due(t0 + 170),
+      true,
+      "the host's fallback timer ticks a quiet publisher",
+    );
   });
 });
