@@ -59,18 +59,31 @@ function loadWords(src: Uint8Array, off: number, words: number): void {
   }
 }
 
-type HashFn = (data: Uint8Array) => Buffer;
+/** The 20-byte digest as a latin1 string (one char per byte) into W[0..5). */
+function loadDigestWords(d: string): void {
+  for (let i = 0, off = 0; i < 5; i++, off += 4) {
+    W[i] =
+      (d.charCodeAt(off) << 24) |
+      (d.charCodeAt(off + 1) << 16) |
+      (d.charCodeAt(off + 2) << 8) |
+      d.charCodeAt(off + 3);
+  }
+}
 
-/** Node >= 20.12 has the one-shot crypto.hash(); it skips creating a Hash object per call. */
+/**
+ * SHA-1 as a latin1 string: a small heap string, where a Buffer result costs a fresh backing
+ * store per packet (measured: 1.8 µs of CPU per 1164-byte hash against 0.9 µs, mostly GC).
+ * Node >= 20.12 has the one-shot crypto.hash(); it skips creating a Hash object per call.
+ */
 const oneShot = (
   nodeCrypto as unknown as {
-    hash?: (alg: string, data: Uint8Array, enc: "buffer") => Buffer;
+    hash?: (alg: string, data: Uint8Array, enc: "latin1") => string;
   }
 ).hash;
-const sha1: HashFn =
+const sha1: (data: Uint8Array) => string =
   typeof oneShot === "function"
-    ? (data) => oneShot("sha1", data, "buffer")
-    : (data) => nodeCrypto.createHash("sha1").update(data).digest();
+    ? (data) => oneShot("sha1", data, "latin1")
+    : (data) => nodeCrypto.createHash("sha1").update(data).digest("binary"); // "binary" is latin1
 
 const SCRATCH_SLACK = 32;
 
@@ -154,8 +167,7 @@ export class HmacSha1_80 {
       view = scratch.subarray(0, total);
       hashViews[total] = view;
     }
-    const inner = sha1(view);
-    loadWords(inner, 0, 5);
+    loadDigestWords(sha1(view));
     W[5] = 0x80000000 | 0;
     W[6] = 0;
     W[7] = 0;
