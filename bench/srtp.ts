@@ -8,7 +8,7 @@
  * Also measures the HMAC-SHA1 variants considered for the auth tag, so the choice in
  * media-node/src/rtp/srtp/hmac.ts can be re-checked on other machines / Node versions.
  */
-import { createCipheriv, createHash, createHmac, randomBytes } from "node:crypto";
+import { createCipheriv, createHash, createHmac, hash, randomBytes } from "node:crypto";
 import { RtpPacket, SrtpSession } from "werift";
 import { SrtpContext } from "../media-node/src/rtp/srtp/context.ts";
 import { HmacSha1_80 } from "../media-node/src/rtp/srtp/hmac.ts";
@@ -101,6 +101,10 @@ const outer = createHash("sha1").update(opad);
 add("hmac: hash.copy() of precomputed inner/outer states", () =>
   outer.copy().update(inner.copy().update(msg).digest()).digest(),
 );
+// The inner hash alone, by output form: a Buffer digest costs a fresh backing store per call.
+const ipadMsg = Buffer.concat([ipad, msg]);
+add("sha1 one-shot, Buffer digest", () => hash("sha1", ipadMsg, "buffer"));
+add("sha1 one-shot, latin1 (binary) string digest (used)", () => hash("sha1", ipadMsg, "binary"));
 const h = new HmacSha1_80(authKey);
 add("hmac: one-shot crypto.hash(ipad||msg) + JS outer block (used)", () => {
   h.buf.set(msg, HmacSha1_80.MSG);
