@@ -43,6 +43,8 @@ export class RelayServer extends TypedEmitter<RelayServerEvents> implements Rela
   readonly #options: RelayServerOptions;
   readonly #relays = new Map<number, RelayTransport>();
   readonly #timers: NodeJS.Timeout[] = [];
+  /** Runs only while downstream relays exist: an idle node is not woken 50 times a second. */
+  #nackTimer: NodeJS.Timeout | null = null;
   #socket: Socket | null = null;
   #sender: UdpSender | null = null;
   #address: RelayAddress | null = null;
@@ -86,10 +88,7 @@ export class RelayServer extends TypedEmitter<RelayServerEvents> implements Rela
     const wildcard = listenIp === "0.0.0.0" || listenIp === "::";
     const ip = this.#options.announcedIp ?? (wildcard ? "127.0.0.1" : listenIp);
     this.#address = { ip, port: socket.address().port };
-    this.#timers.push(
-      setInterval(() => this.#tickReports(), REPORT_INTERVAL_MS).unref(),
-      setInterval(() => this.#tickNacks(), NACK_TICK_MS).unref(),
-    );
+    this.#timers.push(setInterval(() => this.#tickReports(), REPORT_INTERVAL_MS).unref());
     return this.#address;
   }
 
@@ -116,6 +115,7 @@ export class RelayServer extends TypedEmitter<RelayServerEvents> implements Rela
     for (let i = 0; i < MAX_RELAY_ENCODINGS; i++) ssrcs.push(this.#ssrc(ssrcs));
     const relay = new DownstreamRelay(this, router, publisherId, { address, ssrcs });
     for (const ssrc of ssrcs) this.#relays.set(ssrc, relay);
+    this.#nackTimer ??= setInterval(() => this.#tickNacks(), NACK_TICK_MS).unref();
     return relay;
   }
 
@@ -148,6 +148,7 @@ export class RelayServer extends TypedEmitter<RelayServerEvents> implements Rela
 
   async close(): Promise<void> {
     for (const t of this.#timers) clearInterval(t);
+    this.#stopNackTimer();
     for (const r of this.relays) r.close();
     const socket = this.#socket;
     this.#socket = null;
@@ -213,9 +214,19 @@ export class RelayServer extends TypedEmitter<RelayServerEvents> implements Rela
   }
 
   #tickNacks(): void {
-    if (this.#relays.size === 0) return;
     const now = performance.now();
-    for (const r of this.relays) if (r instanceof DownstreamRelay) r.tickNacks(now);
+    let downstream = 0;
+    for (const r of this.relays) {
+      if (!(r instanceof DownstreamRelay)) continue;
+      downstream++;
+      r.tickNacks(now);
+    }
+    if (downstream === 0) this.#stopNackTimer();
+  }
+
+  #stopNackTimer(): void {
+    if (this.#nackTimer) clearInterval(this.#nackTimer);
+    this.#nackTimer = null;
   }
 }
 
