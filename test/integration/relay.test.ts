@@ -136,11 +136,17 @@ test("a PLI from B's subscriber reaches A's publisher", async () => {
   assert.ok(origin.getStats().rtcpPacketsIn > rtcpIn);
 });
 
-/** Loss seen by the subscriber over packets [from, to - tail): distinct sequence numbers. */
+/**
+ * Loss seen by the subscriber over packets [from, to - tail): distinct sequence numbers. A packet
+ * older than the first one (one lost just before the window, repaired inside it) is not counted.
+ */
 function lossOf(packets: { header: { sequenceNumber: number } }[], tail: number) {
   const first = packets[0].header.sequenceNumber;
   const seen = new Set<number>();
-  for (const p of packets) seen.add((p.header.sequenceNumber - first) & 0xffff);
+  for (const p of packets) {
+    const d = ((p.header.sequenceNumber - first + 0x8000) & 0xffff) - 0x8000;
+    if (d >= 0) seen.add(d);
+  }
   const span = Math.max(...seen) + 1 - tail;
   let got = 0;
   for (const d of seen) if (d < span) got++;
