@@ -21,7 +21,7 @@ const LAYER_TICK_MS = 200;
  * 40 ms). A timer per transport at this rate woke an idle process 50 times a second; the host's
  * timer is now only the fallback for a publisher that went quiet (see PublishTransport).
  */
-export const TICK_MS = 20;
+const TICK_MS = 20;
 
 export interface PublisherInit {
   id: string;
