@@ -4,7 +4,7 @@ import { after, before, test } from "node:test";
 import { DEFAULT_CODECS, Publisher, Router, Subscriber } from "../../media-node/src/index.ts";
 import { RelayServer } from "../../media-node/src/relay/RelayServer.ts";
 import { relayContext } from "../../media-node/src/relay/relayKeys.ts";
-import { parseRtp, RtpView } from "../../media-node/src/rtp/rtpPacket.ts";
+import { parseRtp, RtpView, seqDiff } from "../../media-node/src/rtp/rtpPacket.ts";
 import { MediaSource } from "../helpers/mediaSource.ts";
 import { until, WeriftSubscriber, weriftPublisher } from "../helpers/weriftPeer.ts";
 
@@ -144,7 +144,7 @@ function lossOf(packets: { header: { sequenceNumber: number } }[], tail: number)
   const first = packets[0].header.sequenceNumber;
   const seen = new Set<number>();
   for (const p of packets) {
-    const d = ((p.header.sequenceNumber - first + 0x8000) & 0xffff) - 0x8000;
+    const d = seqDiff(first, p.header.sequenceNumber);
     if (d >= 0) seen.add(d);
   }
   const span = Math.max(...seen) + 1 - tail;
