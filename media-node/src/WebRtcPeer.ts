@@ -20,6 +20,7 @@ import type {
 } from "./TransportTypes.ts";
 import { TypedEmitter } from "./TypedEmitter.ts";
 import { FAILED, QUEUED, UdpSender } from "./UdpSender.ts";
+import { sessionLevelIceLite } from "./weriftIceLite.ts";
 
 /** Largest SDP we accept from a client; real ones are a few KiB. */
 export const MAX_SDP_BYTES = 64 * 1024;
@@ -93,17 +94,16 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
   constructor(options: TransportOptions, codecs: PeerCodecs, headerExtensions: PeerExtensions) {
     super();
     this.#options = options;
-    const loopback = (options.listenIps ?? []).filter(
-      (ip) => ip.startsWith("127.") || ip === "::1",
-    );
+    const listenIps = options.listenIps?.length ? options.listenIps : undefined;
     this.pc = new RTCPeerConnection({
       iceServers: [],
       iceLite: true,
       bundlePolicy: "max-bundle",
       iceUseTcp: false,
       iceTcpPassive: false,
-      iceUseIpv6: false,
-      iceAdditionalHostAddresses: loopback.length > 0 ? loopback : undefined,
+      iceUseIpv6: listenIps?.some((ip) => ip.includes(":")) ?? false,
+      // The node's own lite agent gathers exactly these (weriftIceLite.ts), loopback included.
+      iceAdditionalHostAddresses: listenIps,
       icePortRange: options.portRange,
       codecs,
       headerExtensions,
@@ -195,7 +195,7 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
     if (type === "answer") this.#startRestartedIce();
     const local = this.pc.localDescription;
     if (!local) throw new InvalidSdpError("werift produced no local description");
-    const sdp = this.#rewriteCandidates(local.sdp);
+    const sdp = sessionLevelIceLite(this.#rewriteCandidates(local.sdp));
     if (!/^a=candidate:/m.test(sdp) && this.#options.portRange) {
       throw new IcePortsExhaustedError(this.#options.portRange);
     }

@@ -32,6 +32,14 @@ const PAGE_DIR = join(here, "page");
 const CLIENT_BUNDLE = join(root, "client", "dist", "weir-client.js");
 export const CHROMIUM = process.env.WEIR_CHROMIUM ?? "/usr/bin/chromium";
 
+const LOOPBACK_FLAG = "--allow-loopback-in-peer-connection";
+
+/** Chromium modes a test can run in: a person's browser, and one that may use loopback. */
+export const CHROMIUM_MODES = [
+  { name: "a person's Chromium", loopback: false },
+  { name: "Chromium with loopback allowed", loopback: true },
+] as const;
+
 /** Flags measured to work here as root (see shared/FIELD-NOTES.md, "Browsers in tests"). */
 export const CHROMIUM_ARGS = [
   "--no-sandbox",
@@ -43,7 +51,7 @@ export const CHROMIUM_ARGS = [
   "--disable-sync",
   "--use-fake-device-for-media-stream",
   "--use-fake-ui-for-media-stream",
-  "--allow-loopback-in-peer-connection",
+  LOOPBACK_FLAG,
 ];
 
 type Sdp = { type: "offer" | "answer"; sdp: string };
@@ -124,13 +132,19 @@ export class BrowserHarness {
     this.baseUrl = baseUrl;
   }
 
-  static async launch(): Promise<BrowserHarness> {
+  /**
+   * `loopback: false` is a person's Chromium: without --allow-loopback-in-peer-connection it
+   * neither gathers nor pairs loopback candidates, so media goes over the host's other address.
+   */
+  static async launch(opts: { loopback?: boolean } = {}): Promise<BrowserHarness> {
     const { server, baseUrl } = await startPageServer();
     const profile = mkdtempSync(join(tmpdir(), "weir-chromium-"));
+    const args =
+      opts.loopback === false ? CHROMIUM_ARGS.filter((a) => a !== LOOPBACK_FLAG) : CHROMIUM_ARGS;
     try {
       const context = await chromium.launchPersistentContext(profile, {
         executablePath: CHROMIUM,
-        args: CHROMIUM_ARGS,
+        args,
         timeout: 30_000,
       });
       return new BrowserHarness(context, server, profile, baseUrl);

@@ -110,11 +110,11 @@ export async function startEmbedded(opts: { env?: NodeJS.ProcessEnv } = {}): Pro
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PORT: String(port),
-    WEIR_LISTEN_IPS: "127.0.0.1",
     ...opts.env,
   };
-  // The development secret (and so POST /dev/token) and the in-process bus.
-  for (const k of ["WEIR_SECRET", "WEIR_SESSION_SECRET", "NATS_URL"])
+  // The development secret (and so POST /dev/token), the in-process bus, and the media addresses
+  // a user's `npm start` picks (every address of the host, loopback too).
+  for (const k of ["WEIR_SECRET", "WEIR_SESSION_SECRET", "NATS_URL", "WEIR_LISTEN_IPS"])
     if (!opts.env || !(k in opts.env)) delete env[k];
   const { proc, match } = await spawnTsx(
     "media-node/src/embedded/main.ts",

@@ -1,0 +1,92 @@
+// werift 0.25.2's ICE-lite agent, made to work on hosts with more than one address. Every reach
+// into werift's ICE internals for that is here, applied once at import, to ICE-lite agents only
+// (werift peers acting as clients in tests and benchmarks keep werift's behaviour). werift stays
+// pinned; this module is the first thing to re-check on an upgrade. The one-UDP-port mux will
+// replace it (Weir then owns the sockets and the lite agent).
+//
+// Measured on a host with lo + one veth (Chromium beside the node, two paths to it):
+// 1. werift binds every host candidate's socket to the wildcard address, so a candidate's IP is
+//    a label only: a check from 10.99.0.1 to the 127.0.0.1 candidate is answered from 10.99.0.1,
+//    a source the client never paired, and that pair is never validated. Fixed: each socket is
+//    bound to its candidate's own address.
+// 2. werift's lite agent keeps the first nominated pair for good; a client may nominate again (a
+//    better pair, or after it gave up on the first). DTLS and media go to the nominated pair, so
+//    they follow the client's latest nomination here.
+// (3. werift writes a=ice-lite per media section, where browsers do not read it: WebRtcPeer
+//    moves it to session level when it emits an SDP; see `sessionLevelIceLite`.)
+import { Connection } from "werift";
+
+/** The parts of werift's ICE `Connection` this module touches. */
+interface LiteConnection {
+  iceLite: boolean;
+  options: { interfaceAddresses?: Record<string, string>; additionalHostAddresses?: string[] };
+  nominated?: LitePair;
+  checkList: LitePair[];
+  getCandidatePromises(addresses: string[], timeout?: number): Promise<unknown>[];
+  checkIncoming(message: StunRequest, addr: [string, number], protocol: unknown): void;
+}
+
+interface LitePair {
+  protocol: unknown;
+  remoteAddr: [string, number];
+  nominated: boolean;
+}
+
+interface StunRequest {
+  attributesKeys: string[];
+}
+
+const proto = Connection.prototype as unknown as LiteConnection;
+const gather = proto.getCandidatePromises;
+const checkIncoming = proto.checkIncoming;
+
+/**
+ * Host candidates of an ICE-lite agent: one socket per address, bound to that address, and only
+ * the addresses Weir asked for (`iceAdditionalHostAddresses` carries the node's listen addresses;
+ * werift adds every address it finds to them).
+ */
+proto.getCandidatePromises = function (this: LiteConnection, addresses, timeout) {
+  if (!this.iceLite) return gather.call(this, addresses, timeout);
+  const wanted = this.options.additionalHostAddresses;
+  const own = wanted?.length ? addresses.filter((a) => wanted.includes(a)) : addresses;
+  const saved = this.options.interfaceAddresses;
+  try {
+    // werift reads options.interfaceAddresses synchronously, before its first await, when it
+    // creates the socket for an address: gathering one address at a time binds each to its own.
+    return own.flatMap((address) => {
+      this.options.interfaceAddresses = { udp4: address, udp6: address };
+      return gather.call(this, [address], timeout);
+    });
+  } finally {
+    this.options.interfaceAddresses = saved;
+  }
+};
+
+/** A check with USE-CANDIDATE on another pair than the nominated one moves the nomination. */
+proto.checkIncoming = function (this: LiteConnection, message, addr, protocol) {
+  checkIncoming.call(this, message, addr, protocol);
+  if (!this.iceLite || !message.attributesKeys.includes("USE-CANDIDATE")) return;
+  const current = this.nominated;
+  if (!current || (current.protocol === protocol && sameAddr(current.remoteAddr, addr))) return;
+  const pair = this.checkList.find(
+    (p) => p.protocol === protocol && p.nominated && sameAddr(p.remoteAddr, addr),
+  );
+  if (pair) this.nominated = pair;
+};
+
+function sameAddr(a: [string, number], b: [string, number]): boolean {
+  return a[0] === b[0] && a[1] === b[1];
+}
+
+/**
+ * RFC 8839 section 5.3: a=ice-lite is a session-level attribute; werift writes it in each media
+ * section, where Chromium does not look, and then takes the node for a full agent (nominating
+ * pairs it has not validated). Moves it to the session level.
+ */
+export function sessionLevelIceLite(sdp: string): string {
+  if (!/^a=ice-lite\r?$/m.test(sdp)) return sdp;
+  const lines = sdp.split("\r\n").filter((line) => line !== "a=ice-lite");
+  const firstMedia = lines.findIndex((line) => line.startsWith("m="));
+  lines.splice(firstMedia < 0 ? lines.length : firstMedia, 0, "a=ice-lite");
+  return lines.join("\r\n");
+}
