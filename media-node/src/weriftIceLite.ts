@@ -9,16 +9,24 @@
 //    a label only: a check from 10.99.0.1 to the 127.0.0.1 candidate is answered from 10.99.0.1,
 //    a source the client never paired, and that pair is never validated. Fixed: each socket is
 //    bound to its candidate's own address.
-// 2. werift's lite agent keeps the first nominated pair for good; a client may nominate again (a
+// 2. werift answers a Binding request without checking its MESSAGE-INTEGRITY (it checks only
+//    responses). Harmless while the first nomination was final; once nominations may move, a
+//    forged check would move the media. Fixed: requests must carry the integrity of our password.
+// 3. werift's lite agent keeps the first nominated pair for good; a client may nominate again (a
 //    better pair, or after it gave up on the first). DTLS and media go to the nominated pair, so
 //    they follow the client's latest nomination here.
-// (3. werift writes a=ice-lite per media section, where browsers do not read it: WebRtcPeer
+// (4. werift writes a=ice-lite per media section, where browsers do not read it: WebRtcPeer
 //    moves it to session level when it emits an SDP; see `sessionLevelIceLite`.)
-import { Connection } from "werift";
+import { Connection, parseMessage } from "werift";
 
 /** The parts of werift's ICE `Connection` this module touches. */
 interface LiteConnection {
   iceLite: boolean;
+  localUsername: string;
+  localPassword: string;
+  /** Earlier local ufrags (before ICE restarts) -> their passwords. */
+  userHistory: Record<string, string>;
+  ensureProtocol(protocol: LiteProtocol): void;
   options: { interfaceAddresses?: Record<string, string>; additionalHostAddresses?: string[] };
   nominated?: LitePair;
   checkList: LitePair[];
@@ -32,6 +40,10 @@ interface LitePair {
   nominated: boolean;
 }
 
+interface LiteProtocol {
+  datagramReceived(data: Buffer, addr: [string, number]): void;
+}
+
 interface StunRequest {
   attributesKeys: string[];
 }
@@ -39,6 +51,36 @@ interface StunRequest {
 const proto = Connection.prototype as unknown as LiteConnection;
 const gather = proto.getCandidatePromises;
 const checkIncoming = proto.checkIncoming;
+const ensureProtocol = proto.ensureProtocol;
+
+/** Binding requests reach werift only with a valid MESSAGE-INTEGRITY for one of our ufrags. */
+proto.ensureProtocol = function (this: LiteConnection, protocol) {
+  ensureProtocol.call(this, protocol);
+  if (!this.iceLite) return;
+  const deliver = protocol.datagramReceived.bind(protocol);
+  protocol.datagramReceived = (data, addr) => {
+    if (!isStunRequest(data) || authentic(this, data)) deliver(data, addr);
+  };
+};
+
+/** RFC 5389: STUN (first two bits 0, magic cookie) of class request (C1 = C0 = 0). */
+function isStunRequest(data: Buffer): boolean {
+  return (
+    data.length >= 20 &&
+    data[0] < 4 &&
+    (data.readUInt16BE(0) & 0x0110) === 0 &&
+    data.readUInt32BE(4) === 0x2112a442
+  );
+}
+
+function authentic(connection: LiteConnection, data: Buffer): boolean {
+  const username = parseMessage(data)?.getAttributeValue("USERNAME");
+  if (typeof username !== "string") return false;
+  const ufrag = username.split(":")[0];
+  const password =
+    ufrag === connection.localUsername ? connection.localPassword : connection.userHistory[ufrag];
+  return password !== undefined && parseMessage(data, Buffer.from(password, "utf8")) !== undefined;
+}
 
 /**
  * Host candidates of an ICE-lite agent: one socket per address, bound to that address, and only

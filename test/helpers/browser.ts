@@ -2,7 +2,7 @@
 // playwright-core, a tiny page server on 127.0.0.1 (the test page + the client bundle), and the
 // in-process signaling that moves offers/answers between pages and the media node SDK.
 // Run inside the loopback-only namespace (scripts/netns.mjs) so no media leaves loopback.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -117,6 +117,23 @@ async function startPageServer(): Promise<{ server: Server; baseUrl: string }> {
   return { server, baseUrl: `http://127.0.0.1:${port}` };
 }
 
+export interface LaunchOptions {
+  /** false: a person's Chromium, which neither gathers nor pairs loopback candidates. */
+  loopback?: boolean;
+  /** Runs Chromium behind this argv prefix (a network namespace: `Netns.enter`). */
+  enter?: string[];
+  /** An http:// origin other than localhost that pages may use getUserMedia on. */
+  secureOrigin?: string;
+}
+
+/** A launcher script that starts Chromium behind `enter` (playwright wants one executable). */
+function enteringChromium(dir: string, enter: string[]): string {
+  const path = join(dir, "chromium-in-netns.sh");
+  const quoted = [...enter, CHROMIUM].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
+  writeFileSync(path, `#!/bin/sh\nexec ${quoted} "$@"\n`, { mode: 0o755 });
+  return path;
+}
+
 /** One headless Chromium with a fresh profile, shared by a test file's pages. */
 export class BrowserHarness {
   readonly #context: BrowserContext;
@@ -136,14 +153,18 @@ export class BrowserHarness {
    * `loopback: false` is a person's Chromium: without --allow-loopback-in-peer-connection it
    * neither gathers nor pairs loopback candidates, so media goes over the host's other address.
    */
-  static async launch(opts: { loopback?: boolean } = {}): Promise<BrowserHarness> {
+  static async launch(opts: LaunchOptions = {}): Promise<BrowserHarness> {
     const { server, baseUrl } = await startPageServer();
     const profile = mkdtempSync(join(tmpdir(), "weir-chromium-"));
     const args =
-      opts.loopback === false ? CHROMIUM_ARGS.filter((a) => a !== LOOPBACK_FLAG) : CHROMIUM_ARGS;
+      opts.loopback === false
+        ? CHROMIUM_ARGS.filter((a) => a !== LOOPBACK_FLAG)
+        : [...CHROMIUM_ARGS];
+    if (opts.secureOrigin)
+      args.push(`--unsafely-treat-insecure-origin-as-secure=${opts.secureOrigin}`);
     try {
-      const context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
+      const context = await chromium.launchPersistentContext(join(profile, "profile"), {
+        executablePath: opts.enter ? enteringChromium(profile, opts.enter) : CHROMIUM,
         args,
         timeout: 30_000,
       });
@@ -155,14 +176,19 @@ export class BrowserHarness {
     }
   }
 
-  /** Opens the test page in a new tab and waits until `window.weir` is ready. */
-  async newPage(name: string): Promise<WeirPage> {
+  /**
+   * Opens the test page in a new tab and waits until `window.weir` is ready; or, given `url`,
+   * opens that page instead (a page of the system under test, e.g. the embedded demo page).
+   */
+  async newPage(name: string, url?: string): Promise<WeirPage> {
     const page = await this.#context.newPage();
     const weirPage = new WeirPage(name, page);
     this.#pages.add(weirPage);
     page.on("close", () => this.#pages.delete(weirPage));
-    await page.goto(this.baseUrl);
-    await page.waitForFunction(() => window.weir !== undefined, undefined, { timeout: 10_000 });
+    await page.goto(url ?? this.baseUrl);
+    if (url === undefined) {
+      await page.waitForFunction(() => window.weir !== undefined, undefined, { timeout: 10_000 });
+    }
     return weirPage;
   }
 

@@ -48,8 +48,10 @@ async function spawnTsx(
   env: NodeJS.ProcessEnv,
   ready: RegExp,
   timeoutMs: number,
+  enter: string[] = [],
 ): Promise<{ proc: Proc; match: RegExpExecArray }> {
-  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
+  const argv = [...enter, process.execPath, "--import", "tsx", script, ...args];
+  const child = spawn(argv[0], argv.slice(1), {
     cwd: root,
     env,
     stdio: ["ignore", "pipe", "pipe"],
@@ -105,7 +107,10 @@ export interface Embedded extends Proc {
   url: string;
 }
 
-export async function startEmbedded(opts: { env?: NodeJS.ProcessEnv } = {}): Promise<Embedded> {
+/** `enter` runs it inside a network namespace (`Netns.enter`, test/helpers/topology.ts). */
+export async function startEmbedded(
+  opts: { env?: NodeJS.ProcessEnv; enter?: string[] } = {},
+): Promise<Embedded> {
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -122,6 +127,7 @@ export async function startEmbedded(opts: { env?: NodeJS.ProcessEnv } = {}): Pro
     env,
     /Weir is running: (http:\/\/\S+?)\/?\s/,
     30_000,
+    opts.enter,
   );
   return { ...proc, url: match[1] };
 }

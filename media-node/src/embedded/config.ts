@@ -37,12 +37,16 @@ export function embeddedConfig(env: NodeJS.ProcessEnv): EmbeddedConfig {
   };
 }
 
-/** Every IPv4 address of the machine, loopback included (a browser on the same machine). */
+/**
+ * Every address of the machine a client can use: IPv4 with loopback (a browser on the same
+ * machine), and IPv6 other than loopback and link-local (those need a scope id in a candidate).
+ */
 function defaultListenIps(): string[] {
   const ips = Object.values(networkInterfaces())
     .flat()
-    .filter((a) => a !== undefined && a.family === "IPv4")
-    .map((a) => (a as { address: string }).address);
+    .filter((a) => a !== undefined)
+    .filter((a) => a.family === "IPv4" || !(a.internal || /^fe[89ab]/i.test(a.address)))
+    .map((a) => a.address);
   return [...new Set(["127.0.0.1", ...ips])];
 }
 

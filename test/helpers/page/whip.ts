@@ -105,14 +105,26 @@ function get(id: string): Resource {
 
 const rfc9725 = {
   /** WHIP: send the fake camera and microphone (sendonly) to `endpoint`. */
-  async publish(endpoint: string, token: string, width = 640, height = 480): Promise<OfferResult> {
+  async publish(
+    endpoint: string,
+    token: string,
+    width = 640,
+    height = 480,
+    simulcast = false,
+  ): Promise<OfferResult> {
     const media = await navigator.mediaDevices.getUserMedia({
       audio: true,
       video: { width, height },
     });
     const { pc, resource } = newPeer();
+    // Simulcast as RFC 8853 offers it: three rids, each a quarter of the pixels of the next.
+    const layers = [4, 2, 1].map((scale, i) => ({ rid: "qhf"[i], scaleResolutionDownBy: scale }));
     for (const track of media.getTracks())
-      pc.addTransceiver(track, { direction: "sendonly", streams: [media] });
+      pc.addTransceiver(track, {
+        direction: "sendonly",
+        streams: [media],
+        sendEncodings: simulcast && track.kind === "video" ? layers : undefined,
+      });
     resource.media = media;
     return postOffer(endpoint, token, resource);
   },
@@ -202,6 +214,13 @@ const rfc9725 = {
   /** The same summary for any RTCPeerConnection (used on Weir's Room pages too). */
   inboundOf,
 
+  /** The addresses of a resource's selected ICE candidate pair. */
+  selectedPair(id: string): Promise<SelectedPair | null> {
+    return selectedPairOf(get(id).pc);
+  },
+
+  selectedPairOf,
+
   close(): void {
     for (const r of resources.values()) {
       r.pc.close();
@@ -230,6 +249,29 @@ async function inboundOf(pc: RTCPeerConnection): Promise<InboundSummary> {
     }
   });
   return out;
+}
+
+export interface SelectedPair {
+  local: string;
+  remote: string;
+  protocol: string;
+}
+
+async function selectedPairOf(pc: RTCPeerConnection): Promise<SelectedPair | null> {
+  const stats = await pc.getStats();
+  let pairId: string | undefined;
+  stats.forEach((s) => {
+    if (s.type === "transport" && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
+  });
+  const pair = pairId ? stats.get(pairId) : undefined;
+  if (!pair) return null;
+  const local = stats.get(pair.localCandidateId);
+  const remote = stats.get(pair.remoteCandidateId);
+  return {
+    local: String(local?.address ?? ""),
+    remote: String(remote?.address ?? ""),
+    protocol: String(local?.protocol ?? ""),
+  };
 }
 
 export type Rfc9725 = typeof rfc9725;
