@@ -113,7 +113,7 @@ function routerRules(kind: TopologyKind): string {
       }
       table ip weir_filter {
         chain through { type filter hook forward priority 0; policy accept;
-          iifname "r-client" ip daddr ${SERVER_V4} ct status != dnat drop; }
+          iifname "r-client" ip daddr ${SERVER_V4} ct status & dnat == 0 drop; }
       }`,
     // Both families route; UDP over IPv4 between the hosts is dropped, so media must use IPv6.
     "dual-stack": `
