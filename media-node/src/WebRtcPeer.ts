@@ -10,6 +10,7 @@ import {
 import { IcePortsExhaustedError, InvalidSdpError, InvalidStateError } from "./errors.ts";
 import { createSrtpPair, rtpHeaderLength, type SrtpContext } from "./rtp/srtp/index.ts";
 import { retireTransientOutput } from "./rtp/srtp/slab.ts";
+import { checkOfferBundle } from "./sdpRules.ts";
 import type {
   IceCandidateInit,
   IceRestartResult,
@@ -150,6 +151,7 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
     if (!/^a=fingerprint:\S+ [0-9A-Fa-f:]+/m.test(sdp)) {
       throw new InvalidSdpError("SDP lacks a DTLS fingerprint");
     }
+    if (type === "offer") checkOfferBundle(sdp);
     return { type, sdp };
   }
 
