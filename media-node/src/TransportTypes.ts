@@ -52,4 +52,9 @@ export interface MediaPathStats {
   droppedMalformed: number;
   /** Packets whose SSRC or payload type matched nothing negotiated. */
   droppedUnknown: number;
+  /**
+   * Remote ICE candidates ignored because they name a host (mDNS `.local`): never resolved, an
+   * ICE-lite server needs no remote candidates.
+   */
+  candidatesIgnored: number;
 }

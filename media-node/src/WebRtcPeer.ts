@@ -10,7 +10,7 @@ import {
 import { IcePortsExhaustedError, InvalidSdpError, InvalidStateError } from "./errors.ts";
 import { createSrtpPair, rtpHeaderLength, type SrtpContext } from "./rtp/srtp/index.ts";
 import { retireTransientOutput } from "./rtp/srtp/slab.ts";
-import { checkOfferBundle } from "./sdpRules.ts";
+import { checkOfferBundle, isHostnameCandidate, withoutHostnameCandidates } from "./sdpRules.ts";
 import type {
   IceCandidateInit,
   IceRestartResult,
@@ -78,6 +78,7 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
     droppedAuth: 0,
     droppedMalformed: 0,
     droppedUnknown: 0,
+    candidatesIgnored: 0,
   };
   /** SCTP/DataChannel input dropped before werift's receive path could throw on it. */
   readonly dataStats = { malformed: 0 };
@@ -152,7 +153,7 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
       throw new InvalidSdpError("SDP lacks a DTLS fingerprint");
     }
     if (type === "offer") checkOfferBundle(sdp);
-    return { type, sdp };
+    return { type, sdp: withoutHostnameCandidates(sdp).sdp };
   }
 
   async setRemoteDescription(desc: SessionDescriptionInit): Promise<void> {
@@ -242,6 +243,10 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
     if (!candidate?.candidate) return;
     if (typeof candidate.candidate !== "string" || candidate.candidate.length > 1024) {
       throw new InvalidSdpError("ICE candidate must be a string under 1 KiB");
+    }
+    if (isHostnameCandidate(candidate.candidate)) {
+      this.stats.candidatesIgnored++;
+      return;
     }
     try {
       await this.pc.addIceCandidate(new RTCIceCandidate(candidate));

@@ -18,6 +18,10 @@ const HELP: Record<string, [type: "gauge" | "counter", help: string]> = {
   weir_retransmissions_total: ["counter", "Packets retransmitted to subscribers from the cache."],
   weir_keyframe_requests_total: ["counter", "PLI/FIR sent to publishers."],
   weir_dropped_datagrams_total: ["counter", "Datagrams dropped by reason."],
+  weir_ice_candidates_ignored_total: [
+    "counter",
+    "Remote ICE candidates ignored (mDNS .local names: never resolved).",
+  ],
   weir_relays: ["gauge", "Open relays to (origin) and from (downstream) other media nodes."],
   weir_relay_packets_received_total: ["counter", "Datagrams received at the relay port."],
   weir_relay_packets_sent_total: ["counter", "Datagrams sent from the relay port."],
@@ -76,6 +80,7 @@ function routerSamples(r: RouterStats): Sample[] {
       { ...room, reason: "unknown" },
       media((m) => m.droppedUnknown),
     ],
+    ["weir_ice_candidates_ignored_total", room, media((m) => m.candidatesIgnored)],
   ];
 }
 

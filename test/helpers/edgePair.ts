@@ -49,7 +49,9 @@ export async function startEdgePair(
   };
   try {
     const publisherToken = await edgeToken(secret, room, "pair-publisher", ["publish"]);
-    const published = await postOffer(edgeUrl, room, "whip", publisherToken, pub.offer.sdp);
+    // as a trickling client offers (no end-of-candidates): the node then takes PATCHed candidates
+    const offer = pub.offer.sdp.replace(/a=end-of-candidates\r\n/g, "");
+    const published = await postOffer(edgeUrl, room, "whip", publisherToken, offer);
     if (published.status !== 201) throw new Error(`WHIP: ${published.status}`);
     await pub.pc.setRemoteDescription({ type: "answer", sdp: await published.text() });
     pub.pc.getTransceivers()[1].sender.onRtcp.subscribe((rtcp) => {

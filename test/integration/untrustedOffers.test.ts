@@ -2,6 +2,7 @@
 // sent through the edge (Node, in-process bus) to a media node in this process, while a werift
 // publisher/viewer pair in another room keeps its media.
 import assert from "node:assert/strict";
+import { createSocket } from "node:dgram";
 import { after, before, test } from "node:test";
 import { MAX_OFFER_MEDIA_SECTIONS } from "../../media-node/src/sdpRules.ts";
 import {
@@ -120,5 +121,59 @@ test("a bundled offer over the m-line limit is refused; a client's bundled offer
     assert.equal(del.status, 200);
   } finally {
     await pub.pc.close();
+  }
+});
+
+const MDNS_CANDIDATE =
+  "candidate:1 1 udp 2122260223 4f9a1b2c-1111-2222-3333-444455556666.local 54321 typ host generation 0";
+
+test("a .local candidate, trickled or in an offer, with UDP 5353 taken: ignored, counted, nobody hurt", async () => {
+  // werift would open a multicast-dns socket on 5353 for it; held here, that bind would fail
+  // with an unhandled 'error' and end this process (the node runs in it).
+  const mdns = createSocket({ type: "udp4", reuseAddr: false });
+  await new Promise<void>((resolve, reject) => {
+    mdns.once("error", reject);
+    mdns.bind(5353, "0.0.0.0", () => resolve());
+  });
+  try {
+    const watch = watchGrowth(pair.videoReceived);
+    const started = performance.now();
+    const patched = await fetch(`${system.edge.url}${pair.publisherLocation}`, {
+      method: "PATCH",
+      body: `a=mid:0\r\na=${MDNS_CANDIDATE}\r\n`,
+      headers: {
+        authorization: `Bearer ${pair.publisherToken}`,
+        "content-type": "application/trickle-ice-sdpfrag",
+      },
+    });
+    const patchMs = performance.now() - started;
+    assert.equal(patched.status, 204, await patched.text());
+    assert.ok(
+      patchMs < 2000,
+      `PATCH took ${Math.round(patchMs)} ms (werift's mDNS lookup waits 10 s)`,
+    );
+
+    const pub = await weriftPublisher(["audio"]);
+    try {
+      const sdp = pub.offer.sdp.replace(/(\r\na=mid:[^\r]*)/, `$1\r\na=${MDNS_CANDIDATE}`);
+      assert.match(sdp, /\.local 54321/);
+      const token = await edgeToken(SECRET, "mdns", "alice", ["publish"]);
+      const res = await postOffer(system.edge.url, "mdns", "whip", token, sdp);
+      assert.equal(res.status, 201, await res.clone().text());
+      await pub.pc.setRemoteDescription({ type: "answer", sdp: await res.text() });
+    } finally {
+      await pub.pc.close();
+    }
+
+    const videoBefore = pair.videoReceived();
+    await new Promise((r) => setTimeout(r, 500));
+    const stalled = watch.stop();
+    assert.ok(pair.videoReceived() > videoBefore, "the pair still has media");
+    assert.ok(stalled < 1000, `the viewer's video stood still for ${stalled} ms`);
+    const steady = system.service.node.router("steady")?.getStats();
+    const ignored = steady?.publishTransports.reduce((n, t) => n + t.media.candidatesIgnored, 0);
+    assert.equal(ignored, 1, "the trickled .local candidate is counted");
+  } finally {
+    await new Promise<void>((r) => mdns.close(() => r()));
   }
 });
