@@ -15,8 +15,10 @@ export const ERROR_STATUS = {
   precondition_failed: 412,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  too_many_sessions: 429,
   internal: 500,
   no_node_available: 503,
+  node_full: 503,
   node_unavailable: 503,
   draining: 503,
 } as const;

@@ -36,7 +36,7 @@ export function isFresh(n: NodeInfo | undefined, now: number): n is NodeInfo {
  * not full. When it is full the room spans nodes: the least-loaded live node that already hosts
  * the room (fewer relays), else the least-loaded live node; the room keeps its node. When that
  * node is dead or draining (or the room is new), the pick becomes the room's node.
- * Throws 503 no_node_available when no live node has room.
+ * Throws 503 no_node_available when no node is live, 503 node_full when every live one is full.
  */
 export async function placeRoom(
   registry: NodeRegistry,
@@ -49,6 +49,9 @@ export async function placeRoom(
   if (home && hasRoom(home)) return home.nodeId;
   const members = mapped === null ? [] : await registry.roomMembers(room);
   const pick = leastLoaded(live.filter((n) => members.includes(n.nodeId))) ?? leastLoaded(live);
+  if (pick === undefined && live.length > 0) {
+    throw new WeirApiError("node_full", "every media node is at its session limit");
+  }
   if (pick === undefined) throw new WeirApiError("no_node_available", "no media node is available");
   if (!home) await registry.setRoomNode(room, pick.nodeId);
   return pick.nodeId;

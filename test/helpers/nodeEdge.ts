@@ -1,6 +1,6 @@
 import { MemoryBus, MemoryRegistry } from "../../edge/src/bus/memoryBus.ts";
 import { createNodeEdge, type NodeEdge } from "../../edge/src/node.ts";
-import { NodeService } from "../../media-node/src/service/NodeService.ts";
+import { NodeService, type NodeServiceOptions } from "../../media-node/src/service/NodeService.ts";
 
 /** The embedded layout (edge app in Node + one media node on the in-process bus), for tests. */
 export interface EmbeddedSystem {
@@ -9,7 +9,11 @@ export interface EmbeddedSystem {
   close(): Promise<void>;
 }
 
-export async function startEmbedded(secret: string): Promise<EmbeddedSystem> {
+/** `limits` sets the node's session limits (maxSessions, maxSessionsPerIdentity). */
+export async function startEmbedded(
+  secret: string,
+  limits: Pick<NodeServiceOptions, "maxSessions" | "maxSessionsPerIdentity"> = {},
+): Promise<EmbeddedSystem> {
   const bus = new MemoryBus();
   const registry = new MemoryRegistry();
   const service = new NodeService({
@@ -17,6 +21,7 @@ export async function startEmbedded(secret: string): Promise<EmbeddedSystem> {
     bus,
     registry,
     transport: { listenIps: ["127.0.0.1"] },
+    ...limits,
   });
   await service.start();
   const edge = await createNodeEdge({ bus, registry, secret, port: 0 });

@@ -539,7 +539,7 @@ describe("bad input", () => {
     );
   });
 
-  test("a full node answers no_node_available", async () => {
+  test("a full node answers node_full", async () => {
     const small = nodeOn(bus, registry, "node-small", { maxSessions: 1 });
     await small.start();
     const first = await call(
@@ -548,7 +548,7 @@ describe("bad input", () => {
       "node-small",
     );
     const second = call({ op: "ws.open", room: "r", identity: "b", grants: [] }, bus, "node-small");
-    assert.equal(await codeOf(second), "no_node_available");
+    assert.equal(await codeOf(second), "node_full");
     await call({ op: "ws.close", sessionId: first.sessionId }, bus, "node-small");
     await small.stop();
   });

@@ -23,6 +23,7 @@ describe("config", () => {
     assert.equal(d.natsUrl, "nats://127.0.0.1:4222");
     assert.match(d.nodeId, /^node-[0-9a-f]{12}$/);
     assert.equal(d.maxSessions, 500);
+    assert.equal(d.maxSessionsPerIdentity, 10);
     assert.equal(d.drainGraceMs, 30_000);
     assert.deepEqual(transportOptions(d), {});
 
@@ -33,6 +34,7 @@ describe("config", () => {
       WEIR_ANNOUNCED_IP: "203.0.113.7",
       WEIR_PORT_RANGE: "40000-49999",
       WEIR_MAX_SESSIONS: "100",
+      WEIR_MAX_SESSIONS_PER_IDENTITY: "4",
     };
     const e = loadConfig([], env);
     assert.deepEqual(
@@ -44,6 +46,7 @@ describe("config", () => {
         announcedIp: "203.0.113.7",
         portRange: [40000, 49999],
         maxSessions: 100,
+        maxSessionsPerIdentity: 4,
         drainGraceMs: undefined,
       },
     );
@@ -53,12 +56,16 @@ describe("config", () => {
       portRange: [40000, 49999],
     });
     const f = loadConfig(
-      ["--node-id", "flag-node", "--listen-ip", "127.0.0.1, 10.0.0.5", "--max-sessions", "3"],
+      [
+        ...["--node-id", "flag-node", "--listen-ip", "127.0.0.1, 10.0.0.5", "--max-sessions", "3"],
+        ...["--max-sessions-per-identity", "2"],
+      ],
       { ...env, WEIR_ANNOUNCED_IP: "" },
     );
     assert.equal(f.nodeId, "flag-node");
     assert.deepEqual(f.listenIps, ["127.0.0.1", "10.0.0.5"]);
     assert.equal(f.maxSessions, 3);
+    assert.equal(f.maxSessionsPerIdentity, 2);
   });
 
   test("bad values are ConfigErrors", () => {
@@ -68,6 +75,7 @@ describe("config", () => {
       ["--port-range", "1-70000"],
       ["--max-sessions", "0"],
       ["--max-sessions", "lots"],
+      ["--max-sessions-per-identity", "0"],
       ["--node-id", "a.b"],
       ["--listen-ip", "not-an-ip"],
       ["--announced-ip", "1.2.3.4"], // needs exactly one listen ip

@@ -93,7 +93,7 @@ test("placeRoom: a full room spills to a node hosting it, else the least-loaded;
 
   await r.put(node("b", { sessions: 10, maxSessions: 10 }));
   await r.put(node("c", { sessions: 10, maxSessions: 10 }));
-  await assert.rejects(placeRoom(r, "room", NOW), { code: "no_node_available" });
+  await assert.rejects(placeRoom(r, "room", NOW), { code: "node_full" }, "every live node is full");
 });
 
 test("roomNode: falls back to a live member when the room's node is stale; members come and go", async () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { networkInterfaces } from "node:os";
 import { DEV_SECRET } from "../../../edge/src/auth/devSecret.ts";
-import { parsePortRange } from "../service/config.ts";
+import { type MediaNodeConfig, parsePortRange, sessionLimits } from "../service/config.ts";
 import type { TransportOptions } from "../TransportTypes.ts";
 
 export interface EmbeddedConfig {
@@ -14,6 +14,8 @@ export interface EmbeddedConfig {
   /** True when no WEIR_SECRET was given: tokens are signed with the development secret. */
   devSecret: boolean;
   transport: TransportOptions;
+  /** WEIR_MAX_SESSIONS and WEIR_MAX_SESSIONS_PER_IDENTITY, as for a media node. */
+  limits: Pick<MediaNodeConfig, "maxSessions" | "maxSessionsPerIdentity">;
 }
 
 /** Reads the embedded mode's settings from the environment. */
@@ -27,6 +29,7 @@ export function embeddedConfig(env: NodeJS.ProcessEnv): EmbeddedConfig {
     secret,
     sessionSecret: env.WEIR_SESSION_SECRET ?? secret,
     devSecret: env.WEIR_SECRET === undefined,
+    limits: sessionLimits((_flag, name) => env[name] || undefined),
     transport: {
       listenIps: env.WEIR_LISTEN_IPS ? env.WEIR_LISTEN_IPS.split(",") : defaultListenIps(),
       announcedIps: env.WEIR_ANNOUNCED_IP

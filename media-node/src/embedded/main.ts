@@ -21,6 +21,7 @@ async function main(): Promise<void> {
     registry,
     address: config.host,
     transport: config.transport,
+    ...config.limits,
     log,
   });
   await service.start();

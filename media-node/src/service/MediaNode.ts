@@ -31,7 +31,10 @@ export interface MediaNodeHooks {
 }
 
 export interface MediaNodeOptions {
+  /** Sessions this node takes (default DEFAULT_MAX_SESSIONS); more are 503 node_full. */
   maxSessions?: number;
+  /** Sessions one identity may hold in one room on this node; more are 429 too_many_sessions. */
+  maxSessionsPerIdentity?: number;
   transport?: TransportOptions;
   codecs?: CodecCapability[];
   hooks?: MediaNodeHooks;
@@ -44,6 +47,12 @@ export type HandleResult =
   | { ok: false; error: WeirApiError };
 
 export const DEFAULT_MAX_SESSIONS = 500;
+/**
+ * A participant holds one session (a Room client's WebSocket) or a few (WHIP camera, WHIP screen,
+ * WHEP), doubled for a moment while a client reconnects; 10 leaves room for that and stops one
+ * token from filling a node.
+ */
+export const DEFAULT_MAX_SESSIONS_PER_IDENTITY = 10;
 
 /**
  * The media node's signaling-agnostic core: the SDK behind the node command protocol. One
@@ -52,6 +61,7 @@ export const DEFAULT_MAX_SESSIONS = 500;
  */
 export class MediaNode {
   readonly maxSessions: number;
+  readonly maxSessionsPerIdentity: number;
   readonly #options: MediaNodeOptions;
   readonly #hooks: MediaNodeHooks;
   readonly #log: Logger;
@@ -65,6 +75,8 @@ export class MediaNode {
     this.#hooks = options.hooks ?? {};
     this.#log = options.log ?? silentLogger;
     this.maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
+    this.maxSessionsPerIdentity =
+      options.maxSessionsPerIdentity ?? DEFAULT_MAX_SESSIONS_PER_IDENTITY;
   }
 
   get sessionCount(): number {
@@ -159,7 +171,6 @@ export class MediaNode {
   }
 
   async #whip(cmd: Command<"whip.create">): Promise<NodeResult<"whip.create">> {
-    this.#admit();
     const session = this.#open(cmd.room, cmd.identity, (ctx) => new WhipSession(ctx));
     try {
       const sdp = await session.start(cmd.sdp);
@@ -171,7 +182,6 @@ export class MediaNode {
   }
 
   async #whep(cmd: Command<"whep.create">): Promise<NodeResult<"whep.create">> {
-    this.#admit();
     const publisherIds = this.#rooms.get(cmd.room)?.publisherIds(cmd.participant) ?? [];
     if (publisherIds.length === 0) {
       const whose = cmd.participant ? `${cmd.participant} publishes` : "is published";
@@ -205,10 +215,17 @@ export class MediaNode {
   }
 
   async #wsOpen(cmd: Command<"ws.open">): Promise<NodeResult<"ws.open">> {
-    this.#admit();
+    this.#admit(cmd.room, cmd.identity); // before the room is made for a refused session
     // the welcome lists the whole room: wait until other nodes' part of it is known
-    await this.#room(cmd.room).remote?.ready;
-    const session = this.#open(cmd.room, cmd.identity, (ctx) => new WsSession(ctx, cmd.grants));
+    const room = this.#room(cmd.room);
+    await room.remote?.ready;
+    let session: WsSession;
+    try {
+      session = this.#open(cmd.room, cmd.identity, (ctx) => new WsSession(ctx, cmd.grants));
+    } catch (err) {
+      if (room.empty) void this.#closeRoom(room); // others were admitted during the wait
+      throw err;
+    }
     return {
       sessionId: session.id,
       welcome: {
@@ -243,12 +260,23 @@ export class MediaNode {
     }
   }
 
-  #admit(): void {
+  /** Refuses a new session of `identity` in `room` when the node or the identity is at its limit. */
+  #admit(room: string, identity: string): void {
     if (this.#draining || this.#closed) {
       throw new WeirApiError("draining", "this media node is draining");
     }
     if (this.#sessions.size >= this.maxSessions) {
-      throw new WeirApiError("no_node_available", "this media node is full");
+      throw new WeirApiError(
+        "node_full",
+        `this media node is at its limit of ${this.maxSessions} sessions`,
+      );
+    }
+    const held = this.#rooms.get(room)?.sessionCount(identity) ?? 0;
+    if (held >= this.maxSessionsPerIdentity) {
+      throw new WeirApiError(
+        "too_many_sessions",
+        `${identity} already has ${held} sessions in room ${room}; the limit is ${this.maxSessionsPerIdentity}`,
+      );
     }
   }
 
@@ -267,6 +295,7 @@ export class MediaNode {
     identity: string,
     make: (ctx: SessionContext) => S,
   ): S {
+    this.#admit(roomName, identity); // no room is made for a refused session
     const room = this.#room(roomName);
     const id = newSessionId();
     const log = this.#log.child({ session: id, room: roomName });

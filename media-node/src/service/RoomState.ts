@@ -52,6 +52,11 @@ export class RoomState {
     return [...this.#participants.values()].flatMap((p) => [...p.sessions]);
   }
 
+  /** How many sessions `identity` holds in this room on this node. */
+  sessionCount(identity: string): number {
+    return this.#participants.get(identity)?.sessions.size ?? 0;
+  }
+
   join(session: Session): void {
     let p = this.#participants.get(session.identity);
     const first = !p;

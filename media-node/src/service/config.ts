@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { NAME_PATTERN } from "../../../shared/limits.ts";
 import { DEFAULT_RELAY_PORT, type RelayServerOptions } from "../relay/RelayServerTypes.ts";
 import type { TransportOptions } from "../TransportTypes.ts";
-import { DEFAULT_MAX_SESSIONS } from "./MediaNode.ts";
+import { DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_IDENTITY } from "./MediaNode.ts";
 
 export interface MediaNodeConfig {
   natsUrl: string;
@@ -12,6 +12,8 @@ export interface MediaNodeConfig {
   announcedIp?: string;
   portRange?: [number, number];
   maxSessions: number;
+  /** Sessions one identity may hold in one room on this node. */
+  maxSessionsPerIdentity: number;
   drainGraceMs: number;
   /** UDP port shared by all relays to and from other media nodes (0: any free port; unset: 50000). */
   relayPort?: number;
@@ -34,7 +36,10 @@ export const USAGE = `npm run media-node -- [options]
   --listen-ip <ip,...>      WEIR_LISTEN_IPS     addresses to offer ICE candidates on
   --announced-ip <ip>       WEIR_ANNOUNCED_IP   public address for NAT 1:1 (one listen ip)
   --port-range <lo-hi>      WEIR_PORT_RANGE     UDP ports for ICE, e.g. 40000-49999
-  --max-sessions <n>        WEIR_MAX_SESSIONS   (default ${DEFAULT_MAX_SESSIONS})
+  --max-sessions <n>        WEIR_MAX_SESSIONS   (default ${DEFAULT_MAX_SESSIONS}); more: 503 node_full
+  --max-sessions-per-identity <n>
+                            WEIR_MAX_SESSIONS_PER_IDENTITY  per identity and room
+                            (default ${DEFAULT_MAX_SESSIONS_PER_IDENTITY}); more: 429 too_many_sessions
   --drain-grace <seconds>   WEIR_DRAIN_GRACE_S  wait for sessions on SIGTERM (default 30)
   --relay-port <port>       WEIR_RELAY_PORT     UDP port for relays between nodes (default ${DEFAULT_RELAY_PORT}, 0: any)
   --relay-ip <ip>           WEIR_RELAY_IP       address other nodes reach the relay port at
@@ -58,6 +63,7 @@ export function loadConfig(
         "announced-ip": { type: "string" },
         "port-range": { type: "string" },
         "max-sessions": { type: "string" },
+        "max-sessions-per-identity": { type: "string" },
         "drain-grace": { type: "string" },
         "relay-port": { type: "string" },
         "relay-ip": { type: "string" },
@@ -103,14 +109,27 @@ export function loadConfig(
     listenIps: listenIps?.length ? listenIps : undefined,
     announcedIp,
     portRange: range === undefined ? undefined : parsePortRange(range),
-    maxSessions: positiveInt(
-      pick("max-sessions", "WEIR_MAX_SESSIONS") ?? `${DEFAULT_MAX_SESSIONS}`,
-      "max sessions",
-    ),
+    ...sessionLimits((flag, name) => pick(flag, name)),
     drainGraceMs:
       1000 * positiveInt(pick("drain-grace", "WEIR_DRAIN_GRACE_S") ?? "30", "drain grace", true),
     ...(relayPort === undefined ? {} : { relayPort }),
     ...(relayIp === undefined ? {} : { relayIp }),
+  };
+}
+
+/** `--max-sessions` and `--max-sessions-per-identity` (or their variables), else the defaults. */
+export function sessionLimits(
+  pick: (flag: string, env: string) => string | undefined,
+): Pick<MediaNodeConfig, "maxSessions" | "maxSessionsPerIdentity"> {
+  const limit = (flag: string, env: string, fallback: number) =>
+    positiveInt(pick(flag, env) ?? `${fallback}`, flag.replaceAll("-", " "));
+  return {
+    maxSessions: limit("max-sessions", "WEIR_MAX_SESSIONS", DEFAULT_MAX_SESSIONS),
+    maxSessionsPerIdentity: limit(
+      "max-sessions-per-identity",
+      "WEIR_MAX_SESSIONS_PER_IDENTITY",
+      DEFAULT_MAX_SESSIONS_PER_IDENTITY,
+    ),
   };
 }
 

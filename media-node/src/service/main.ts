@@ -42,6 +42,7 @@ async function main(): Promise<void> {
     registry: nats.registry,
     address: config.announcedIp ?? config.listenIps?.[0] ?? hostname(),
     maxSessions: config.maxSessions,
+    maxSessionsPerIdentity: config.maxSessionsPerIdentity,
     transport: transportOptions(config),
     drainGraceMs: config.drainGraceMs,
     relay,
@@ -59,6 +60,7 @@ async function main(): Promise<void> {
     announcedIp: config.announcedIp,
     portRange: config.portRange,
     maxSessions: config.maxSessions,
+    maxSessionsPerIdentity: config.maxSessionsPerIdentity,
     relay: relay.address,
   });
   let stopping = false;
