@@ -7,7 +7,7 @@ import {
   type RTCRtpCodecParameters,
   type RTCRtpHeaderExtensionParameters,
 } from "werift";
-import { IcePortsExhaustedError, InvalidSdpError, InvalidStateError } from "./errors.ts";
+import { InvalidSdpError, InvalidStateError } from "./errors.ts";
 import { createSrtpPair, rtpHeaderLength, type SrtpContext } from "./rtp/srtp/index.ts";
 import { retireTransientOutput } from "./rtp/srtp/slab.ts";
 import { checkOfferBundle, isHostnameCandidate, withoutHostnameCandidates } from "./sdpRules.ts";
@@ -22,6 +22,10 @@ import type {
 import { TypedEmitter } from "./TypedEmitter.ts";
 import { FAILED, QUEUED, UdpSender } from "./UdpSender.ts";
 import { sessionLevelIceLite } from "./weriftIceLite.ts";
+import { guardWeriftSockets, noCandidateError, watchSocket } from "./weriftSockets.ts";
+
+// before any werift socket exists: a socket error must end one session, never the process
+guardWeriftSockets();
 
 /** Largest SDP we accept from a client; real ones are a few KiB. */
 export const MAX_SDP_BYTES = 64 * 1024;
@@ -199,8 +203,9 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
     const local = this.pc.localDescription;
     if (!local) throw new InvalidSdpError("werift produced no local description");
     const sdp = sessionLevelIceLite(this.#rewriteCandidates(local.sdp));
-    if (!/^a=candidate:/m.test(sdp) && this.#options.portRange) {
-      throw new IcePortsExhaustedError(this.#options.portRange);
+    if (!/^a=candidate:/m.test(sdp)) {
+      const error = noCandidateError(this.#options.portRange);
+      if (error) throw error;
     }
     return { type, sdp };
   }
@@ -447,6 +452,7 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
   #divertMedia(transport: UdpTransportInternals): void {
     if (this.#diverted.has(transport) || typeof transport.onData !== "function") return;
     this.#diverted.add(transport);
+    watchSocket(transport, () => this.#setState("failed"));
     const werift = transport.onData;
     transport.onData = (data, addr) => {
       const b0 = data[0];

@@ -6,6 +6,7 @@ export type WeirErrorCode =
   | "not_found"
   | "closed"
   | "ice_ports_exhausted"
+  | "ice_socket_failed"
   | "unsupported_codec"
   | "negotiation_failed";
 
@@ -50,6 +51,21 @@ export class IcePortsExhaustedError extends WeirError {
   constructor(range: readonly [number, number]) {
     super("ice_ports_exhausted", `no free UDP port in the ICE port range ${range[0]}-${range[1]}`);
     this.name = "IcePortsExhaustedError";
+  }
+}
+
+const EMFILE_ERRNO = 24;
+
+export class IceSocketError extends WeirError {
+  constructor(cause: Error) {
+    const { code, errno } = cause as NodeJS.ErrnoException;
+    // EMFILE from a socket; errno 24 (EMFILE) from os.networkInterfaces(), which werift reads first
+    const emfile = code === "EMFILE" || errno === EMFILE_ERRNO;
+    const why = emfile ? " (EMFILE: the process is out of file descriptors)" : "";
+    super("ice_socket_failed", `could not open a UDP socket for ICE: ${cause.message}${why}`, {
+      cause,
+    });
+    this.name = "IceSocketError";
   }
 }
 

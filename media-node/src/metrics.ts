@@ -1,5 +1,6 @@
 import type { RouterStats } from "./RouterTypes.ts";
 import type { RelayServerStats } from "./relay/RelayServerTypes.ts";
+import { socketStats } from "./weriftSockets.ts";
 
 /** One Prometheus sample: name, labels, value. */
 type Sample = [string, Record<string, string>, number];
@@ -22,6 +23,10 @@ const HELP: Record<string, [type: "gauge" | "counter", help: string]> = {
     "counter",
     "Remote ICE candidates ignored (mDNS .local names: never resolved).",
   ],
+  weir_socket_failures_total: [
+    "counter",
+    "ICE UDP sockets that failed: to open (EMFILE, EADDRINUSE: the session got an error) or once bound (its transport failed).",
+  ],
   weir_relays: ["gauge", "Open relays to (origin) and from (downstream) other media nodes."],
   weir_relay_packets_received_total: ["counter", "Datagrams received at the relay port."],
   weir_relay_packets_sent_total: ["counter", "Datagrams sent from the relay port."],
@@ -38,6 +43,10 @@ export function renderMetrics(
 ): string {
   const samples: Sample[] = [["weir_routers", {}, routers.length]];
   for (const r of routers) samples.push(...routerSamples(r));
+  samples.push(
+    ["weir_socket_failures_total", { phase: "open" }, socketStats.openFailures],
+    ["weir_socket_failures_total", { phase: "bound" }, socketStats.socketErrors],
+  );
   if (relay) samples.push(...relaySamples(relay));
   const byName = new Map<string, Sample[]>();
   for (const s of samples) byName.set(s[0], [...(byName.get(s[0]) ?? []), s]);

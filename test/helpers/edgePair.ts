@@ -1,5 +1,5 @@
-// A werift WHIP publisher (synthetic audio + video) and a werift WHEP viewer in one room, both
-// through an edge's HTTP routes: the "existing sessions" that abuse tests watch keep their media.
+// A werift WHIP publisher (synthetic audio + video) and a werift WHEP viewer in one room, through
+// an edge's HTTP routes or node commands: the "existing sessions" abuse tests watch keep media.
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { signToken } from "../../edge/src/auth/jwt.ts";
 import type { Grant } from "../../shared/token.ts";
@@ -25,21 +25,17 @@ export function postOffer(
   });
 }
 
-export interface EdgePair {
-  /** The publisher's session resource, `/v1/sessions/...`. */
-  publisherLocation: string;
-  publisherToken: string;
+/** Sends a WHIP or WHEP offer as `identity`; returns the answer SDP. */
+export type SendOffer = (kind: "whip" | "whep", identity: string, sdp: string) => Promise<string>;
+
+export interface MediaPair {
   /** Video packets the viewer has received so far. */
   videoReceived(): number;
   close(): Promise<void>;
 }
 
-/** Publishes synthetic media in `room` and views it, both through the edge; waits for packets. */
-export async function startEdgePair(
-  edgeUrl: string,
-  secret: string,
-  room: string,
-): Promise<EdgePair> {
+/** A werift publisher and viewer negotiated through `send`; waits until the viewer gets video. */
+export async function startPair(send: SendOffer): Promise<MediaPair> {
   const pub = await weriftPublisher(["audio", "video"]);
   const source = new MediaSource(pub.tracks[1], pub.tracks[0]);
   const viewer = await weriftViewer(["audio", "video"]);
@@ -48,31 +44,54 @@ export async function startEdgePair(
     await Promise.all([pub.pc.close(), viewer.pc.close()]);
   };
   try {
-    const publisherToken = await edgeToken(secret, room, "pair-publisher", ["publish"]);
     // as a trickling client offers (no end-of-candidates): the node then takes PATCHed candidates
     const offer = pub.offer.sdp.replace(/a=end-of-candidates\r\n/g, "");
-    const published = await postOffer(edgeUrl, room, "whip", publisherToken, offer);
-    if (published.status !== 201) throw new Error(`WHIP: ${published.status}`);
-    await pub.pc.setRemoteDescription({ type: "answer", sdp: await published.text() });
+    await pub.pc.setRemoteDescription({
+      type: "answer",
+      sdp: await send("whip", "pair-publisher", offer),
+    });
     pub.pc.getTransceivers()[1].sender.onRtcp.subscribe((rtcp) => {
       if (rtcp.type === 206) source.keyframe();
     });
     source.start();
-    const viewerToken = await edgeToken(secret, room, "pair-viewer", ["subscribe"]);
-    const viewed = await postOffer(edgeUrl, room, "whep", viewerToken, viewer.offer.sdp);
-    if (viewed.status !== 201) throw new Error(`WHEP: ${viewed.status}`);
-    await viewer.pc.setRemoteDescription({ type: "answer", sdp: await viewed.text() });
+    await viewer.pc.setRemoteDescription({
+      type: "answer",
+      sdp: await send("whep", "pair-viewer", viewer.offer.sdp),
+    });
     await until(() => viewer.counts.video > 30, 15_000, "the viewer receives video");
-    return {
-      publisherLocation: published.headers.get("location") ?? "",
-      publisherToken,
-      videoReceived: () => viewer.counts.video,
-      close,
-    };
+    return { videoReceived: () => viewer.counts.video, close };
   } catch (err) {
     await close();
     throw err;
   }
+}
+
+export interface EdgePair extends MediaPair {
+  /** The publisher's session resource, `/v1/sessions/...`. */
+  publisherLocation: string;
+  publisherToken: string;
+}
+
+/** startPair through an edge's WHIP and WHEP routes, in `room`. */
+export async function startEdgePair(
+  edgeUrl: string,
+  secret: string,
+  room: string,
+): Promise<EdgePair> {
+  let publisherLocation = "";
+  let publisherToken = "";
+  const pair = await startPair(async (kind, identity, sdp) => {
+    const grant = kind === "whip" ? "publish" : "subscribe";
+    const token = await edgeToken(secret, room, identity, [grant]);
+    const res = await postOffer(edgeUrl, room, kind, token, sdp);
+    if (res.status !== 201) throw new Error(`${kind}: ${res.status} ${await res.text()}`);
+    if (kind === "whip") {
+      publisherLocation = res.headers.get("location") ?? "";
+      publisherToken = token;
+    }
+    return res.text();
+  });
+  return { ...pair, publisherLocation, publisherToken };
 }
 
 /**

@@ -137,16 +137,17 @@ export interface MediaNodeProc extends Proc {
   id: string;
 }
 
-/** `args` adds flags, e.g. `["--max-sessions", "2"]`. */
+/** `args` adds flags, e.g. `["--max-sessions", "2"]`; `env` adds variables. */
 export async function startMediaNode(
   natsUrl: string,
   id: string,
   args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
 ): Promise<MediaNodeProc> {
   const { proc } = await spawnTsx(
     "media-node/src/service/main.ts",
     ["--nats-url", natsUrl, "--listen-ip", "127.0.0.1", "--node-id", id, ...args],
-    { ...process.env },
+    { ...process.env, ...env },
     /"msg":"media node started"/,
     30_000,
   );

@@ -29,6 +29,7 @@ test("router stats render as Prometheus text with one HELP/TYPE per metric", () 
   assert.match(text, /^weir_rtp_packets_sent_total\{room="la_b"\} 60$/m);
   assert.match(text, /^weir_dropped_datagrams_total\{room="la_b",reason="malformed"\} 10$/m);
   assert.equal(text.match(/^# TYPE weir_dropped_datagrams_total counter$/gm)?.length, 1);
+  assert.match(text, /^weir_socket_failures_total\{phase="open"\} 0$/m);
   assert.match(text, /^weir_ice_candidates_ignored_total\{room="la_b"\} 14$/m);
   assert.ok(text.endsWith("\n"));
 });

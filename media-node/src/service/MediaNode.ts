@@ -3,6 +3,7 @@ import type { ParticipantInfo, RoomEvent, RoomInfo } from "../../../shared/room.
 import { NodeCommand, type NodeOp, type NodeResult } from "../../../shared/rpc.ts";
 import type { ClientMessage, ServerMessage } from "../../../shared/ws.ts";
 import type { CodecCapability } from "../codecs.ts";
+import { IceSocketError } from "../errors.ts";
 import { Router } from "../Router.ts";
 import type { TransportOptions } from "../TransportTypes.ts";
 import { toApiError } from "./apiError.ts";
@@ -106,6 +107,10 @@ export class MediaNode {
     } catch (err) {
       const { error, expected } = toApiError(err);
       if (!expected) this.#log.error("command failed", { op: cmd.op, ...errorFields(err) });
+      // the node is out of descriptors or ports: the operator must hear of it
+      else if (err instanceof IceSocketError) {
+        this.#log.warn("no ICE socket for a new session", { op: cmd.op, ...errorFields(err) });
+      }
       return { ok: false, error };
     }
   }

@@ -10,6 +10,7 @@ export const SDK_ERROR_CODES: Record<WeirErrorCode, ErrorCode> = {
   not_found: "not_found",
   closed: "session_not_found",
   ice_ports_exhausted: "no_node_available",
+  ice_socket_failed: "no_node_available",
   unsupported_codec: "invalid_sdp",
   negotiation_failed: "conflict",
 };
