@@ -53,6 +53,14 @@ interface OfferedChannel {
 
 /** Longest DataChannel label accepted, in UTF-8 bytes. */
 const MAX_LABEL_BYTES = 1024;
+/** DCEP carries 32 bits of reliability; the WebRTC API (and Weir's wire schema) 16. */
+const MAX_RELIABILITY = 0xffff;
+/**
+ * A track id taken from an offer's a=msid: RFC 8830 msid-appdata, 1-64 token characters. Any
+ * other (empty, longer, spaces, control characters) is replaced, so no client-chosen id can
+ * break whoever lists the room's publishers.
+ */
+const TRACK_ID = /^[!#-'*+\-.0-9A-Z^-~]{1,64}$/;
 
 interface NegotiatedTrack extends OfferedTrack {
   codec: CodecCapability;
@@ -297,7 +305,13 @@ export class PublishTransport
 
   #onDataChannel(channel: PeerDataChannel): void {
     const label = channel.label;
-    if (this.#closed || this.#channels.has(label) || Buffer.byteLength(label) > MAX_LABEL_BYTES) {
+    if (
+      this.#closed ||
+      this.#channels.has(label) ||
+      Buffer.byteLength(label) > MAX_LABEL_BYTES ||
+      (channel.maxRetransmits ?? 0) > MAX_RELIABILITY ||
+      (channel.maxPacketLifeTime ?? 0) > MAX_RELIABILITY
+    ) {
       this.#dataStats.channelsRejected++;
       channel.close();
       return;
@@ -354,7 +368,7 @@ export class PublishTransport
     const transceivers = this.#peer.pc.getTransceivers();
     const ours = publishHeaderExtensions();
     const supported = new Set([...ours.audio, ...ours.video].map((e) => e.uri));
-    for (const media of parsed.media) {
+    for (const [index, media] of parsed.media.entries()) {
       if (media.kind !== "audio" && media.kind !== "video") continue;
       const mid = media.rtp.muxId;
       const transceiver = transceivers.find((t) => t.mid === mid);
@@ -398,8 +412,7 @@ export class PublishTransport
       transceiver.headerExtensions = transceiver.headerExtensions.filter((e) =>
         publishExtensionAllowed(e.uri, name),
       );
-      // Offers without a=msid (some WHIP clients) get an id scoped to this transport.
-      const trackId = media.msid?.split(" ")[1] ?? `${this.id}-${mid}`;
+      const trackId = this.#trackId(media.msid, index, tracks);
       const live =
         media.port !== 0 && (media.direction === "sendonly" || media.direction === "sendrecv");
       if (!live) continue;
@@ -418,6 +431,22 @@ export class PublishTransport
       });
     }
     return tracks;
+  }
+
+  /**
+   * The offer's msid track id when it is a valid one not yet taken in this offer; else (no
+   * a=msid, as some WHIP clients send, or an unusable one) an id scoped to this transport, by
+   * m-line position (stable across renegotiations; the mid is client-chosen text too).
+   */
+  #trackId(msid: string | undefined, index: number, taken: readonly NegotiatedTrack[]): string {
+    const offered = msid?.split(" ")[1];
+    if (
+      offered !== undefined &&
+      TRACK_ID.test(offered) &&
+      !taken.some((t) => t.trackId === offered)
+    )
+      return offered;
+    return `${this.id}-${index}`;
   }
 
   /** Announces new tracks and ends the ones the client stopped sending. */

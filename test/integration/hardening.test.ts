@@ -1,0 +1,127 @@
+// Issue 12 on the real path (the edge app in Node, a media node, the in-process bus, werift
+// clients): client-controlled values that would break schema-checked replies are checked where
+// they come in.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { signToken } from "../../edge/src/auth/jwt.ts";
+import type { Grant } from "../../shared/token.ts";
+import { dataPeer } from "../helpers/dataPeer.ts";
+import { type EmbeddedSystem, startEmbedded } from "../helpers/nodeEdge.ts";
+import { noStun, waitGathered, weriftPublisher } from "../helpers/weriftPeer.ts";
+import { WsClient } from "../helpers/wsClient.ts";
+
+const SECRET = "weir-hardening-test-secret-0123456789abcdef";
+
+let system: EmbeddedSystem;
+const closers: (() => unknown)[] = [];
+
+before(async () => {
+  system = await startEmbedded(SECRET);
+});
+
+after(async () => {
+  for (const close of closers.reverse()) await close();
+  await system?.close();
+});
+
+function token(room: string, identity: string, grants: Grant[]): Promise<string> {
+  const exp = Math.floor(Date.now() / 1000) + 600;
+  return signToken({ sub: identity, room, grants, exp }, SECRET);
+}
+
+async function join(room: string, identity: string, grants: Grant[] = ["subscribe"]) {
+  const c = await WsClient.open(system.edge.url, room, await token(room, identity, grants));
+  closers.push(() => c.close());
+  return c;
+}
+
+async function roomInfo(room: string) {
+  const res = await fetch(`${system.edge.url}/v1/rooms/${room}`, {
+    headers: { authorization: `Bearer ${await token(room, "viewer", ["subscribe"])}` },
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** A WHIP POST of a werift offer (audio + video) whose first m-line carries `a=msid:<msid>`. */
+async function whip(room: string, identity: string, msid?: string) {
+  const pub = await weriftPublisher(["audio", "video"]);
+  closers.push(() => pub.pc.close());
+  const sdp =
+    msid === undefined
+      ? pub.offer.sdp
+      : pub.offer.sdp.replace(/^a=mid:\S+$/m, (line) => `${line}\r\na=msid:${msid}`);
+  const res = await fetch(`${system.edge.url}/v1/rooms/${room}/whip`, {
+    method: "POST",
+    body: sdp,
+    headers: {
+      authorization: `Bearer ${await token(room, identity, ["publish"])}`,
+      "content-type": "application/sdp",
+    },
+  });
+  return { res, location: res.headers.get("location") ?? "", answer: await res.text() };
+}
+
+type Participants = { identity: string; tracks: { publisherId: string }[] }[];
+
+test("a WHIP offer with a 300-character or empty track id gets a generated one: the room stays joinable", async () => {
+  const room = "msid-poison";
+  for (const msid of [`stream ${"x".repeat(300)}`, "stream "]) {
+    const { res } = await whip(room, `pub-${msid.length}`, msid);
+    assert.equal(res.status, 201);
+  }
+  const info = await roomInfo(room);
+  assert.equal(info.status, 200, JSON.stringify(info.body));
+  const ids = (info.body.participants as Participants).flatMap((p) =>
+    p.tracks.map((t) => t.publisherId),
+  );
+  assert.equal(ids.length, 4);
+  for (const id of ids) assert.match(id, /^[\x21-\x7e]{1,64}$/);
+  const viewer = await join(room, "viewer");
+  assert.equal((viewer.welcome.participants as Participants).length, 3);
+  assert.equal(system.service.node.localParticipants(room).length, 3);
+});
+
+interface WeriftSctp {
+  dataChannelQueue: [unknown, number, Buffer][];
+  dataChannels: Record<number, unknown>;
+  sctp: { receive(streamId: number, ppId: number, data: Buffer): void };
+}
+
+/**
+ * The node resets a refused channel, then werift still sends its DCEP ACK, which the werift
+ * client throws on (unhandled) once the reset removed its channel; a browser ignores it.
+ */
+function ignoreLateAcks(t: WeriftSctp): void {
+  const receive = t.sctp.receive.bind(t.sctp);
+  t.sctp.receive = (streamId, ppId, data) => {
+    const lateAck = ppId === 50 && data[0] === 2 && t.dataChannels[streamId] === undefined;
+    if (!lateAck) receive(streamId, ppId, data);
+  };
+}
+
+test("a DataChannel with maxRetransmits over 65535 is refused: the room stays joinable", async () => {
+  const room = "dcep-poison";
+  const alice = await join(room, "alice", ["data"]);
+  const pc = dataPeer();
+  closers.push(() => pc.close());
+  noStun(pc);
+  // werift refuses 70000 as an option (a browser would too), but the DCEP OPEN carries 32 bits:
+  // rewrite the reliability parameter of the OPEN werift queued for the association.
+  pc.createDataChannel("bad", { maxRetransmits: 1 });
+  const sctp = (pc as unknown as { sctpTransport: WeriftSctp }).sctpTransport;
+  sctp.dataChannelQueue[0][2].writeUInt32BE(70_000, 4);
+  ignoreLateAcks(sctp);
+  await pc.setLocalDescription(await pc.createOffer());
+  await waitGathered(pc);
+  const offer = pc.localDescription?.sdp ?? "";
+  const published = await alice.call({ type: "publish", offer, trackIds: [] });
+  await pc.setRemoteDescription({ type: "answer", sdp: published.answer as string });
+  assert.equal(await alice.errorCode({ type: "publishData", label: "bad" }), "not_found");
+  const info = await roomInfo(room);
+  assert.equal(info.status, 200, JSON.stringify(info.body));
+  assert.deepEqual(
+    (info.body.participants as { data?: unknown[] }[]).map((p) => p.data ?? []),
+    [[]],
+  );
+  await join(room, "bob");
+});
