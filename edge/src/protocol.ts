@@ -80,7 +80,13 @@ export async function openWsSession(opts: WsSessionOptions): Promise<WsHandler> 
     identity: claims.sub,
     grants: claims.grants,
   });
-  return new WsSession(ctx, nodeId, opened.sessionId, claims, opened.welcome);
+  try {
+    return new WsSession(ctx, nodeId, opened.sessionId, claims, opened.welcome);
+  } catch (err) {
+    // No socket will ever close this session: end it on the node now.
+    void callNode(ctx.bus, nodeId, { op: "ws.close", sessionId: opened.sessionId }).catch(() => {});
+    throw err;
+  }
 }
 
 class WsSession implements WsHandler {

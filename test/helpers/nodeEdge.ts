@@ -9,12 +9,15 @@ export interface EmbeddedSystem {
   close(): Promise<void>;
 }
 
-/** `limits` sets the node's session limits (maxSessions, maxSessionsPerIdentity). */
+/**
+ * `limits` sets the node's session limits (maxSessions, maxSessionsPerIdentity); `bus` replaces
+ * the in-process bus (a test that injects bus faults passes its own).
+ */
 export async function startEmbedded(
   secret: string,
   limits: Pick<NodeServiceOptions, "maxSessions" | "maxSessionsPerIdentity"> = {},
+  bus: MemoryBus = new MemoryBus(),
 ): Promise<EmbeddedSystem> {
-  const bus = new MemoryBus();
   const registry = new MemoryRegistry();
   const service = new NodeService({
     nodeId: "embedded",

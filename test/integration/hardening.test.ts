@@ -1,22 +1,47 @@
 // Issue 12 on the real path (the edge app in Node, a media node, the in-process bus, werift
 // clients): client-controlled values that would break schema-checked replies are checked where
-// they come in.
+// they come in, and a session whose reply never reached the edge is closed on the node.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { signToken } from "../../edge/src/auth/jwt.ts";
+import { MemoryBus } from "../../edge/src/bus/memoryBus.ts";
+import { BusError } from "../../shared/bus.ts";
 import type { Grant } from "../../shared/token.ts";
 import { dataPeer } from "../helpers/dataPeer.ts";
 import { type EmbeddedSystem, startEmbedded } from "../helpers/nodeEdge.ts";
-import { noStun, waitGathered, weriftPublisher } from "../helpers/weriftPeer.ts";
+import { noStun, until, waitGathered, weriftPublisher } from "../helpers/weriftPeer.ts";
 import { WsClient } from "../helpers/wsClient.ts";
 
 const SECRET = "weir-hardening-test-secret-0123456789abcdef";
 
+/** The in-process bus, but the node's reply to a matching command is lost once (a bus fault). */
+class LossyReplyBus extends MemoryBus {
+  loseReplyTo: ((command: string) => boolean) | null = null;
+
+  override subscribe(
+    subject: string,
+    handler: (data: string, respond?: (r: string) => void) => void,
+  ) {
+    return super.subscribe(subject, (data, respond) => {
+      const lose = respond !== undefined && this.loseReplyTo?.(data) === true;
+      if (!lose || respond === undefined) return handler(data, respond);
+      this.loseReplyTo = null;
+      let first = true;
+      handler(data, (reply) => {
+        if (!first) return respond(reply);
+        first = false;
+        throw new BusError("closed", "reply lost (injected)");
+      });
+    });
+  }
+}
+
+const bus = new LossyReplyBus();
 let system: EmbeddedSystem;
 const closers: (() => unknown)[] = [];
 
 before(async () => {
-  system = await startEmbedded(SECRET);
+  system = await startEmbedded(SECRET, {}, bus);
 });
 
 after(async () => {
@@ -124,4 +149,18 @@ test("a DataChannel with maxRetransmits over 65535 is refused: the room stays jo
     [[]],
   );
   await join(room, "bob");
+});
+
+test("a join whose ws.open reply is lost leaves no session or participant on the node", async () => {
+  const room = "lost-reply";
+  const before = system.service.node.sessionCount;
+  bus.loseReplyTo = (command) => command.includes('"op":"ws.open"');
+  await assert.rejects(join(room, "ghost"));
+  await until(() => system.service.node.sessionCount === before, 5_000, "the session closed");
+  assert.deepEqual(system.service.node.localParticipants(room), []);
+  await join(room, "bob");
+  assert.deepEqual(
+    system.service.node.localParticipants(room).map((p) => p.identity),
+    ["bob"],
+  );
 });

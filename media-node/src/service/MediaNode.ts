@@ -1,6 +1,6 @@
 import { WeirApiError } from "../../../shared/errors.ts";
 import type { ParticipantInfo, RoomEvent, RoomInfo } from "../../../shared/room.ts";
-import { NodeCommand, type NodeOp, type NodeResult } from "../../../shared/rpc.ts";
+import { NodeCommand, type NodeOp, NodeResult } from "../../../shared/rpc.ts";
 import type { ClientMessage, ServerMessage } from "../../../shared/ws.ts";
 import type { CodecCapability } from "../codecs.ts";
 import { IceSocketError } from "../errors.ts";
@@ -103,7 +103,7 @@ export class MediaNode {
     }
     const cmd = parsed.data;
     try {
-      return { ok: true, result: await this.#dispatch(cmd) };
+      return await this.#checked(cmd.op, await this.#dispatch(cmd));
     } catch (err) {
       const { error, expected } = toApiError(err);
       if (!expected) this.#log.error("command failed", { op: cmd.op, ...errorFields(err) });
@@ -113,6 +113,29 @@ export class MediaNode {
       }
       return { ok: false, error };
     }
+  }
+
+  /**
+   * A reply the edge would refuse is never sent: the node checks it against the same schema, and
+   * a session the command opened is closed rather than left behind as a ghost participant.
+   */
+  async #checked(op: NodeOp, result: NodeResult<NodeOp>): Promise<HandleResult> {
+    const check = NodeResult[op].safeParse(result);
+    if (check.success) return { ok: true, result };
+    const issue = check.error.issues[0];
+    this.#log.error("invalid reply", { op, path: issue?.path.join("."), issue: issue?.message });
+    await this.discard(result);
+    return {
+      ok: false,
+      error: new WeirApiError("internal", `the node built an invalid ${op} reply`),
+    };
+  }
+
+  /** A reply that never reached its caller, or was unusable: ends the session it opened, if any. */
+  async discard(result: NodeResult<NodeOp>): Promise<void> {
+    const id = (result as { sessionId?: unknown }).sessionId;
+    const session = typeof id === "string" ? this.#sessions.get(id) : undefined;
+    if (session) await this.#end(session);
   }
 
   /** Like handle(), but returns the result or throws the WeirApiError. */

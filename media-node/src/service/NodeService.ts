@@ -7,7 +7,7 @@ import {
 } from "../../../shared/bus.ts";
 import { WeirApiError } from "../../../shared/errors.ts";
 import { safeJson } from "../../../shared/nodeClient.ts";
-import { isRelayOp, type NodeReply } from "../../../shared/rpc.ts";
+import { isRelayOp, type NodeOp, type NodeReply, type NodeResult } from "../../../shared/rpc.ts";
 import { subjects } from "../../../shared/subjects.ts";
 import type { RelayServer } from "../relay/RelayServer.ts";
 import { CrossNode } from "./CrossNode.ts";
@@ -185,6 +185,8 @@ export class NodeService {
       respond(JSON.stringify(reply));
     } catch (err) {
       this.#log.error("reply failed", errorFields(err));
+      // The caller never learns the session id: end it, or it stays a ghost participant.
+      if (reply.ok) await this.node.discard(reply.result as NodeResult<NodeOp>);
       const error = new WeirApiError("internal", "reply could not be sent").toJSON();
       try {
         respond(JSON.stringify({ ok: false, error }));
