@@ -9,6 +9,20 @@ import { ClientMessage, ServerMessage } from "./ws.ts";
 const LocalId = z.string().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/));
 const Identity = z.string().check(z.minLength(1), z.maxLength(128));
 
+/**
+ * Who asks to PATCH or DELETE a WHIP/WHEP session, from their token. The node allows the
+ * session's own identity, or `admin`; a token for another room sees no session (404).
+ */
+const SessionCaller = z.object({
+  sessionId: LocalId,
+  identity: Identity,
+  /** The token carries the `admin` grant. */
+  admin: z.optional(z.boolean()),
+  /** The caller's token room (absent: a `*` token, any room). */
+  room: z.optional(Name),
+});
+export type SessionCaller = z.infer<typeof SessionCaller>;
+
 /** Commands on `weir.node.<nodeId>.rpc`. Every one is validated by the node before use. */
 export const NodeCommand = z.discriminatedUnion("op", [
   z.object({ op: z.literal("whip.create"), room: Name, identity: Identity, sdp: Sdp }),
@@ -21,14 +35,12 @@ export const NodeCommand = z.discriminatedUnion("op", [
   }),
   z.object({
     op: z.literal("session.patch"),
-    sessionId: LocalId,
+    ...SessionCaller.shape,
     sdpfrag: z.string().check(z.maxLength(LIMITS.sdpFragBytes)),
     /** The request's If-Match value, if any ("*" or an entity-tag); a mismatch is 412. */
     ifMatch: z.optional(z.string().check(z.maxLength(256))),
-    /** The caller's token room; the node refuses a session of another room (absent: any room). */
-    room: z.optional(Name),
   }),
-  z.object({ op: z.literal("session.delete"), sessionId: LocalId, room: z.optional(Name) }),
+  z.object({ op: z.literal("session.delete"), ...SessionCaller.shape }),
   z.object({ op: z.literal("room.get"), room: Name }),
   z.object({
     op: z.literal("ws.open"),

@@ -1,6 +1,7 @@
 // Issue 12 on the real path (the edge app in Node, a media node, the in-process bus, werift
 // clients): client-controlled values that would break schema-checked replies are checked where
-// they come in, and a session whose reply never reached the edge is closed on the node.
+// they come in, a session whose reply never reached the edge is closed on the node, and a
+// WHIP/WHEP session answers PATCH and DELETE to its own identity (or an admin) only.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { signToken } from "../../edge/src/auth/jwt.ts";
@@ -162,5 +163,51 @@ test("a join whose ws.open reply is lost leaves no session or participant on the
   assert.deepEqual(
     system.service.node.localParticipants(room).map((p) => p.identity),
     ["bob"],
+  );
+});
+
+async function sessionRequest(
+  location: string,
+  method: "PATCH" | "DELETE",
+  room: string,
+  identity: string,
+  grants: Grant[],
+) {
+  const headers: Record<string, string> = {
+    authorization: `Bearer ${await token(room, identity, grants)}`,
+  };
+  if (method === "PATCH") headers["content-type"] = "application/trickle-ice-sdpfrag";
+  const body = method === "PATCH" ? "a=end-of-candidates\r\n" : undefined;
+  const res = await fetch(`${system.edge.url}${location}`, { method, headers, body });
+  const text = await res.text();
+  const json = text ? (JSON.parse(text) as { error?: { code?: string } }) : null;
+  return { status: res.status, code: json?.error?.code };
+}
+
+test("only the session's own identity or an admin may PATCH or DELETE a WHIP session", async () => {
+  const room = "owned";
+  const a = await whip(room, "alice");
+  const b = await whip(room, "bob");
+  assert.equal(a.res.status, 201);
+  assert.equal(b.res.status, 201);
+  for (const method of ["PATCH", "DELETE"] as const) {
+    for (const grants of [["subscribe"], ["publish", "subscribe", "data"]] as Grant[][]) {
+      const r = await sessionRequest(a.location, method, room, "mallory", grants);
+      assert.equal(r.status, 403, `${method} by mallory ${grants}`);
+      assert.equal(r.code, "forbidden");
+    }
+  }
+  assert.equal(system.service.node.localParticipants(room).length, 2, "alice's session lives");
+  assert.equal((await sessionRequest(a.location, "PATCH", room, "alice", ["publish"])).status, 204);
+  assert.equal(
+    (await sessionRequest(a.location, "DELETE", room, "alice", ["publish"])).status,
+    200,
+  );
+  assert.equal((await sessionRequest(b.location, "PATCH", room, "ops", ["admin"])).status, 204);
+  assert.equal((await sessionRequest(b.location, "DELETE", room, "ops", ["admin"])).status, 200);
+  await until(
+    () => system.service.node.localParticipants(room).length === 0,
+    5_000,
+    "both sessions ended",
   );
 });

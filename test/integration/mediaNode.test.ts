@@ -165,17 +165,19 @@ describe("WHIP and WHEP", () => {
       assert.equal(await codeOf(r), "not_found");
     }
     // A caller whose token is for another room cannot touch the session.
-    const foreign = { sessionId: created.sessionId, room: "someone-else" };
+    const foreign = { sessionId: created.sessionId, identity: "viewer", room: "someone-else" };
     assert.equal(await codeOf(call({ op: "session.delete", ...foreign })), "session_not_found");
     assert.equal(
       await codeOf(call({ op: "session.patch", sdpfrag: "", ...foreign })),
       "session_not_found",
     );
-    await call({ op: "session.delete", sessionId: created.sessionId });
-    assert.equal(
-      await codeOf(call({ op: "session.delete", sessionId: created.sessionId })),
-      "session_not_found",
-    );
+    // Another identity of the room cannot either; an admin (or the owner) can.
+    const mine = { sessionId: created.sessionId, identity: "viewer" };
+    const mallory = { ...mine, identity: "mallory", room: "whep-room" };
+    assert.equal(await codeOf(call({ op: "session.delete", ...mallory })), "forbidden");
+    assert.equal(await codeOf(call({ op: "session.patch", sdpfrag: "", ...mallory })), "forbidden");
+    await call({ op: "session.delete", ...mallory, admin: true });
+    assert.equal(await codeOf(call({ op: "session.delete", ...mine })), "session_not_found");
   });
 
   test("session.patch: trickle keeps the ETag; an ICE restart answers a fragment and a new ETag", async () => {
@@ -196,6 +198,7 @@ describe("WHIP and WHEP", () => {
     const trickle = await call({
       op: "session.patch",
       sessionId: created.sessionId,
+      identity: "viewer",
       sdpfrag: `a=ice-ufrag:${clientIce.ufrag}\r\na=ice-pwd:${clientIce.pwd}\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:${mid}\r\na=candidate:9 1 udp 2130706431 127.0.0.1 9 typ host\r\na=end-of-candidates\r\n`,
       ifMatch: created.etag,
     });
@@ -205,11 +208,17 @@ describe("WHIP and WHEP", () => {
     const stale = call({
       op: "session.patch",
       sessionId: created.sessionId,
+      identity: "viewer",
       sdpfrag: "a=end-of-candidates",
       ifMatch: '"stale"',
     });
     assert.equal(await codeOf(stale), "precondition_failed");
-    const garbage = call({ op: "session.patch", sessionId: created.sessionId, sdpfrag: "hello" });
+    const garbage = call({
+      op: "session.patch",
+      sessionId: created.sessionId,
+      identity: "viewer",
+      sdpfrag: "hello",
+    });
     assert.equal(await codeOf(garbage), "bad_request");
 
     // ICE restart: the client's new credentials in, the node's new ones out.
@@ -220,6 +229,7 @@ describe("WHIP and WHEP", () => {
     const restart = await call({
       op: "session.patch",
       sessionId: created.sessionId,
+      identity: "viewer",
       sdpfrag: `a=ice-ufrag:${next.ufrag}\r\na=ice-pwd:${next.pwd}\r\n`,
       ifMatch: "*",
     });
@@ -499,8 +509,8 @@ describe("bad input", () => {
     const bad = [
       call({ op: "whip.create", room: "steady", identity: "eve", sdp: "hello" }),
       call({ op: "whip.create", room: "steady", identity: "eve", sdp: "v=0\r\nm=video 9 x\r\n" }),
-      call({ op: "session.patch", sessionId: "nope", sdpfrag: "" }),
-      call({ op: "session.delete", sessionId: "nope" }),
+      call({ op: "session.patch", sessionId: "nope", identity: "eve", sdpfrag: "" }),
+      call({ op: "session.delete", sessionId: "nope", identity: "eve" }),
       call({ op: "ws.message", sessionId: "nope", message: { type: "ping", id: "1" } }),
       call({ op: "ws.close", sessionId: "nope" }),
     ];
@@ -635,7 +645,7 @@ describe("over NATS", () => {
     assert.equal(JSON.parse(garbage).error.code, "bad_request");
     const listed = (await edgeConn.registry.list()).find((n) => n.nodeId === "nats-node");
     assert.equal(listed?.sessions, 1);
-    await call({ op: "session.delete", sessionId }, edge, "nats-node");
+    await call({ op: "session.delete", sessionId, identity: "alice" }, edge, "nats-node");
     await node.drain(1000);
     assert.equal(
       (await edgeConn.registry.list()).find((n) => n.nodeId === "nats-node"),

@@ -3,6 +3,8 @@ import type { Hono } from "hono";
 import { WeirApiError } from "../../../shared/errors.ts";
 import { LIMITS } from "../../../shared/limits.ts";
 import { callNode } from "../../../shared/nodeClient.ts";
+import type { SessionCaller } from "../../../shared/rpc.ts";
+import { ANY_ROOM, type Grant, type TokenClaims } from "../../../shared/token.ts";
 import { requireAnyGrant, requireRoomName } from "../access.ts";
 import { makeSessionId, parseSessionId } from "../auth/sessionId.ts";
 import { quoteEtag, readTextLimited, requireContentType, requireSdp } from "../http.ts";
@@ -56,7 +58,7 @@ export function mediaRoutes(app: Hono, edge: EdgeContext): void {
 
   app.patch("/v1/sessions/:id", async (c) => {
     const claims = await edge.access.bearer(c.req.raw);
-    requireAnyGrant(claims, null, ["publish", "subscribe"]);
+    requireAnyGrant(claims, null, SESSION_GRANTS);
     const ref = await parseSessionId(c.req.param("id"), edge.deps.sessionSecret);
     requireContentType(c.req.raw, SDPFRAG);
     const sdpfrag = await readTextLimited(c.req.raw, LIMITS.sdpFragBytes, "SDP fragment");
@@ -64,10 +66,9 @@ export function mediaRoutes(app: Hono, edge: EdgeContext): void {
     const r = await edge.deps.withBus(({ bus }) =>
       callNode(bus, ref.nodeId, {
         op: "session.patch",
-        sessionId: ref.localId,
+        ...sessionCaller(claims, ref.localId),
         sdpfrag,
         ...(ifMatch !== undefined ? { ifMatch } : {}),
-        ...sessionRoom(claims),
       }),
     );
     const etag = quoteEtag(r.etag);
@@ -77,20 +78,25 @@ export function mediaRoutes(app: Hono, edge: EdgeContext): void {
 
   app.delete("/v1/sessions/:id", async (c) => {
     const claims = await edge.access.bearer(c.req.raw);
-    requireAnyGrant(claims, null, ["publish", "subscribe"]);
+    requireAnyGrant(claims, null, SESSION_GRANTS);
     const ref = await parseSessionId(c.req.param("id"), edge.deps.sessionSecret);
     await edge.deps.withBus(({ bus }) =>
-      callNode(bus, ref.nodeId, {
-        op: "session.delete",
-        sessionId: ref.localId,
-        ...sessionRoom(claims),
-      }),
+      callNode(bus, ref.nodeId, { op: "session.delete", ...sessionCaller(claims, ref.localId) }),
     );
     return c.json({ ok: true }, 200);
   });
 }
 
-/** A token bound to one room may only touch that room's sessions; `*` tokens any. */
-function sessionRoom(claims: { room: string }): { room?: string } {
-  return claims.room === "*" ? {} : { room: claims.room };
+/** Who may try PATCH or DELETE; the node then allows the session's own identity, or admin. */
+const SESSION_GRANTS: Grant[] = ["publish", "subscribe", "admin"];
+
+/**
+ * The caller as the node judges it (MediaNode owns the rule): identity, admin grant, and the
+ * token's room (a room-bound token only sees that room's sessions; `*` tokens any).
+ */
+function sessionCaller(claims: TokenClaims, sessionId: string): SessionCaller {
+  const caller: SessionCaller = { sessionId, identity: claims.sub };
+  if (claims.grants.includes("admin")) caller.admin = true;
+  if (claims.room !== ANY_ROOM) caller.room = claims.room;
+  return caller;
 }

@@ -1,6 +1,6 @@
 import { WeirApiError } from "../../../shared/errors.ts";
 import type { ParticipantInfo, RoomEvent, RoomInfo } from "../../../shared/room.ts";
-import { NodeCommand, type NodeOp, NodeResult } from "../../../shared/rpc.ts";
+import { NodeCommand, type NodeOp, NodeResult, type SessionCaller } from "../../../shared/rpc.ts";
 import type { ClientMessage, ServerMessage } from "../../../shared/ws.ts";
 import type { CodecCapability } from "../codecs.ts";
 import { IceSocketError } from "../errors.ts";
@@ -186,7 +186,7 @@ export class MediaNode {
       case "session.patch":
         return this.#patch(cmd);
       case "session.delete":
-        return this.#delete(cmd.sessionId, cmd.room);
+        return this.#delete(this.#owned(cmd));
       case "room.get":
         return Promise.resolve(this.#roomInfo(cmd.room));
       case "ws.open":
@@ -194,7 +194,7 @@ export class MediaNode {
       case "ws.message":
         return this.#wsMessage(cmd.sessionId, cmd.message);
       case "ws.close":
-        return this.#delete(cmd.sessionId);
+        return this.#delete(this.#session(cmd.sessionId));
     }
   }
 
@@ -226,15 +226,15 @@ export class MediaNode {
   }
 
   async #patch(cmd: Command<"session.patch">): Promise<NodeResult<"session.patch">> {
-    const session = this.#session(cmd.sessionId, cmd.room);
+    const session = this.#owned(cmd);
     if (!(session instanceof HttpSession)) {
       throw new WeirApiError("conflict", "PATCH applies to WHIP and WHEP sessions only");
     }
     return session.patch(cmd.sdpfrag, cmd.ifMatch);
   }
 
-  async #delete(sessionId: string, room?: string): Promise<Record<string, never>> {
-    await this.#end(this.#session(sessionId, room));
+  async #delete(session: Session): Promise<Record<string, never>> {
+    await this.#end(session);
     return {};
   }
 
@@ -313,6 +313,18 @@ export class MediaNode {
     const s = this.#sessions.get(id);
     if (!s || (room !== undefined && s.room.name !== room)) {
       throw new WeirApiError("session_not_found", `no session ${id} on this node`);
+    }
+    return s;
+  }
+
+  /**
+   * A session its caller may change (PATCH, DELETE): its own identity's, or any with `admin`.
+   * The one place this rule lives; the edge passes the token's identity and grant.
+   */
+  #owned(caller: SessionCaller): Session {
+    const s = this.#session(caller.sessionId, caller.room);
+    if (caller.admin !== true && s.identity !== caller.identity) {
+      throw new WeirApiError("forbidden", "the session belongs to another identity");
     }
     return s;
   }
