@@ -1,7 +1,13 @@
 import { randomBytes } from "node:crypto";
 import { networkInterfaces } from "node:os";
 import { DEV_SECRET } from "../../../edge/src/auth/devSecret.ts";
-import { type MediaNodeConfig, parsePortRange, sessionLimits } from "../service/config.ts";
+import { MIN_SECRET_BYTES } from "../../../edge/src/auth/jwt.ts";
+import {
+  ConfigError,
+  type MediaNodeConfig,
+  parsePortRange,
+  sessionLimits,
+} from "../service/config.ts";
 import type { TransportOptions } from "../TransportTypes.ts";
 
 export interface EmbeddedConfig {
@@ -18,17 +24,24 @@ export interface EmbeddedConfig {
   limits: Pick<MediaNodeConfig, "maxSessions" | "maxSessionsPerIdentity">;
 }
 
-/** Reads the embedded mode's settings from the environment. */
+/**
+ * Reads the embedded mode's settings from the environment. Throws ConfigError when development
+ * mode would be reachable from elsewhere (see `requireDevModeAllowed`).
+ */
 export function embeddedConfig(env: NodeJS.ProcessEnv): EmbeddedConfig {
   const secret = env.WEIR_SECRET ?? DEV_SECRET;
+  const host = env.WEIR_HOST ?? "127.0.0.1";
+  const natsUrl = env.NATS_URL || undefined;
+  const devSecret = env.WEIR_SECRET === undefined;
+  if (devSecret) requireDevModeAllowed(host, natsUrl, env.WEIR_DEV === "1");
   return {
     port: Number(env.PORT ?? 8080),
-    host: env.WEIR_HOST ?? "127.0.0.1",
-    natsUrl: env.NATS_URL || undefined,
+    host,
+    natsUrl,
     nodeId: env.WEIR_NODE_ID ?? `embedded-${randomBytes(4).toString("hex")}`,
     secret,
     sessionSecret: env.WEIR_SESSION_SECRET ?? secret,
-    devSecret: env.WEIR_SECRET === undefined,
+    devSecret,
     limits: sessionLimits((_flag, name) => env[name] || undefined),
     transport: {
       listenIps: env.WEIR_LISTEN_IPS ? env.WEIR_LISTEN_IPS.split(",") : defaultListenIps(),
@@ -38,6 +51,31 @@ export function embeddedConfig(env: NodeJS.ProcessEnv): EmbeddedConfig {
       portRange: env.WEIR_PORT_RANGE ? parsePortRange(env.WEIR_PORT_RANGE) : undefined,
     },
   };
+}
+
+/**
+ * Development mode (no WEIR_SECRET: the public secret, so anyone can mint any token, and POST
+ * /dev/token) stays on this machine: a loopback WEIR_HOST and the in-process bus. Anything else
+ * needs WEIR_SECRET, or WEIR_DEV=1 to say it is meant.
+ */
+function requireDevModeAllowed(host: string, natsUrl: string | undefined, optIn: boolean): void {
+  if (optIn) return;
+  const exposed =
+    natsUrl !== undefined
+      ? "NATS_URL is set"
+      : isLoopback(host)
+        ? null
+        : `WEIR_HOST=${host} is not a loopback address`;
+  if (exposed === null) return;
+  throw new ConfigError(
+    `WEIR_SECRET is not set and ${exposed}: development mode signs tokens with a public secret, so anyone could mint them. Set WEIR_SECRET (${MIN_SECRET_BYTES} bytes or more), or WEIR_DEV=1 to run development mode anyway.`,
+  );
+}
+
+/** 127.0.0.0/8, ::1 (also IPv4-mapped) and localhost. */
+function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  return h === "localhost" || h === "::1" || /^(?:::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
 /**

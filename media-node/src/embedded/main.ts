@@ -5,6 +5,7 @@
  */
 import { signToken } from "../../../edge/src/auth/jwt.ts";
 import { createNodeEdge } from "../../../edge/src/node.ts";
+import { ConfigError } from "../service/config.ts";
 import { createLogger, errorFields } from "../service/log.ts";
 import { NodeService } from "../service/NodeService.ts";
 import { openBus } from "./bus.ts";
@@ -68,6 +69,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`weir: failed to start: ${JSON.stringify(errorFields(err))}\n`);
-  process.exit(1);
+  const why = err instanceof ConfigError ? err.message : JSON.stringify(errorFields(err));
+  process.stderr.write(`weir: failed to start: ${why}\n`);
+  process.exit(err instanceof ConfigError ? 2 : 1);
 });

@@ -2,7 +2,8 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import type { Hono } from "hono";
 import { signToken } from "../../../edge/src/auth/jwt.ts";
-import { LIMITS, NAME_PATTERN } from "../../../shared/limits.ts";
+import { readTextLimited } from "../../../edge/src/http.ts";
+import { NAME_PATTERN } from "../../../shared/limits.ts";
 import { renderMetrics } from "../metrics.ts";
 import type { NodeService } from "../service/NodeService.ts";
 
@@ -12,6 +13,9 @@ const FILES: Record<string, [file: string, type: string]> = {
   "/demo.js": ["demo/demo.js", "text/javascript; charset=utf-8"],
   "/weir-client.js": ["dist/weir-client.js", "text/javascript; charset=utf-8"],
 };
+
+/** A /dev/token request is `{ room, identity }`: a few hundred bytes; larger is refused unread. */
+const DEV_TOKEN_BODY_BYTES = 4 * 1024;
 
 export interface StaticOptions {
   secret: string;
@@ -32,10 +36,7 @@ export function staticRoutes(app: Hono, opts: StaticOptions): void {
   );
   if (!opts.devTokens) return;
   app.post("/dev/token", async (c) => {
-    const text = await c.req.text();
-    if (text.length > LIMITS.jsonBytes)
-      return c.json({ error: { code: "payload_too_large", message: "too big" } }, 413);
-    const body = safeParse(text);
+    const body = safeParse(await readTextLimited(c.req.raw, DEV_TOKEN_BODY_BYTES, "body"));
     if (!body || !NAME_PATTERN.test(body.room) || !NAME_PATTERN.test(body.identity)) {
       return c.json(
         { error: { code: "bad_request", message: "room and identity: [A-Za-z0-9_-]{1,128}" } },
