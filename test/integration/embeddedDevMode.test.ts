@@ -3,6 +3,7 @@
 // refuses anything else with a message that says why. POST /dev/token reads at most 4 KiB.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { startNatsServer } from "../helpers/natsServer.ts";
 import { type Embedded, startEmbedded } from "../helpers/system.ts";
 
 const SECRET = "weir-embedded-dev-mode-test-secret-0123456789";
@@ -83,5 +84,22 @@ test("POST /dev/token refuses a body over 4 KiB before reading it (413 JSON), de
     assert.equal(typeof ok.json.token, "string");
   } finally {
     await app.stop();
+  }
+});
+
+test("with WEIR_SECRET it prints no token, and NATS credentials stay out of its output", async () => {
+  const nats = await startNatsServer();
+  try {
+    const url = nats.url.replace("nats://", "nats://weir:hunter2@");
+    const app = await startEmbedded({ env: { WEIR_SECRET: SECRET, NATS_URL: url } });
+    try {
+      assert.match(app.log(), /bus: nats:\/\/\*\*\*@127\.0\.0\.1:\d+/);
+      assert.doesNotMatch(app.log(), /hunter2/);
+      assert.doesNotMatch(app.log(), /eyJ/, "a token was printed");
+    } finally {
+      await app.stop();
+    }
+  } finally {
+    await nats.stop();
   }
 });

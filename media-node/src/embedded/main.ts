@@ -6,7 +6,7 @@
 import { signToken } from "../../../edge/src/auth/jwt.ts";
 import { createNodeEdge } from "../../../edge/src/node.ts";
 import { ConfigError } from "../service/config.ts";
-import { createLogger, errorFields } from "../service/log.ts";
+import { createLogger, errorFields, withoutCredentials } from "../service/log.ts";
 import { NodeService } from "../service/NodeService.ts";
 import { openBus } from "./bus.ts";
 import { embeddedConfig } from "./config.ts";
@@ -36,23 +36,17 @@ async function main(): Promise<void> {
     extraRoutes: (app) =>
       staticRoutes(app, { secret: config.secret, devTokens: config.devSecret, node: service }),
   });
-  const token = await signToken(
-    {
-      sub: "developer",
-      room: "demo",
-      grants: ["publish", "subscribe", "data"],
-      exp: Math.floor(Date.now() / 1000) + 24 * 3600,
-    },
-    config.secret,
-  );
+  const busName = config.natsUrl === undefined ? "in-process" : withoutCredentials(config.natsUrl);
   process.stdout.write(
     [
       `Weir is running: ${edge.url}/`,
-      `  bus: ${config.natsUrl ?? "in-process"}   media addresses: ${config.transport.listenIps?.join(", ") ?? "all"}`,
-      config.devSecret
-        ? "  using the DEVELOPMENT secret (set WEIR_SECRET in production); the demo page mints its own tokens"
-        : "  using WEIR_SECRET",
-      `  a token for room "demo" (24 h): ${token}`,
+      `  bus: ${busName}   media addresses: ${config.transport.listenIps?.join(", ") ?? "all"}`,
+      ...(config.devSecret
+        ? [
+            "  using the DEVELOPMENT secret (set WEIR_SECRET in production); the demo page mints its own tokens",
+            `  a token for room "demo" (24 h): ${await demoToken(config.secret)}`,
+          ]
+        : ["  using WEIR_SECRET; mint tokens with `npm run token`"]),
       "",
     ].join("\n"),
   );
@@ -66,6 +60,13 @@ async function main(): Promise<void> {
   };
   process.once("SIGINT", () => stop("SIGINT"));
   process.once("SIGTERM", () => stop("SIGTERM"));
+}
+
+/** A day's token for the demo room, printed in development mode only (the secret is public). */
+function demoToken(secret: string): Promise<string> {
+  const exp = Math.floor(Date.now() / 1000) + 24 * 3600;
+  const grants = ["publish", "subscribe", "data"] as const;
+  return signToken({ sub: "developer", room: "demo", grants: [...grants], exp }, secret);
 }
 
 main().catch((err) => {

@@ -70,3 +70,11 @@ function safeStringify(value: unknown): string {
     return JSON.stringify({ msg: "unserialisable log record" });
   }
 }
+
+/**
+ * A NATS URL or comma-separated list without its user info (`user:password@`, `token@`), so
+ * credentials never reach a log line or the console.
+ */
+export function withoutCredentials(urls: string): string {
+  return urls.replace(/(^|,|\/\/)[^/@,]*@/g, "$1***@");
+}

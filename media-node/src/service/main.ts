@@ -13,7 +13,7 @@ import {
   transportOptions,
   USAGE,
 } from "./config.ts";
-import { createLogger, errorFields, type Logger } from "./log.ts";
+import { createLogger, errorFields, type Logger, withoutCredentials } from "./log.ts";
 import { startMetricsServer } from "./metricsServer.ts";
 import { NodeService } from "./NodeService.ts";
 
@@ -55,7 +55,7 @@ async function main(): Promise<void> {
       ? await startMetricsServer(service.node, metricsPort, process.env.WEIR_METRICS_HOST, relay)
       : null;
   log.info("media node started", {
-    nats: config.natsUrl,
+    nats: withoutCredentials(config.natsUrl),
     listenIps: config.listenIps,
     announcedIp: config.announcedIp,
     portRange: config.portRange,
