@@ -11,7 +11,7 @@
  */
 import { parseArgs } from "node:util";
 import { DEV_SECRET } from "../edge/src/auth/devSecret.ts";
-import { signToken } from "../edge/src/auth/jwt.ts";
+import { MAX_TOKEN_LIFETIME_S, signToken } from "../edge/src/auth/jwt.ts";
 import { GRANTS, type Grant } from "../shared/token.ts";
 
 const USAGE =
@@ -57,6 +57,7 @@ async function main(): Promise<void> {
   const ttlText = typeof values.ttl === "string" ? values.ttl : "3600";
   if (!/^[1-9][0-9]{0,9}$/.test(ttlText)) fail("--ttl must be a positive whole number of seconds");
   const ttl = Number(ttlText);
+  if (ttl > MAX_TOKEN_LIFETIME_S) fail(`--ttl is at most ${MAX_TOKEN_LIFETIME_S} (7 days)`);
 
   let secret = process.env.WEIR_SECRET;
   if (secret === undefined || secret === "") {

@@ -211,3 +211,18 @@ test("only the session's own identity or an admin may PATCH or DELETE a WHIP ses
     "both sessions ended",
   );
 });
+
+test("a token valid for more than 7 days is refused (401), whatever its exp", async () => {
+  const now = Math.floor(Date.now() / 1000);
+  for (const [exp, status] of [
+    [1e300, 401],
+    [now + 8 * 24 * 3600, 401],
+    [now + 6 * 24 * 3600, 200],
+  ]) {
+    const t = await signToken({ sub: "viewer", room: "ttl", grants: ["subscribe"], exp }, SECRET);
+    const res = await fetch(`${system.edge.url}/v1/rooms/ttl`, {
+      headers: { authorization: `Bearer ${t}` },
+    });
+    assert.equal(res.status, status, `exp ${exp}`);
+  }
+});

@@ -11,6 +11,7 @@ import {
   CLOCK_SKEW_S,
   importVerifier,
   MAX_TOKEN_LENGTH,
+  MAX_TOKEN_LIFETIME_S,
   signToken,
   type VerifierConfig,
   verifyToken,
@@ -151,6 +152,15 @@ describe("HS256 sign / verify", () => {
     await assert.rejects(signToken(claims({ room: "no spaces" }), SECRET), TypeError);
     await assert.rejects(signToken(claims(), "short"), TypeError);
     await assert.rejects(verifyToken("a.b.c", "short"), TypeError);
+  });
+
+  it("refuses an exp more than MAX_TOKEN_LIFETIME_S ahead (1e300 included)", async () => {
+    const week = await signToken(claims({ exp: NOW + MAX_TOKEN_LIFETIME_S }), SECRET);
+    assert.equal((await verifyToken(week, SECRET, NOW)).sub, "alice");
+    for (const exp of [NOW + MAX_TOKEN_LIFETIME_S + CLOCK_SKEW_S + 1, 1e300]) {
+      const token = await signToken(claims({ exp }), SECRET);
+      await rejectsWith(verifyToken(token, SECRET, NOW), "unauthorized");
+    }
   });
 
   it("expires after exp, with 30 s of clock skew", async () => {
@@ -524,6 +534,7 @@ describe("token CLI", () => {
       ["--room", "r"],
       ["--room", "a.b", "--identity", "x"],
       ["--room", "r", "--identity", "x", "--ttl", "-5"],
+      ["--room", "r", "--identity", "x", "--ttl", String(MAX_TOKEN_LIFETIME_S + 1)],
       ["--room", "r", "--identity", "x", "--bogus"],
     ]) {
       await assert.rejects(

@@ -34,6 +34,11 @@ export type VerifierConfig =
 export const MAX_TOKEN_LENGTH = 8 * 1024;
 /** Clock skew allowed on `exp` and `nbf`, in seconds. */
 export const CLOCK_SKEW_S = 30;
+/**
+ * Longest time a token may still be valid, in seconds: an `exp` further ahead (such as `1e300`)
+ * is refused, so a leaked token stops working within a week whatever its issuer wrote.
+ */
+export const MAX_TOKEN_LIFETIME_S = 7 * 24 * 3600;
 /** Shortest HS256 / session-id secret accepted, in UTF-8 bytes (RFC 7518 section 3.2). */
 export const MIN_SECRET_BYTES = 32;
 
@@ -111,7 +116,8 @@ export async function signToken(claims: Claims, secret: string): Promise<string>
  * Verifies a JWT and returns its claims. `now` is seconds since the epoch (default: the clock).
  *
  * Throws `AuthError` (status 401) with code `token_expired` when `exp` has passed (more than
- * `CLOCK_SKEW_S` ago), or `unauthorized` for everything else: missing, too long, malformed,
+ * `CLOCK_SKEW_S` ago), or `unauthorized` for everything else: `exp` more than
+ * `MAX_TOKEN_LIFETIME_S` ahead, missing, too long, malformed,
  * wrong or unknown `alg` (including `none`), bad signature, invalid claims, `nbf` in the
  * future. A bad verifier config throws `TypeError` (a server error, not the client's).
  */
@@ -145,6 +151,9 @@ export async function verifyToken(
   const claims = parsed.data;
 
   if (now >= claims.exp + CLOCK_SKEW_S) throw new AuthError("token_expired", "token expired");
+  if (claims.exp > now + MAX_TOKEN_LIFETIME_S + CLOCK_SKEW_S) {
+    throw unauthorized(`token valid for more than ${MAX_TOKEN_LIFETIME_S} s (exp too far ahead)`);
+  }
   if (claims.nbf !== undefined && claims.nbf > now + CLOCK_SKEW_S) {
     throw unauthorized("token not yet valid");
   }
