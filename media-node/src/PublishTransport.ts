@@ -8,7 +8,13 @@ import {
 } from "./codecs.ts";
 import { DataPublisher } from "./DataPublisher.ts";
 import type { DataChannelOptions } from "./DataPublisherTypes.ts";
-import { InvalidStateError, NotFoundError, UnsupportedCodecError, WeirError } from "./errors.ts";
+import {
+  InvalidSdpError,
+  InvalidStateError,
+  NotFoundError,
+  UnsupportedCodecError,
+  WeirError,
+} from "./errors.ts";
 import { EXT_URI, publishExtensionAllowed, publishHeaderExtensions } from "./headerExtensions.ts";
 import { newId, newSsrc } from "./ids.ts";
 import { Publisher, type PublisherHost } from "./Publisher.ts";
@@ -424,7 +430,7 @@ export class PublishTransport
         codec: chosen.codec,
         sourcePayloadType: chosen.offered.payloadType,
         ssrcs: media.ssrc.map((s) => s.ssrc),
-        rids: offeredRids(media.simulcastParameters),
+        rids: offeredRids(mid, media.simulcastParameters),
         headerExtensions: media.rtp.headerExtensions.filter(
           (e) => supported.has(e.uri) && publishExtensionAllowed(e.uri, name),
         ),
@@ -496,9 +502,16 @@ interface Route {
   encoding: number;
 }
 
+/** A simulcast rid: RFC 8851 rid-id, at most 32 characters (what a relay carries). */
+const RID = /^[A-Za-z0-9_-]{1,32}$/;
+/** Simulcast encodings per track: layers are numbered 0-15. */
+const MAX_RIDS = 16;
+
 /** The simulcast rids a client offers to send, or none (a single encoding). */
-function offeredRids(params: readonly { rid: string; direction: string }[]): string[] {
+function offeredRids(mid: string, params: readonly { rid: string; direction: string }[]): string[] {
   const rids = params.filter((p) => p.direction === "send").map((p) => p.rid);
+  if (rids.length > MAX_RIDS || !rids.every((r) => RID.test(r)))
+    throw new InvalidSdpError(`m-line ${mid}: at most ${MAX_RIDS} rids of 1-32 [A-Za-z0-9_-]`);
   return rids.length > 1 ? rids : [];
 }
 

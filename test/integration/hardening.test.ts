@@ -68,14 +68,17 @@ async function roomInfo(room: string) {
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-/** A WHIP POST of a werift offer (audio + video) whose first m-line carries `a=msid:<msid>`. */
-async function whip(room: string, identity: string, msid?: string) {
+/** A WHIP POST of a werift offer (audio + video) with `lines` added to its `kind` m-line. */
+async function whip(room: string, identity: string, lines?: string, kind = "audio") {
   const pub = await weriftPublisher(["audio", "video"]);
   closers.push(() => pub.pc.close());
   const sdp =
-    msid === undefined
+    lines === undefined
       ? pub.offer.sdp
-      : pub.offer.sdp.replace(/^a=mid:\S+$/m, (line) => `${line}\r\na=msid:${msid}`);
+      : pub.offer.sdp.replace(
+          new RegExp(`^(m=${kind} [^]*?\r\na=mid:\\S+)$`, "m"),
+          `$1\r\n${lines}`,
+        );
   const res = await fetch(`${system.edge.url}/v1/rooms/${room}/whip`, {
     method: "POST",
     body: sdp,
@@ -92,7 +95,7 @@ type Participants = { identity: string; tracks: { publisherId: string }[] }[];
 test("a WHIP offer with a 300-character or empty track id gets a generated one: the room stays joinable", async () => {
   const room = "msid-poison";
   for (const msid of [`stream ${"x".repeat(300)}`, "stream "]) {
-    const { res } = await whip(room, `pub-${msid.length}`, msid);
+    const { res } = await whip(room, `pub-${msid.length}`, `a=msid:${msid}`);
     assert.equal(res.status, 201);
   }
   const info = await roomInfo(room);
@@ -124,6 +127,18 @@ function ignoreLateAcks(t: WeriftSctp): void {
     if (!lateAck) receive(streamId, ppId, data);
   };
 }
+
+test("a WHIP offer with simulcast rids a relay could not carry is refused (400 invalid_sdp)", async () => {
+  const long = "r".repeat(33);
+  const many = Array.from({ length: 17 }, (_, i) => `r${i}`);
+  for (const rids of [[long, "h"], many]) {
+    const lines = [...rids.map((r) => `a=rid:${r} send`), `a=simulcast:send ${rids.join(";")}`];
+    const { res, answer } = await whip("rids", `p${rids.length}`, lines.join("\r\n"), "video");
+    assert.equal(res.status, 400, answer);
+    assert.equal((JSON.parse(answer) as { error: { code: string } }).error.code, "invalid_sdp");
+  }
+  assert.deepEqual(system.service.node.localParticipants("rids"), []);
+});
 
 test("a DataChannel with maxRetransmits over 65535 is refused: the room stays joinable", async () => {
   const room = "dcep-poison";
