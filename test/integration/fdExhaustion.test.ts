@@ -83,7 +83,8 @@ test("EMFILE at an ICE socket bind: clear error for new sessions, others keep me
   assert.ok(stalled < 1000, `the viewer's video stood still for ${stalled} ms`);
 
   // descriptors back: the node takes sessions again and has counted the failed bind
-  for (const sessionId of opened) await call({ op: "session.delete", sessionId });
+  for (const sessionId of opened)
+    await call({ op: "session.delete", sessionId, identity: "operator", admin: true });
   const pub = await weriftPublisher(["audio"]);
   closers.push(() => pub.pc.close());
   await call({ op: "whip.create", room: "fill", identity: "again", sdp: pub.offer.sdp });

@@ -211,6 +211,20 @@ const rfc9725 = {
     return out;
   },
 
+  /** Video packets sent per simulcast rid (or "" without simulcast), and each layer's width. */
+  async outboundVideo(id: string): Promise<{ rid: string; packets: number; width: number }[]> {
+    const out: { rid: string; packets: number; width: number }[] = [];
+    (await get(id).pc.getStats()).forEach((s) => {
+      if (s.type === "outbound-rtp" && s.kind === "video")
+        out.push({
+          rid: String(s.rid ?? ""),
+          packets: Number(s.packetsSent ?? 0),
+          width: Number(s.frameWidth ?? 0),
+        });
+    });
+    return out.sort((a, b) => a.width - b.width);
+  },
+
   /** The same summary for any RTCPeerConnection (used on Weir's Room pages too). */
   inboundOf,
 
