@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Weir needs on a fresh Debian machine: npm packages, and nats-server and chromium
-# from apt when they are missing. Safe to run again.
+# from apt when they are missing (nats-server, chromium, nftables, GStreamer). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # --runtime: only what `npm start` needs (npm packages); tests also need nats-server and chromium.
@@ -8,6 +8,15 @@ missing=()
 if [ "${1:-}" != "--runtime" ]; then
   command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  # topology tests: nftables inside the router namespaces they make
+  command -v nft >/dev/null 2>&1 || missing+=(nftables)
+  # an independent WHIP publisher: GStreamer's webrtcbin driven from Debian's python3
+  if ! /usr/bin/python3 -c 'import gi; gi.require_version("GstWebRTC", "1.0")' >/dev/null 2>&1 ||
+    ! command -v gst-inspect-1.0 >/dev/null 2>&1 || ! gst-inspect-1.0 nicesrc >/dev/null 2>&1; then
+    missing+=(gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+      gstreamer1.0-plugins-bad gstreamer1.0-nice python3-gi gir1.2-gstreamer-1.0
+      gir1.2-gst-plugins-base-1.0 gir1.2-gst-plugins-bad-1.0)
+  fi
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]} from apt"

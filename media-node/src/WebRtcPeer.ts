@@ -10,7 +10,12 @@ import {
 import { InvalidSdpError, InvalidStateError } from "./errors.ts";
 import { createSrtpPair, rtpHeaderLength, type SrtpContext } from "./rtp/srtp/index.ts";
 import { retireTransientOutput } from "./rtp/srtp/slab.ts";
-import { checkOfferBundle, isHostnameCandidate, withoutHostnameCandidates } from "./sdpRules.ts";
+import {
+  checkOfferBundle,
+  isHostnameCandidate,
+  withBundleOnlyAccepted,
+  withoutHostnameCandidates,
+} from "./sdpRules.ts";
 import type {
   IceCandidateInit,
   IceRestartResult,
@@ -145,7 +150,7 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
     if (d.sdp.length > MAX_SDP_BYTES) {
       throw new InvalidSdpError(`SDP is ${d.sdp.length} bytes; the limit is ${MAX_SDP_BYTES}`);
     }
-    const sdp = d.sdp;
+    const sdp = type === "offer" ? withBundleOnlyAccepted(d.sdp) : d.sdp;
     if (!sdp.startsWith("v=0")) throw new InvalidSdpError("SDP must start with v=0");
     if (!/^m=(audio|video|application) \d+ /m.test(sdp)) {
       throw new InvalidSdpError("SDP has no media section");

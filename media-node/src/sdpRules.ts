@@ -66,3 +66,20 @@ export function withoutHostnameCandidates(sdp: string): { sdp: string; dropped: 
   });
   return { sdp: kept, dropped };
 }
+
+/**
+ * RFC 8843 section 7.3.3: an offer may mark bundled m-lines other than the first `a=bundle-only`
+ * with port 0 (GStreamer's webrtcbin does with max-bundle). werift reads port 0 as rejected and
+ * answers the m-line inactive, so such a publisher's audio never arrived. Gives them the
+ * placeholder port 9 the other bundled m-lines carry.
+ */
+export function withBundleOnlyAccepted(sdp: string): string {
+  return sdp
+    .split(/(?=\r?\nm=)/)
+    .map((section) =>
+      /^\r?\nm=\S+ 0 /.test(section) && /^a=bundle-only\r?$/m.test(section)
+        ? section.replace(/^(\r?\nm=\S+) 0 /, "$1 9 ")
+        : section,
+    )
+    .join("");
+}
