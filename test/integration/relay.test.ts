@@ -406,7 +406,9 @@ test("B's relay signals a change of what its subscribers want at once, not on a 
     signals++;
     origin.setLayers(downstream.wantedLayers());
   });
-  const turn = () => new Promise((r) => setImmediate(r));
+  // The rest of this turn's microtasks, and nothing else: no timer (a relay tick's sweep, which
+  // would count as a second signal) can run before this resolves.
+  const turn = () => new Promise<void>((r) => queueMicrotask(r));
   const lo = probeSubscriber(relayedPub, 711);
   lo.sub.setPreferredLayers({ spatial: 0 });
   // A new subscriber is noticed on the next relay tick (20 ms).
