@@ -55,7 +55,8 @@ for (const kind of ["routed", "client-nat", "server-nat", "dual-stack"] as const
         enter: topology.server.enter,
       });
       const port = new URL(embedded.url).port;
-      const base = `http://${topology.serverAddress.includes(":") ? `[${topology.serverAddress}]` : topology.serverAddress}:${port}`;
+      // Signaling goes over IPv4 in every shape (dual-stack drops only IPv4 UDP).
+      const base = `http://${topology.serverAddress}:${port}`;
       const harness = await BrowserHarness.launch({
         loopback: false,
         enter: topology.client.enter,
