@@ -1,5 +1,11 @@
-/** Network options shared by publish and subscribe transports. */
-export interface TransportOptions {
+import type { LivenessOptions } from "./PeerLiveness.ts";
+
+/**
+ * Network options shared by publish and subscribe transports; `connectTimeoutMs` and
+ * `consentTimeoutMs` (PeerLiveness.ts, 30 s each) bound how long a transport lives without
+ * connecting, or without hearing from its client.
+ */
+export interface TransportOptions extends LivenessOptions {
   /** Host addresses to offer ICE candidates on (default: every interface werift finds). */
   listenIps?: string[];
   /** NAT 1:1 mapping: local address -> address announced to clients in candidates. */

@@ -8,6 +8,12 @@ import {
   type RTCRtpHeaderExtensionParameters,
 } from "werift";
 import { InvalidSdpError, InvalidStateError } from "./errors.ts";
+import {
+  type ExpiryReason,
+  type LivenessSubject,
+  unwatchLiveness,
+  watchLiveness,
+} from "./PeerLiveness.ts";
 import { createSrtpPair, rtpHeaderLength, type SrtpContext } from "./rtp/srtp/index.ts";
 import { retireTransientOutput } from "./rtp/srtp/slab.ts";
 import {
@@ -26,7 +32,7 @@ import type {
 } from "./TransportTypes.ts";
 import { TypedEmitter } from "./TypedEmitter.ts";
 import { FAILED, QUEUED, UdpSender } from "./UdpSender.ts";
-import { sessionLevelIceLite } from "./weriftIceLite.ts";
+import { lastValidCheck, sessionLevelIceLite } from "./weriftIceLite.ts";
 import { guardWeriftSockets, noCandidateError, watchSocket } from "./weriftSockets.ts";
 
 // before any werift socket exists: a socket error must end one session, never the process
@@ -101,6 +107,18 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
   readonly #patched = new WeakSet<object>();
   readonly #options: TransportOptions;
   #state: TransportState = "new";
+  /** Why the liveness sweep closed this peer, if it did. */
+  expiredBy: ExpiryReason | null = null;
+  #connectedOnce = false;
+  #heardAt = 0;
+  #packetsSeen = 0;
+  readonly #watch: LivenessSubject = {
+    liveness: () => ({ connected: this.#connectedOnce, heardAt: this.#lastHeard() }),
+    expire: (reason) => {
+      this.expiredBy = reason;
+      void this.close();
+    },
+  };
 
   constructor(options: TransportOptions, codecs: PeerCodecs, headerExtensions: PeerExtensions) {
     super();
@@ -125,6 +143,24 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
       if (c === undefined || init !== undefined) this.emit("icecandidate", init ?? null);
     });
     this.pc.connectionStateChange.subscribe((s) => this.#setState(s as TransportState));
+    watchLiveness(this.#watch, options);
+  }
+
+  /**
+   * When the client was last heard: an authentic STUN check (its consent checks, RFC 7675) or an
+   * authenticated SRTP/SRTCP packet (clients whose ICE sends no consent checks, like libnice's
+   * default, still send RTCP). Read by the 1 s liveness sweep, never per packet.
+   */
+  #lastHeard(): number {
+    const packets = this.stats.rtpPacketsIn + this.stats.rtcpPacketsIn;
+    if (packets !== this.#packetsSeen) {
+      this.#packetsSeen = packets;
+      this.#heardAt = Date.now();
+    }
+    for (const t of this.pc.iceTransports) {
+      this.#heardAt = Math.max(this.#heardAt, lastValidCheck(t.connection));
+    }
+    return this.#heardAt;
   }
 
   /** Packets can leave: SRTP keys are in hand and ICE has a nominated pair. */
@@ -389,6 +425,7 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
 
   async close(): Promise<void> {
     if (this.#state === "closed") return;
+    unwatchLiveness(this.#watch);
     this.#tx = null;
     this.#rx = null;
     this.#sink = null;
@@ -403,6 +440,10 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
 
   #setState(state: TransportState): void {
     if (this.#state === state || this.#state === "closed") return;
+    if (state === "connected" && !this.#connectedOnce) {
+      this.#connectedOnce = true;
+      this.#heardAt = Date.now();
+    }
     this.#state = state;
     this.emit("connectionstatechange", state);
   }

@@ -1,3 +1,4 @@
+import { livenessStats } from "./PeerLiveness.ts";
 import type { RouterStats } from "./RouterTypes.ts";
 import type { RelayServerStats } from "./relay/RelayServerTypes.ts";
 import { socketStats } from "./weriftSockets.ts";
@@ -23,6 +24,10 @@ const HELP: Record<string, [type: "gauge" | "counter", help: string]> = {
     "counter",
     "Remote ICE candidates ignored (mDNS .local names: never resolved).",
   ],
+  weir_transports_expired_total: [
+    "counter",
+    "Transports closed because they never connected (30 s) or their client went silent (30 s, no consent checks or packets).",
+  ],
   weir_socket_failures_total: [
     "counter",
     "ICE UDP sockets that failed: to open (EMFILE, EADDRINUSE: the session got an error) or once bound (its transport failed).",
@@ -46,6 +51,8 @@ export function renderMetrics(
   samples.push(
     ["weir_socket_failures_total", { phase: "open" }, socketStats.openFailures],
     ["weir_socket_failures_total", { phase: "bound" }, socketStats.socketErrors],
+    ["weir_transports_expired_total", { reason: "never_connected" }, livenessStats.never_connected],
+    ["weir_transports_expired_total", { reason: "consent_expired" }, livenessStats.consent_expired],
   );
   if (relay) samples.push(...relaySamples(relay));
   const byName = new Map<string, Sample[]>();

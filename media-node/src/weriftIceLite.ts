@@ -59,9 +59,21 @@ proto.ensureProtocol = function (this: LiteConnection, protocol) {
   if (!this.iceLite) return;
   const deliver = protocol.datagramReceived.bind(protocol);
   protocol.datagramReceived = (data, addr) => {
-    if (!isStunRequest(data) || authentic(this, data)) deliver(data, addr);
+    if (isStunRequest(data)) {
+      if (!authentic(this, data)) return;
+      validChecks.set(this, Date.now());
+    }
+    deliver(data, addr);
   };
 };
+
+/** When each lite agent last got an authentic Binding request (consent, RFC 7675). */
+const validChecks = new WeakMap<object, number>();
+
+/** Ms since epoch of the last authentic Binding request to werift ICE `connection`, or 0. */
+export function lastValidCheck(connection: object): number {
+  return validChecks.get(connection) ?? 0;
+}
 
 /** RFC 5389: STUN (first two bits 0, magic cookie) of class request (C1 = C0 = 0). */
 function isStunRequest(data: Buffer): boolean {

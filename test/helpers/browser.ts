@@ -2,6 +2,7 @@
 // playwright-core, a tiny page server on 127.0.0.1 (the test page + the client bundle), and the
 // in-process signaling that moves offers/answers between pages and the media node SDK.
 // Run inside the loopback-only namespace (scripts/netns.mjs) so no media leaves loopback.
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -190,6 +191,20 @@ export class BrowserHarness {
       await page.waitForFunction(() => window.weir !== undefined, undefined, { timeout: 10_000 });
     }
     return weirPage;
+  }
+
+  /**
+   * Ends this Chromium with SIGKILL, as a crash or a killed tab would: no page unloads, no DTLS
+   * close, no WHIP DELETE. Then frees what close() frees.
+   */
+  async kill(): Promise<void> {
+    try {
+      execFileSync("pkill", ["-KILL", "-f", this.#profile]);
+    } catch {
+      // no process left
+    }
+    this.#pages.clear();
+    await this.close();
   }
 
   async close(): Promise<void> {
