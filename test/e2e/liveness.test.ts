@@ -13,6 +13,7 @@ import {
   startEmbedded,
   startRoomApp,
   untilDecoding,
+  whipFromPage,
 } from "../helpers/system.ts";
 
 const skip = browserUnavailable();
@@ -42,11 +43,8 @@ test("a killed Chromium publisher leaves the room within 35 s; its session is go
   const publisher = await publisherBrowser!.newPage("publisher");
   await injectRfc9725(publisher.page);
   const pubToken = await devToken(ROOM, "doomed", ["publish"]);
-  const published = await publisher.page.evaluate(([e, t]) => window.rfc9725.publish(e, t), [
-    `${embedded!.url}/v1/rooms/${ROOM}/whip`,
-    pubToken,
-  ] as const);
-  assert.equal(published.status, 201, published.body);
+  const whip = `${embedded!.url}/v1/rooms/${ROOM}/whip`;
+  const published = await whipFromPage(publisher.page, whip, pubToken);
   await startRoomApp(viewer.page, {
     edgeUrl: embedded!.url,
     token: await devToken(ROOM, "watcher", ["subscribe"]),

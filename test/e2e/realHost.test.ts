@@ -19,7 +19,14 @@ import {
 } from "../helpers/browser.ts";
 import { killWithParent } from "../helpers/children.ts";
 import type { InboundSummary } from "../helpers/page/whip.ts";
-import { devToken, type Embedded, injectRfc9725, startEmbedded } from "../helpers/system.ts";
+import {
+  devToken,
+  type Embedded,
+  injectRfc9725,
+  startEmbedded,
+  whepFromPage,
+  whipFromPage,
+} from "../helpers/system.ts";
 
 const skip = browserUnavailable();
 const GST_PYTHON = "/usr/bin/python3";
@@ -33,51 +40,18 @@ after(async () => {
   await embedded?.stop();
 });
 
-/** Polls a WHEP viewer until it has decoded `frames` video frames and 30 audio packets. */
-async function untilViewerDecodes(
-  viewer: WeirPage,
-  id: string,
-  frames: number,
-): Promise<InboundSummary> {
-  let last: InboundSummary | null = null;
-  return pollUntil(
-    async () => {
-      last = await viewer.page.evaluate((i) => window.rfc9725.inbound(i), id);
-      return last.videoFramesDecoded > frames && last.audioPackets > 30 ? last : null;
-    },
-    30_000,
-    () => `WHEP viewer decodes: ${JSON.stringify(last)}\n${embedded?.log().slice(-1500)}`,
-    200,
-  );
-}
+const diag = () => embedded?.log().slice(-1500) ?? "";
 
-async function whepView(viewer: WeirPage, room: string): Promise<string> {
-  const endpoint = `${embedded!.url}/v1/rooms/${room}/whep`;
+async function whepView(viewer: WeirPage, room: string, frames = 30): Promise<InboundSummary> {
   const token = await devToken(room, `viewer-${room}`, ["subscribe"]);
-  const played = await viewer.page.evaluate(([e, t]) => window.rfc9725.play(e, t), [
-    endpoint,
-    token,
-  ] as const);
-  assert.equal(played.status, 201, played.body);
-  return played.id;
+  const endpoint = `${embedded!.url}/v1/rooms/${room}/whep`;
+  return (await whepFromPage(viewer.page, endpoint, token, { frames, diag })).inbound;
 }
 
 async function whipPublish(page: WeirPage, room: string, simulcast: boolean): Promise<string> {
-  const endpoint = `${embedded!.url}/v1/rooms/${room}/whip`;
   const token = await devToken(room, `publisher-${room}`, ["publish"]);
-  const [w, h] = simulcast ? [1280, 720] : [640, 480];
-  const r = await page.page.evaluate(
-    ([e, t, width, height, sc]) => window.rfc9725.publish(e, t, width, height, sc),
-    [endpoint, token, w, h, simulcast] as const,
-  );
-  assert.equal(r.status, 201, r.body);
-  await pollUntil(
-    async () =>
-      (await page.page.evaluate((id) => window.rfc9725.connectionState(id), r.id)) === "connected",
-    20_000,
-    () => `WHIP publisher connects\n${embedded?.log().slice(-1500)}`,
-  );
-  return r.id;
+  const endpoint = `${embedded!.url}/v1/rooms/${room}/whip`;
+  return (await whipFromPage(page.page, endpoint, token, { simulcast, diag })).id;
 }
 
 for (const [m, mode] of CHROMIUM_MODES.entries()) {
@@ -103,8 +77,7 @@ for (const [m, mode] of CHROMIUM_MODES.entries()) {
       await fresh();
       const room = `host-whip-${m}`;
       await whipPublish(publisher, room, false);
-      const id = await whepView(viewer, room);
-      const s = await untilViewerDecodes(viewer, id, 30);
+      const s = await whepView(viewer, room);
       assert.equal(s.frameWidth, 640);
     });
 
@@ -112,8 +85,7 @@ for (const [m, mode] of CHROMIUM_MODES.entries()) {
       await fresh();
       const room = `host-simulcast-${m}`;
       const pubId = await whipPublish(publisher, room, true);
-      const id = await whepView(viewer, room);
-      await untilViewerDecodes(viewer, id, 30);
+      await whepView(viewer, room);
       // Chromium sends all three encodings to the node (it answered the rids and feeds back REMB).
       const layers = await pollUntil(
         async () => {
@@ -133,8 +105,7 @@ for (const [m, mode] of CHROMIUM_MODES.entries()) {
       const room = `host-gst-${m}`;
       const gst = await startGstPublisher(room);
       try {
-        const id = await whepView(viewer, room);
-        const s = await untilViewerDecodes(viewer, id, 30);
+        const s = await whepView(viewer, room);
         assert.equal(s.frameWidth, 320);
       } finally {
         gst.child.kill("SIGINT");
@@ -163,7 +134,7 @@ async function startGstPublisher(room: string) {
   await pollUntil(
     async () => /pc: connected/.test(out),
     20_000,
-    () => `GStreamer publisher connects: ${out}\n${embedded?.log().slice(-1500)}`,
+    () => `GStreamer publisher connects: ${out}\n${diag()}`,
   );
   return { child, output: () => out };
 }

@@ -6,12 +6,7 @@
 // decodes: through the Room client (WebSocket protocol) and through WHIP/WHEP (RFC 9725).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import {
-  BrowserHarness,
-  browserUnavailable,
-  pollUntil,
-  type WeirPage,
-} from "../helpers/browser.ts";
+import { BrowserHarness, browserUnavailable, type WeirPage } from "../helpers/browser.ts";
 import type { SelectedPair } from "../helpers/page/whip.ts";
 import {
   devToken,
@@ -21,6 +16,8 @@ import {
   startEmbedded,
   startRoomApp,
   untilDecoding,
+  whepFromPage,
+  whipFromPage,
 } from "../helpers/system.ts";
 import { buildTopology, type TopologyKind, topologyUnavailable } from "../helpers/topology.ts";
 
@@ -128,35 +125,9 @@ async function viaWhipWhep(
   const whip = `${s.base}/v1/rooms/${room}/whip`;
   const whep = `${s.base}/v1/rooms/${room}/whep`;
   const pubToken = await devToken(room, "whip-pub", ["publish"], SECRET);
-  const published = await publisher.page.evaluate(([e, t]) => window.rfc9725.publish(e, t), [
-    whip,
-    pubToken,
-  ] as const);
-  assert.equal(published.status, 201, `${published.body}\n${s.diag()}`);
-  await pollUntil(
-    async () =>
-      (await publisher.page.evaluate((id) => window.rfc9725.connectionState(id), published.id)) ===
-      "connected",
-    20_000,
-    () => `WHIP publisher connects\n${s.diag()}`,
-  );
+  await whipFromPage(publisher.page, whip, pubToken, { diag: s.diag });
   const viewToken = await devToken(room, "whep-view", ["subscribe"], SECRET);
-  const played = await viewer.page.evaluate(([e, t]) => window.rfc9725.play(e, t), [
-    whep,
-    viewToken,
-  ] as const);
-  assert.equal(played.status, 201, `${played.body}\n${s.diag()}`);
-  let last: unknown = null;
-  await pollUntil(
-    async () => {
-      const i = await viewer.page.evaluate((id) => window.rfc9725.inbound(id), played.id);
-      last = i;
-      return i.videoFramesDecoded > 30 && i.audioPackets > 30;
-    },
-    30_000,
-    () => `WHEP viewer decodes: ${JSON.stringify(last)}\n${s.diag()}`,
-    200,
-  );
+  const played = await whepFromPage(viewer.page, whep, viewToken, { diag: s.diag });
   const pair = await viewer.page.evaluate((id) => window.rfc9725.selectedPair(id), played.id);
   assert.ok(pair, "the WHEP viewer has a selected pair");
   return pair;

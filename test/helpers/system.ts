@@ -4,6 +4,7 @@
  * Room driven inside a Chromium page. Browsers come from test/helpers/browser.ts, nats-server
  * from natsServer.ts and the Worker from miniflare.ts.
  */
+import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -17,7 +18,7 @@ import type { Grant } from "../../shared/token.ts";
 import { pollUntil } from "./browser.ts";
 import { killWithParent } from "./children.ts";
 import { freePort } from "./natsServer.ts";
-import type { InboundSummary } from "./page/whip.ts";
+import type { InboundSummary, OfferResult } from "./page/whip.ts";
 
 export type { InboundSummary, OfferResult, PatchResult } from "./page/whip.ts";
 
@@ -179,6 +180,59 @@ export async function injectRfc9725(page: Page): Promise<void> {
   }).then((r) => r.code);
   await page.addScriptTag({ type: "module", content: await whipJs });
   await page.waitForFunction(() => window.rfc9725 !== undefined, undefined, { timeout: 10_000 });
+}
+
+/**
+ * WHIP from a page that has `window.rfc9725` (injectRfc9725): POSTs the fake camera and
+ * microphone (simulcast: three layers of 1280x720) and waits until the connection is up.
+ */
+export async function whipFromPage(
+  page: Page,
+  endpoint: string,
+  token: string,
+  opts: { simulcast?: boolean; diag?: () => string } = {},
+): Promise<OfferResult> {
+  const [w, h] = opts.simulcast ? [1280, 720] : [640, 480];
+  const r = await page.evaluate(
+    ([e, t, width, height, sc]) => window.rfc9725.publish(e, t, width, height, sc),
+    [endpoint, token, w, h, opts.simulcast === true] as const,
+  );
+  assert.equal(r.status, 201, `${r.body}\n${opts.diag?.() ?? ""}`);
+  await pollUntil(
+    async () =>
+      (await page.evaluate((id) => window.rfc9725.connectionState(id), r.id)) === "connected",
+    20_000,
+    () => `WHIP publisher connects\n${opts.diag?.() ?? ""}`,
+  );
+  return r;
+}
+
+/**
+ * WHEP from a page that has `window.rfc9725`: POSTs a recvonly offer and polls until the viewer
+ * has decoded `frames` video frames and 30 audio packets.
+ */
+export async function whepFromPage(
+  page: Page,
+  endpoint: string,
+  token: string,
+  opts: { frames?: number; diag?: () => string } = {},
+): Promise<{ id: string; inbound: InboundSummary }> {
+  const played = await page.evaluate(([e, t]) => window.rfc9725.play(e, t), [
+    endpoint,
+    token,
+  ] as const);
+  assert.equal(played.status, 201, `${played.body}\n${opts.diag?.() ?? ""}`);
+  let last: InboundSummary | null = null;
+  const inbound = await pollUntil(
+    async () => {
+      last = await page.evaluate((id) => window.rfc9725.inbound(id), played.id);
+      return last.videoFramesDecoded > (opts.frames ?? 30) && last.audioPackets > 30 ? last : null;
+    },
+    30_000,
+    () => `WHEP viewer decodes: ${JSON.stringify(last)}\n${opts.diag?.() ?? ""}`,
+    200,
+  );
+  return { id: played.id, inbound };
 }
 
 // --- a Room in a page --------------------------------------------------------------------------
