@@ -1,3 +1,4 @@
+import type { UdpMux } from "./ice/UdpMux.ts";
 import type { LivenessOptions } from "./PeerLiveness.ts";
 
 /**
@@ -12,6 +13,11 @@ export interface TransportOptions extends LivenessOptions {
   announcedIps?: Record<string, string>;
   /** Inclusive UDP port range for ICE sockets. Running out is an IcePortsExhaustedError. */
   portRange?: [number, number];
+  /**
+   * One UDP port for every transport (`UdpMux.open`): candidates are the mux's addresses (within
+   * `listenIps` when given) and port, and no transport opens a socket of its own.
+   */
+  udpMux?: UdpMux;
 }
 
 export type TransportState =

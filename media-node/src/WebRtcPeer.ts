@@ -32,7 +32,7 @@ import type {
 } from "./TransportTypes.ts";
 import { TypedEmitter } from "./TypedEmitter.ts";
 import { FAILED, QUEUED, UdpSender } from "./UdpSender.ts";
-import { lastValidCheck, sessionLevelIceLite } from "./weriftIceLite.ts";
+import { lastValidCheck, sessionLevelIceLite, useUdpMux } from "./weriftIceLite.ts";
 import { guardWeriftSockets, noCandidateError, watchSocket } from "./weriftSockets.ts";
 
 // before any werift socket exists: a socket error must end one session, never the process
@@ -123,7 +123,7 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
   constructor(options: TransportOptions, codecs: PeerCodecs, headerExtensions: PeerExtensions) {
     super();
     this.#options = options;
-    const listenIps = options.listenIps?.length ? options.listenIps : undefined;
+    const listenIps = candidateIps(options);
     this.pc = new RTCPeerConnection({
       iceServers: [],
       iceLite: true,
@@ -239,6 +239,8 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
     const type = desc.type;
     if (type !== "offer" && type !== "answer") throw new InvalidSdpError("bad local type");
     this.#patchDtlsTransports();
+    const mux = this.#options.udpMux;
+    if (mux) for (const t of this.pc.iceTransports) useUdpMux(t.connection, mux);
     await this.pc.setLocalDescription({ type, sdp: desc.sdp });
     if (type === "answer") this.#startRestartedIce();
     const local = this.pc.localDescription;
@@ -580,12 +582,21 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
     const parts = line.split(" ");
     const ip = parts[4];
     if (ip === undefined) return null;
-    const { listenIps, announcedIps } = this.#options;
+    const { announcedIps } = this.#options;
+    const listenIps = candidateIps(this.#options);
     if (listenIps && !listenIps.includes(ip)) return null;
     const announced = announcedIps?.[ip];
     if (announced) parts[4] = announced;
     return parts.join(" ");
   }
+}
+
+/** The addresses to offer candidates on: listenIps, and only the mux's when there is a mux. */
+function candidateIps(options: TransportOptions): string[] | undefined {
+  const listenIps = options.listenIps?.length ? options.listenIps : undefined;
+  const muxIps = options.udpMux?.sockets.map((s) => s.ip);
+  if (!muxIps) return listenIps;
+  return listenIps ? muxIps.filter((ip) => listenIps.includes(ip)) : muxIps;
 }
 
 /** ICE ufrag and pwd: 4 and 22 to 256 ice-chars (RFC 8839 section 5.4). */

@@ -5,6 +5,8 @@ export { DataSubscriber } from "./DataSubscriber.ts";
 export type * from "./DataSubscriberTypes.ts";
 export * from "./errors.ts";
 export { EXT_URI } from "./headerExtensions.ts";
+export { UdpMux } from "./ice/UdpMux.ts";
+export type * from "./ice/UdpMuxTypes.ts";
 export { renderMetrics } from "./metrics.ts";
 export { Publisher } from "./Publisher.ts";
 export type * from "./PublisherTypes.ts";

@@ -3,7 +3,8 @@ import { createSocket } from "node:dgram";
 import { after, test } from "node:test";
 import { GenericNack, RtcpTransportLayerFeedback } from "werift";
 import { type Publisher, Router, WeirError } from "../../media-node/src/index.ts";
-import { MediaSource } from "../helpers/mediaSource.ts";
+import type { MediaSource } from "../helpers/mediaSource.ts";
+import { publishSyntheticVideo } from "../helpers/syntheticPublisher.ts";
 import { until, WeriftSubscriber, weriftPublisher } from "../helpers/weriftPeer.ts";
 
 const router = new Router({ transport: { listenIps: ["127.0.0.1"] } });
@@ -19,26 +20,8 @@ async function publishVideo(): Promise<{
   port: number;
   source: MediaSource;
 }> {
-  const pub = await weriftPublisher(["video"]);
-  const transport = router.createPublishTransport();
-  let trackId = "";
-  transport.on("track", (t) => {
-    trackId = t.trackId;
-  });
-  const answer = await transport.getAnswer(pub.offer);
-  await pub.pc.setRemoteDescription(answer);
-  const publisher = transport.publish(trackId);
-  const source = new MediaSource(pub.tracks[0], undefined);
-  pub.pc.getTransceivers()[0].sender.onRtcp.subscribe((rtcp) => {
-    if (rtcp.type === 206) source.keyframe();
-  });
-  source.start();
-  closers.push(
-    () => source.stop(),
-    () => pub.pc.close(),
-    () => transport.close(),
-  );
-  const port = Number(/a=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 (\d+)/.exec(answer.sdp)?.[1]);
+  const { publisher, answerSdp, source } = await publishSyntheticVideo(router, closers);
+  const port = Number(/a=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 (\d+)/.exec(answerSdp)?.[1]);
   return { publisher, port, source };
 }
 
