@@ -1,3 +1,4 @@
+import type { UdpMuxStats } from "./ice/UdpMuxTypes.ts";
 import { livenessStats } from "./PeerLiveness.ts";
 import type { RouterStats } from "./RouterTypes.ts";
 import type { RelayServerStats } from "./relay/RelayServerTypes.ts";
@@ -32,6 +33,16 @@ const HELP: Record<string, [type: "gauge" | "counter", help: string]> = {
     "counter",
     "ICE UDP sockets that failed: to open (EMFILE, EADDRINUSE: the session got an error) or once bound (its transport failed).",
   ],
+  weir_udp_mux_sessions: ["gauge", "ICE sessions on the node's one UDP port."],
+  weir_udp_mux_tuples: ["gauge", "Client address:port tuples routed on the one UDP port."],
+  weir_udp_mux_dropped_datagrams_total: [
+    "counter",
+    "Datagrams dropped at the one UDP port by reason (unknown source, STUN for no session or failing integrity, unclassified).",
+  ],
+  weir_udp_mux_tuples_evicted_total: [
+    "counter",
+    "Tuples let go because a session reached its bound on remote addresses.",
+  ],
   weir_relays: ["gauge", "Open relays to (origin) and from (downstream) other media nodes."],
   weir_relay_packets_received_total: ["counter", "Datagrams received at the relay port."],
   weir_relay_packets_sent_total: ["counter", "Datagrams sent from the relay port."],
@@ -45,6 +56,7 @@ const HELP: Record<string, [type: "gauge" | "counter", help: string]> = {
 export function renderMetrics(
   routers: readonly RouterStats[],
   relay?: RelayServerStats | null,
+  udpMux?: UdpMuxStats | null,
 ): string {
   const samples: Sample[] = [["weir_routers", {}, routers.length]];
   for (const r of routers) samples.push(...routerSamples(r));
@@ -55,6 +67,7 @@ export function renderMetrics(
     ["weir_transports_expired_total", { reason: "consent_expired" }, livenessStats.consent_expired],
   );
   if (relay) samples.push(...relaySamples(relay));
+  if (udpMux) samples.push(...udpMuxSamples(udpMux));
   const byName = new Map<string, Sample[]>();
   for (const s of samples) byName.set(s[0], [...(byName.get(s[0]) ?? []), s]);
   const lines: string[] = [];
@@ -116,6 +129,22 @@ function relaySamples(r: RelayServerStats): Sample[] {
     dropped("unknown_ssrc", r.droppedUnknownSsrc),
     dropped("unknown_source", r.droppedUnknownSource),
     dropped("auth", r.droppedAuth),
+  ];
+}
+
+function udpMuxSamples(m: UdpMuxStats): Sample[] {
+  const dropped = (reason: string, n: number): Sample => [
+    "weir_udp_mux_dropped_datagrams_total",
+    { reason },
+    n,
+  ];
+  return [
+    ["weir_udp_mux_sessions", {}, m.sessions],
+    ["weir_udp_mux_tuples", {}, m.tuples],
+    dropped("unknown_source", m.droppedUnknownSource),
+    dropped("stun", m.droppedStun),
+    dropped("unclassified", m.droppedUnclassified),
+    ["weir_udp_mux_tuples_evicted_total", {}, m.tuplesEvicted],
   ];
 }
 

@@ -4,15 +4,10 @@
 // and each decodes the other's camera and receives the other's microphone. Run both as a
 // person's Chromium (media over the veth address) and with loopback allowed (two paths to the
 // node: the case that kept DTLS from ever completing before the node's lite agent was fixed).
-import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import {
-  BrowserHarness,
-  browserUnavailable,
-  CHROMIUM_MODES,
-  type WeirPage,
-} from "../helpers/browser.ts";
-import { type Embedded, roomInbound, startEmbedded, untilDecoding } from "../helpers/system.ts";
+import { BrowserHarness, browserUnavailable, CHROMIUM_MODES } from "../helpers/browser.ts";
+import { twoTabsSeeEachOther } from "../helpers/demo.ts";
+import { type Embedded, startEmbedded } from "../helpers/system.ts";
 
 const skip = browserUnavailable();
 let embedded: Embedded | undefined;
@@ -28,75 +23,12 @@ after(async () => {
   await embedded?.stop();
 });
 
-async function joinDemo(name: string, room: string): Promise<WeirPage> {
-  const p = await harness!.newPage(name);
-  await p.page.goto(`${embedded!.url}/`);
-  await p.page.fill("#room", room);
-  await p.page.fill("#identity", name);
-  await p.page.click("#join button[type=submit]");
-  return p;
-}
-
 for (const [i, mode] of CHROMIUM_MODES.entries()) {
   test(`demo page, ${mode.name}: two tabs join a room and see and hear each other`, {
     skip: skip ?? false,
   }, async () => {
     await harness?.close();
     harness = await BrowserHarness.launch({ loopback: mode.loopback });
-    await twoTabs(`demo-e2e-${i}`);
+    await twoTabsSeeEachOther(harness, embedded!, `demo-e2e-${i}`);
   });
-}
-
-async function twoTabs(room: string): Promise<void> {
-  const [alice, bob] = await Promise.all([joinDemo("alice", room), joinDemo("bob", room)]);
-  const t0 = performance.now();
-  const diag = async () =>
-    `${embedded!.log().slice(-2000)}\n${[...alice.logs, ...bob.logs].join("\n")}`;
-  for (const p of [alice, bob]) {
-    await p.page
-      .waitForFunction(
-        () => document.getElementById("status")?.textContent === "connected",
-        undefined,
-        {
-          timeout: 15_000,
-        },
-      )
-      .catch(async (err: Error) => {
-        throw new Error(`${p.name} never connected: ${err.message}\n${await diag()}`);
-      });
-  }
-  const results = await Promise.all(
-    [alice, bob].map((p) =>
-      untilDecoding(p.page, `${p.name} decodes the other`, { frames: 30, audioPackets: 50 }).catch(
-        async (err: Error) => {
-          throw new Error(`${err.message}\n${await diag()}`);
-        },
-      ),
-    ),
-  );
-  const elapsed = Math.round(performance.now() - t0);
-  for (const [i, s] of results.entries()) {
-    assert.ok(s.videoFramesDecoded > 30, `frames ${s.videoFramesDecoded}`);
-    assert.ok(s.audioPackets > 50, `audio packets ${s.audioPackets}`);
-    assert.ok(s.frameWidth > 0, `frame width ${s.frameWidth}`);
-    assert.equal(s.state, "connected");
-    assert.equal(s.connectionState, "connected");
-    console.log(
-      `  ${i === 0 ? "alice" : "bob"}: ${s.videoFramesDecoded} frames decoded (${s.frameWidth} px wide), ${s.audioPackets} audio packets, ${elapsed} ms after both clicked Join`,
-    );
-  }
-  // Each page shows a tile captioned with the other participant's name.
-  const captions = async (p: WeirPage) =>
-    p.page.$$eval("figcaption", (els) => els.map((e) => e.textContent ?? ""));
-  assert.ok((await captions(alice)).includes("bob"), JSON.stringify(await captions(alice)));
-  assert.ok((await captions(bob)).includes("alice"), JSON.stringify(await captions(bob)));
-  // Frames keep flowing.
-  const before = await roomInbound(bob.page);
-  await untilDecoding(bob.page, "bob keeps decoding", {
-    frames: before.videoFramesDecoded + 20,
-    audioPackets: before.audioPackets + 20,
-  });
-  // /metrics of the embedded node counts the room's traffic.
-  const metrics = await (await fetch(`${embedded!.url}/metrics`)).text();
-  assert.match(metrics, new RegExp(room));
 }

@@ -1,11 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { networkInterfaces } from "node:os";
 import { DEV_SECRET } from "../../../edge/src/auth/devSecret.ts";
 import { MIN_SECRET_BYTES } from "../../../edge/src/auth/jwt.ts";
+import { hostAddresses } from "../ice/hostAddresses.ts";
 import {
   ConfigError,
   type MediaNodeConfig,
   parsePortRange,
+  parseUdpPort,
   sessionLimits,
 } from "../service/config.ts";
 import type { TransportOptions } from "../TransportTypes.ts";
@@ -20,6 +21,8 @@ export interface EmbeddedConfig {
   /** True when no WEIR_SECRET was given: tokens are signed with the development secret. */
   devSecret: boolean;
   transport: TransportOptions;
+  /** WEIR_UDP_PORT: one UDP port for every client (a UdpMux) instead of sockets per session. */
+  udpPort?: number;
   /** WEIR_MAX_SESSIONS and WEIR_MAX_SESSIONS_PER_IDENTITY, as for a media node. */
   limits: Pick<MediaNodeConfig, "maxSessions" | "maxSessionsPerIdentity">;
 }
@@ -43,8 +46,9 @@ export function embeddedConfig(env: NodeJS.ProcessEnv): EmbeddedConfig {
     sessionSecret: env.WEIR_SESSION_SECRET ?? secret,
     devSecret,
     limits: sessionLimits((_flag, name) => env[name] || undefined),
+    ...(env.WEIR_UDP_PORT ? { udpPort: parseUdpPort(env.WEIR_UDP_PORT) } : {}),
     transport: {
-      listenIps: env.WEIR_LISTEN_IPS ? env.WEIR_LISTEN_IPS.split(",") : defaultListenIps(),
+      listenIps: env.WEIR_LISTEN_IPS ? env.WEIR_LISTEN_IPS.split(",") : hostAddresses(),
       announcedIps: env.WEIR_ANNOUNCED_IP
         ? announce(env.WEIR_ANNOUNCED_IP, env.WEIR_LISTEN_IPS)
         : undefined,
@@ -78,20 +82,7 @@ function isLoopback(host: string): boolean {
   return h === "localhost" || h === "::1" || /^(?:::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
-/**
- * Every address of the machine a client can use: IPv4 with loopback (a browser on the same
- * machine), and IPv6 other than loopback and link-local (those need a scope id in a candidate).
- */
-function defaultListenIps(): string[] {
-  const ips = Object.values(networkInterfaces())
-    .flat()
-    .filter((a) => a !== undefined)
-    .filter((a) => a.family === "IPv4" || !(a.internal || /^fe[89ab]/i.test(a.address)))
-    .map((a) => a.address);
-  return [...new Set(["127.0.0.1", ...ips])];
-}
-
 function announce(ip: string, listen: string | undefined): Record<string, string> {
-  const from = listen?.split(",")[0] ?? defaultListenIps().find((a) => a !== "127.0.0.1");
+  const from = listen?.split(",")[0] ?? hostAddresses().find((a) => a !== "127.0.0.1");
   return from ? { [from]: ip } : {};
 }

@@ -5,6 +5,7 @@
  */
 import { signToken } from "../../../edge/src/auth/jwt.ts";
 import { createNodeEdge } from "../../../edge/src/node.ts";
+import { UdpMux } from "../ice/UdpMux.ts";
 import { ConfigError } from "../service/config.ts";
 import { createLogger, errorFields, withoutCredentials } from "../service/log.ts";
 import { NodeService } from "../service/NodeService.ts";
@@ -16,12 +17,17 @@ async function main(): Promise<void> {
   const config = embeddedConfig(process.env);
   const log = createLogger({ fields: { node: config.nodeId } });
   const { bus, registry, close: closeBus } = await openBus(config.natsUrl, log);
+  const listenIps = config.transport.listenIps ?? [];
+  const udpMux =
+    config.udpPort === undefined
+      ? undefined
+      : await UdpMux.open({ port: config.udpPort, listenIps });
   const service = new NodeService({
     nodeId: config.nodeId,
     bus,
     registry,
     address: config.host,
-    transport: config.transport,
+    transport: { ...config.transport, ...(udpMux ? { udpMux } : {}) },
     ...config.limits,
     log,
   });
@@ -34,13 +40,18 @@ async function main(): Promise<void> {
     port: config.port,
     hostname: config.host,
     extraRoutes: (app) =>
-      staticRoutes(app, { secret: config.secret, devTokens: config.devSecret, node: service }),
+      staticRoutes(app, {
+        secret: config.secret,
+        devTokens: config.devSecret,
+        node: service,
+        ...(udpMux ? { udpMux } : {}),
+      }),
   });
   const busName = config.natsUrl === undefined ? "in-process" : withoutCredentials(config.natsUrl);
   process.stdout.write(
     [
       `Weir is running: ${edge.url}/`,
-      `  bus: ${busName}   media addresses: ${config.transport.listenIps?.join(", ") ?? "all"}`,
+      `  bus: ${busName}   media addresses: ${listenIps.join(", ")}${udpMux ? `, all on UDP port ${udpMux.port}` : ""}`,
       ...(config.devSecret
         ? [
             "  using the DEVELOPMENT secret (set WEIR_SECRET in production); the demo page mints its own tokens",
@@ -55,6 +66,7 @@ async function main(): Promise<void> {
     void service
       .drain()
       .then(() => edge.close())
+      .then(() => udpMux?.close())
       .then(() => closeBus())
       .then(() => process.exit(0));
   };

@@ -4,6 +4,7 @@ import type { Hono } from "hono";
 import { signToken } from "../../../edge/src/auth/jwt.ts";
 import { readTextLimited } from "../../../edge/src/http.ts";
 import { NAME_PATTERN } from "../../../shared/limits.ts";
+import type { UdpMux } from "../ice/UdpMux.ts";
 import { renderMetrics } from "../metrics.ts";
 import type { NodeService } from "../service/NodeService.ts";
 
@@ -22,6 +23,8 @@ export interface StaticOptions {
   /** Mint demo tokens at POST /dev/token (development secret only). */
   devTokens: boolean;
   node: NodeService;
+  /** The one UDP port, when WEIR_UDP_PORT is set (its counters go to /metrics). */
+  udpMux?: UdpMux;
 }
 
 /** The demo page, the client bundle, /metrics and (in development) /dev/token. */
@@ -30,7 +33,7 @@ export function staticRoutes(app: Hono, opts: StaticOptions): void {
     app.get(path, async (c) => c.body(await readFile(root(file)), 200, { "content-type": type }));
   }
   app.get("/metrics", (c) =>
-    c.text(renderMetrics(routerStats(opts.node)), 200, {
+    c.text(renderMetrics(routerStats(opts.node), null, opts.udpMux?.stats), 200, {
       "content-type": "text/plain; version=0.0.4",
     }),
   );

@@ -11,6 +11,8 @@ export interface MediaNodeConfig {
   listenIps?: string[];
   announcedIp?: string;
   portRange?: [number, number];
+  /** One UDP port for every client (a UdpMux on each listen ip); unset: sockets per session. */
+  udpPort?: number;
   maxSessions: number;
   /** Sessions one identity may hold in one room on this node. */
   maxSessionsPerIdentity: number;
@@ -36,6 +38,7 @@ export const USAGE = `npm run media-node -- [options]
   --listen-ip <ip,...>      WEIR_LISTEN_IPS     addresses to offer ICE candidates on
   --announced-ip <ip>       WEIR_ANNOUNCED_IP   public address for NAT 1:1 (one listen ip)
   --port-range <lo-hi>      WEIR_PORT_RANGE     UDP ports for ICE, e.g. 40000-49999
+  --udp-port <port>         WEIR_UDP_PORT       one UDP port for every client (0: any free one)
   --max-sessions <n>        WEIR_MAX_SESSIONS   (default ${DEFAULT_MAX_SESSIONS}); more: 503 node_full
   --max-sessions-per-identity <n>
                             WEIR_MAX_SESSIONS_PER_IDENTITY  per identity and room
@@ -62,6 +65,7 @@ export function loadConfig(
         "listen-ip": { type: "string" },
         "announced-ip": { type: "string" },
         "port-range": { type: "string" },
+        "udp-port": { type: "string" },
         "max-sessions": { type: "string" },
         "max-sessions-per-identity": { type: "string" },
         "drain-grace": { type: "string" },
@@ -96,6 +100,7 @@ export function loadConfig(
     );
   }
   const range = pick("port-range", "WEIR_PORT_RANGE");
+  const udpPort = pick("udp-port", "WEIR_UDP_PORT");
   const relayIp = pick("relay-ip", "WEIR_RELAY_IP");
   if (relayIp !== undefined && !isIp(relayIp)) throw new ConfigError(`bad relay ip "${relayIp}"`);
   const relayPortText = pick("relay-port", "WEIR_RELAY_PORT");
@@ -109,6 +114,7 @@ export function loadConfig(
     listenIps: listenIps?.length ? listenIps : undefined,
     announcedIp,
     portRange: range === undefined ? undefined : parsePortRange(range),
+    ...(udpPort === undefined ? {} : { udpPort: parseUdpPort(udpPort) }),
     ...sessionLimits((flag, name) => pick(flag, name)),
     drainGraceMs:
       1000 * positiveInt(pick("drain-grace", "WEIR_DRAIN_GRACE_S") ?? "30", "drain grace", true),
@@ -150,6 +156,12 @@ export function relayOptions(c: MediaNodeConfig): RelayServerOptions {
     listenIp,
     announcedIp: c.relayIp ?? listenIp,
   };
+}
+
+export function parseUdpPort(s: string): number {
+  const port = /^\d{1,5}$/.test(s.trim()) ? Number(s) : Number.NaN;
+  if (!(port >= 0 && port <= 65535)) throw new ConfigError(`bad UDP port "${s}": 0-65535`);
+  return port;
 }
 
 export function parsePortRange(s: string): [number, number] {

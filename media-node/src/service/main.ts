@@ -3,6 +3,8 @@
  * WebSocket sessions, wait for sessions up to the grace period) and exit 0.
  */
 import { hostname } from "node:os";
+import { hostAddresses } from "../ice/hostAddresses.ts";
+import { UdpMux } from "../ice/UdpMux.ts";
 import { RelayServer } from "../relay/RelayServer.ts";
 import { connectNatsBus } from "./bus/natsBus.ts";
 import {
@@ -36,6 +38,10 @@ async function main(): Promise<void> {
       log.error("bus handler failed", { subject, ...errorFields(err) }),
   });
   const relay = await startRelay(config, log);
+  const udpMux =
+    config.udpPort === undefined
+      ? undefined
+      : await UdpMux.open({ port: config.udpPort, listenIps: config.listenIps ?? hostAddresses() });
   const service = new NodeService({
     nodeId: config.nodeId,
     bus: nats.bus,
@@ -43,7 +49,7 @@ async function main(): Promise<void> {
     address: config.announcedIp ?? config.listenIps?.[0] ?? hostname(),
     maxSessions: config.maxSessions,
     maxSessionsPerIdentity: config.maxSessionsPerIdentity,
-    transport: transportOptions(config),
+    transport: { ...transportOptions(config), ...(udpMux ? { udpMux } : {}) },
     drainGraceMs: config.drainGraceMs,
     relay,
     log,
@@ -52,13 +58,17 @@ async function main(): Promise<void> {
   const metricsPort = Number(process.env.WEIR_METRICS_PORT ?? 0);
   const metrics =
     metricsPort > 0
-      ? await startMetricsServer(service.node, metricsPort, process.env.WEIR_METRICS_HOST, relay)
+      ? await startMetricsServer(service.node, metricsPort, process.env.WEIR_METRICS_HOST, {
+          relay,
+          udpMux,
+        })
       : null;
   log.info("media node started", {
     nats: withoutCredentials(config.natsUrl),
     listenIps: config.listenIps,
     announcedIp: config.announcedIp,
     portRange: config.portRange,
+    udpPort: udpMux?.port,
     maxSessions: config.maxSessions,
     maxSessionsPerIdentity: config.maxSessionsPerIdentity,
     relay: relay.address,
@@ -72,6 +82,7 @@ async function main(): Promise<void> {
     service
       .drain()
       .then(() => relay.close())
+      .then(() => udpMux?.close())
       .then(() => nats.close())
       .then(
         () => process.exit(0),

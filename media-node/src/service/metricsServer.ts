@@ -1,14 +1,15 @@
 import { createServer, type Server } from "node:http";
+import type { UdpMux } from "../ice/UdpMux.ts";
 import { renderMetrics } from "../metrics.ts";
 import type { RelayServer } from "../relay/RelayServer.ts";
 import type { MediaNode } from "./MediaNode.ts";
 
-/** `GET /metrics` (Prometheus text) for the node's rooms and relay port, on its own port. */
+/** `GET /metrics` (Prometheus text) for the node's rooms and ports, on its own port. */
 export function startMetricsServer(
   node: MediaNode,
   port: number,
   host = "127.0.0.1",
-  relay?: RelayServer,
+  ports: { relay?: RelayServer; udpMux?: UdpMux } = {},
 ): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.method !== "GET" || req.url !== "/metrics") {
@@ -18,7 +19,7 @@ export function startMetricsServer(
     const stats = node.roomNames.flatMap((room) => node.router(room)?.getStats() ?? []);
     res
       .writeHead(200, { "content-type": "text/plain; version=0.0.4" })
-      .end(renderMetrics(stats, relay?.getStats()));
+      .end(renderMetrics(stats, ports.relay?.getStats(), ports.udpMux?.stats));
   });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
