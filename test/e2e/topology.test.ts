@@ -1,6 +1,7 @@
 // Weir across the network shapes users have (test/helpers/topology.ts): a client host and a
 // server host on two subnets with a router namespace between them; the client behind NAT; the
-// server behind 1:1 NAT with WEIR_ANNOUNCED_IP; a dual-stack pair whose router drops IPv4 UDP,
+// server behind 1:1 NAT with WEIR_ANNOUNCED_IP, also with only its HTTP port and its one UDP port
+// (WEIR_UDP_PORT) forwarded; a dual-stack pair whose router drops IPv4 UDP,
 // so media must go over the node's IPv6 candidates. In each, the embedded process runs on the
 // server host, a person's Chromium on the client host, and one tab publishes while another
 // decodes: through the Room client (WebSocket protocol) and through WHIP/WHEP (RFC 9725).
@@ -19,7 +20,12 @@ import {
   whepFromPage,
   whipFromPage,
 } from "../helpers/system.ts";
-import { buildTopology, type TopologyKind, topologyUnavailable } from "../helpers/topology.ts";
+import {
+  buildTopology,
+  ONE_PORT,
+  type TopologyKind,
+  topologyUnavailable,
+} from "../helpers/topology.ts";
 
 const skip = browserUnavailable() ?? topologyUnavailable();
 const SECRET = "topology-test-secret-0123456789abcdef";
@@ -36,10 +42,12 @@ const EXPECT: Record<TopologyKind, (p: SelectedPair) => boolean> = {
   routed: (p) => p.remote === "10.1.0.2",
   "client-nat": (p) => p.remote === "10.1.0.2",
   "server-nat": (p) => p.remote === "10.3.0.2",
+  "server-nat-one-port": (p) => p.remote === "10.3.0.2" && p.remotePort === ONE_PORT.udp,
   "dual-stack": (p) => p.remote === "fd01::2",
 };
 
-for (const kind of ["routed", "client-nat", "server-nat", "dual-stack"] as const) {
+const KINDS = ["routed", "client-nat", "server-nat", "server-nat-one-port", "dual-stack"] as const;
+for (const kind of KINDS) {
   test(`${kind}: Chromium publishes and another tab decodes, Room client and WHIP/WHEP`, {
     skip: skip ?? false,
   }, async (t) => {

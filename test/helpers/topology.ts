@@ -56,7 +56,15 @@ export class Netns {
   }
 }
 
-export type TopologyKind = "routed" | "client-nat" | "server-nat" | "dual-stack";
+export type TopologyKind =
+  | "routed"
+  | "client-nat"
+  | "server-nat"
+  | "server-nat-one-port"
+  | "dual-stack";
+
+/** The ports "server-nat-one-port" forwards: the edge's HTTP port and the one media UDP port. */
+export const ONE_PORT = { http: 8080, udp: 40000 };
 
 /** Client and server hosts with a router namespace between them. */
 export interface Topology {
@@ -115,6 +123,19 @@ function routerRules(kind: TopologyKind): string {
         chain through { type filter hook forward priority 0; policy accept;
           iifname "r-client" ip daddr ${SERVER_V4} ct status & dnat == 0 drop; }
       }`,
+    // As an operator runs a node behind 1:1 NAT with one port: only the HTTP port and the one
+    // UDP port are forwarded to it; nothing else reaches the server.
+    "server-nat-one-port": `
+      table ip weir_nat {
+        chain pre { type nat hook prerouting priority -100;
+          ip daddr ${SERVER_PUBLIC_V4} tcp dport ${ONE_PORT.http} dnat to ${SERVER_V4};
+          ip daddr ${SERVER_PUBLIC_V4} udp dport ${ONE_PORT.udp} dnat to ${SERVER_V4}; }
+        chain post { type nat hook postrouting priority 100; ip saddr ${SERVER_V4} snat to ${SERVER_PUBLIC_V4}; }
+      }
+      table ip weir_filter {
+        chain through { type filter hook forward priority 0; policy accept;
+          iifname "r-client" ip daddr ${SERVER_V4} ct status & dnat == 0 drop; }
+      }`,
     // Both families route; UDP over IPv4 between the hosts is dropped, so media must use IPv6.
     "dual-stack": `
       table ip weir_filter {
@@ -142,11 +163,15 @@ export async function buildTopology(kind: TopologyKind): Promise<Topology> {
     if (dual) router.sh("sysctl -qw net.ipv6.conf.all.forwarding=1");
     const rules = routerRules(kind);
     if (rules) router.sh(`nft -f - <<'EOF'\n${rules}\nEOF`);
-    const serverEnv: NodeJS.ProcessEnv =
-      kind === "server-nat"
-        ? { WEIR_LISTEN_IPS: SERVER_V4, WEIR_ANNOUNCED_IP: SERVER_PUBLIC_V4 }
-        : {};
-    const serverAddress = kind === "server-nat" ? SERVER_PUBLIC_V4 : SERVER_V4;
+    const natted = kind === "server-nat" || kind === "server-nat-one-port";
+    const serverEnv: NodeJS.ProcessEnv = natted
+      ? { WEIR_LISTEN_IPS: SERVER_V4, WEIR_ANNOUNCED_IP: SERVER_PUBLIC_V4 }
+      : {};
+    if (kind === "server-nat-one-port") {
+      serverEnv.PORT = String(ONE_PORT.http);
+      serverEnv.WEIR_UDP_PORT = String(ONE_PORT.udp);
+    }
+    const serverAddress = natted ? SERVER_PUBLIC_V4 : SERVER_V4;
     return { kind, router, server, client, serverAddress, serverEnv, close };
   } catch (err) {
     close();

@@ -43,7 +43,7 @@ describe("config", () => {
         natsUrl: "nats://nats:4222",
         nodeId: "env-node",
         listenIps: ["10.0.0.5"],
-        announcedIp: "203.0.113.7",
+        announcedIps: { "10.0.0.5": "203.0.113.7" },
         portRange: [40000, 49999],
         maxSessions: 100,
         maxSessionsPerIdentity: 4,
@@ -66,6 +66,13 @@ describe("config", () => {
     assert.deepEqual(f.listenIps, ["127.0.0.1", "10.0.0.5"]);
     assert.equal(f.maxSessions, 3);
     assert.equal(f.maxSessionsPerIdentity, 2);
+    // NAT 1:1 per family; loopback is never announced; one UDP port for every client.
+    const g = loadConfig(["--listen-ip", "127.0.0.1,10.0.0.5,fd00::5", "--udp-port", "40000"], {
+      WEIR_ANNOUNCED_IP: "203.0.113.7, 2001:db8::7",
+    });
+    assert.deepEqual(g.announcedIps, { "10.0.0.5": "203.0.113.7", "fd00::5": "2001:db8::7" });
+    assert.equal(g.udpPort, 40000);
+    assert.equal(loadConfig(["--udp-port", "0"], {}).udpPort, 0);
   });
 
   test("bad values are ConfigErrors", () => {
@@ -78,7 +85,12 @@ describe("config", () => {
       ["--max-sessions-per-identity", "0"],
       ["--node-id", "a.b"],
       ["--listen-ip", "not-an-ip"],
-      ["--announced-ip", "1.2.3.4"], // needs exactly one listen ip
+      ["--announced-ip", "1.2.3.4"], // needs exactly one listen ip of its family
+      ["--announced-ip", "1.2.3.4", "--listen-ip", "10.0.0.5,10.0.0.6"],
+      ["--announced-ip", "2001:db8::7", "--listen-ip", "10.0.0.5"],
+      ["--announced-ip", "1.2.3.4,1.2.3.5", "--listen-ip", "10.0.0.5"],
+      ["--udp-port", "70000"],
+      ["--udp-port", "-1"],
       ["--nope"],
     ];
     for (const argv of bad) assert.throws(() => loadConfig(argv, {}), ConfigError, argv.join(" "));

@@ -3,6 +3,7 @@ import { DEV_SECRET } from "../../../edge/src/auth/devSecret.ts";
 import { MIN_SECRET_BYTES } from "../../../edge/src/auth/jwt.ts";
 import { hostAddresses } from "../ice/hostAddresses.ts";
 import {
+  announcedMap,
   ConfigError,
   type MediaNodeConfig,
   parsePortRange,
@@ -37,6 +38,7 @@ export function embeddedConfig(env: NodeJS.ProcessEnv): EmbeddedConfig {
   const natsUrl = env.NATS_URL || undefined;
   const devSecret = env.WEIR_SECRET === undefined;
   if (devSecret) requireDevModeAllowed(host, natsUrl, env.WEIR_DEV === "1");
+  const listenIps = env.WEIR_LISTEN_IPS ? env.WEIR_LISTEN_IPS.split(",") : hostAddresses();
   return {
     port: Number(env.PORT ?? 8080),
     host,
@@ -48,9 +50,9 @@ export function embeddedConfig(env: NodeJS.ProcessEnv): EmbeddedConfig {
     limits: sessionLimits((_flag, name) => env[name] || undefined),
     ...(env.WEIR_UDP_PORT ? { udpPort: parseUdpPort(env.WEIR_UDP_PORT) } : {}),
     transport: {
-      listenIps: env.WEIR_LISTEN_IPS ? env.WEIR_LISTEN_IPS.split(",") : hostAddresses(),
+      listenIps,
       announcedIps: env.WEIR_ANNOUNCED_IP
-        ? announce(env.WEIR_ANNOUNCED_IP, env.WEIR_LISTEN_IPS)
+        ? announcedMap(env.WEIR_ANNOUNCED_IP, listenIps)
         : undefined,
       portRange: env.WEIR_PORT_RANGE ? parsePortRange(env.WEIR_PORT_RANGE) : undefined,
     },
@@ -80,9 +82,4 @@ function requireDevModeAllowed(host: string, natsUrl: string | undefined, optIn:
 function isLoopback(host: string): boolean {
   const h = host.replace(/^\[(.*)\]$/, "$1").toLowerCase();
   return h === "localhost" || h === "::1" || /^(?:::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
-}
-
-function announce(ip: string, listen: string | undefined): Record<string, string> {
-  const from = listen?.split(",")[0] ?? hostAddresses().find((a) => a !== "127.0.0.1");
-  return from ? { [from]: ip } : {};
 }

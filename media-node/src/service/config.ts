@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { isIPv6 } from "node:net";
 import { parseArgs } from "node:util";
 import { NAME_PATTERN } from "../../../shared/limits.ts";
 import { DEFAULT_RELAY_PORT, type RelayServerOptions } from "../relay/RelayServerTypes.ts";
@@ -9,7 +10,8 @@ export interface MediaNodeConfig {
   natsUrl: string;
   nodeId: string;
   listenIps?: string[];
-  announcedIp?: string;
+  /** NAT 1:1, per address family: local listen ip -> the public address announced for it. */
+  announcedIps?: Record<string, string>;
   portRange?: [number, number];
   /** One UDP port for every client (a UdpMux on each listen ip); unset: sockets per session. */
   udpPort?: number;
@@ -36,7 +38,8 @@ export const USAGE = `npm run media-node -- [options]
   --nats-url <url>          NATS_URL            (default ${DEFAULT_NATS_URL})
   --node-id <id>            WEIR_NODE_ID        (default: random)
   --listen-ip <ip,...>      WEIR_LISTEN_IPS     addresses to offer ICE candidates on
-  --announced-ip <ip>       WEIR_ANNOUNCED_IP   public address for NAT 1:1 (one listen ip)
+  --announced-ip <ip,...>   WEIR_ANNOUNCED_IP   public address(es) for NAT 1:1, one per family
+                                                (each stands for the one listen ip of its family)
   --port-range <lo-hi>      WEIR_PORT_RANGE     UDP ports for ICE, e.g. 40000-49999
   --udp-port <port>         WEIR_UDP_PORT       one UDP port for every client (0: any free one)
   --max-sessions <n>        WEIR_MAX_SESSIONS   (default ${DEFAULT_MAX_SESSIONS}); more: 503 node_full
@@ -90,15 +93,8 @@ export function loadConfig(
     .map((s) => s.trim())
     .filter(Boolean);
   for (const ip of listenIps ?? []) if (!isIp(ip)) throw new ConfigError(`bad listen ip "${ip}"`);
-  const announcedIp = pick("announced-ip", "WEIR_ANNOUNCED_IP");
-  if (announcedIp !== undefined && !isIp(announcedIp)) {
-    throw new ConfigError(`bad announced ip "${announcedIp}"`);
-  }
-  if (announcedIp && listenIps?.length !== 1) {
-    throw new ConfigError(
-      "--announced-ip needs exactly one --listen-ip (the local side of NAT 1:1)",
-    );
-  }
+  const announced = pick("announced-ip", "WEIR_ANNOUNCED_IP");
+  const announcedIps = announced ? announcedMap(announced, listenIps ?? []) : undefined;
   const range = pick("port-range", "WEIR_PORT_RANGE");
   const udpPort = pick("udp-port", "WEIR_UDP_PORT");
   const relayIp = pick("relay-ip", "WEIR_RELAY_IP");
@@ -112,7 +108,7 @@ export function loadConfig(
     natsUrl: pick("nats-url", "NATS_URL") ?? DEFAULT_NATS_URL,
     nodeId,
     listenIps: listenIps?.length ? listenIps : undefined,
-    announcedIp,
+    ...(announcedIps ? { announcedIps } : {}),
     portRange: range === undefined ? undefined : parsePortRange(range),
     ...(udpPort === undefined ? {} : { udpPort: parseUdpPort(udpPort) }),
     ...sessionLimits((flag, name) => pick(flag, name)),
@@ -143,7 +139,7 @@ export function sessionLimits(
 export function transportOptions(c: MediaNodeConfig): TransportOptions {
   const t: TransportOptions = {};
   if (c.listenIps) t.listenIps = c.listenIps;
-  if (c.announcedIp && c.listenIps) t.announcedIps = { [c.listenIps[0]]: c.announcedIp };
+  if (c.announcedIps) t.announcedIps = c.announcedIps;
   if (c.portRange) t.portRange = c.portRange;
   return t;
 }
@@ -178,6 +174,34 @@ function positiveInt(s: string, what: string, zeroOk = false): number {
   const n = Number(s);
   if (!Number.isInteger(n) || n < (zeroOk ? 0 : 1)) throw new ConfigError(`bad ${what} "${s}"`);
   return n;
+}
+
+/**
+ * NAT 1:1, per family: each announced address (a comma list) stands for the one listen ip of
+ * its family that is not loopback. Throws a ConfigError when that is not exactly one.
+ */
+export function announcedMap(list: string, listenIps: string[]): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const ip of list
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    if (!isIp(ip)) throw new ConfigError(`bad announced ip "${ip}"`);
+    const v6 = isIPv6(ip);
+    const locals = listenIps.filter((l) => isIPv6(l) === v6 && !isLoopbackIp(l));
+    if (locals.length !== 1) {
+      throw new ConfigError(
+        `announced ip ${ip} needs exactly one non-loopback IPv${v6 ? 6 : 4} listen ip (the local side of NAT 1:1), not ${locals.length}`,
+      );
+    }
+    if (map[locals[0]]) throw new ConfigError(`two announced IPv${v6 ? 6 : 4} addresses`);
+    map[locals[0]] = ip;
+  }
+  return map;
+}
+
+function isLoopbackIp(ip: string): boolean {
+  return ip === "::1" || ip.startsWith("127.");
 }
 
 function isIp(s: string): boolean {

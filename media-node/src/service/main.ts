@@ -46,7 +46,7 @@ async function main(): Promise<void> {
     nodeId: config.nodeId,
     bus: nats.bus,
     registry: nats.registry,
-    address: config.announcedIp ?? config.listenIps?.[0] ?? hostname(),
+    address: Object.values(config.announcedIps ?? {})[0] ?? config.listenIps?.[0] ?? hostname(),
     maxSessions: config.maxSessions,
     maxSessionsPerIdentity: config.maxSessionsPerIdentity,
     transport: { ...transportOptions(config), ...(udpMux ? { udpMux } : {}) },
@@ -66,7 +66,7 @@ async function main(): Promise<void> {
   log.info("media node started", {
     nats: withoutCredentials(config.natsUrl),
     listenIps: config.listenIps,
-    announcedIp: config.announcedIp,
+    announcedIps: config.announcedIps,
     portRange: config.portRange,
     udpPort: udpMux?.port,
     maxSessions: config.maxSessions,

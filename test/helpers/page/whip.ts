@@ -268,6 +268,7 @@ async function inboundOf(pc: RTCPeerConnection): Promise<InboundSummary> {
 export interface SelectedPair {
   local: string;
   remote: string;
+  remotePort: number;
   protocol: string;
 }
 
@@ -284,6 +285,7 @@ async function selectedPairOf(pc: RTCPeerConnection): Promise<SelectedPair | nul
   return {
     local: String(local?.address ?? ""),
     remote: String(remote?.address ?? ""),
+    remotePort: Number(remote?.port ?? 0),
     protocol: String(local?.protocol ?? ""),
   };
 }
