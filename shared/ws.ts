@@ -74,6 +74,19 @@ export const ClientMessage = z.discriminatedUnion("type", [
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
+/**
+ * A STUN/TURN server for the client's RTCPeerConnections (the RTCIceServer dictionary). TURN
+ * entries carry the edge's time-limited credentials (TURN REST API: `username` is
+ * `<expiry unix seconds>:<identity>`, `credential` the base64 HMAC-SHA1 of it with the secret the
+ * TURN server shares with the edge).
+ */
+export const IceServer = z.object({
+  urls: z.array(z.string().check(z.minLength(1), z.maxLength(512))).check(z.maxLength(16)),
+  username: z.optional(z.string().check(z.maxLength(512))),
+  credential: z.optional(z.string().check(z.maxLength(512))),
+});
+export type IceServer = z.infer<typeof IceServer>;
+
 export const ServerMessage = z.discriminatedUnion("type", [
   z.object({
     type: z.literal("welcome"),
@@ -81,6 +94,8 @@ export const ServerMessage = z.discriminatedUnion("type", [
     room: z.string(),
     identity: z.string(),
     participants: z.array(ParticipantInfo),
+    /** STUN/TURN servers for this session's transports (absent when the edge has none). */
+    iceServers: z.optional(z.array(IceServer).check(z.maxLength(8))),
   }),
   z.object({
     type: z.literal("published"),

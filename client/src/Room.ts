@@ -3,10 +3,12 @@ import { DataPublication } from "./DataPublication.ts";
 import { DataSubscription } from "./DataSubscription.ts";
 import type { DataEndReason, DataPublishOptions, PublishedData } from "./DataTypes.ts";
 import { WeirClientError } from "./errors.ts";
+import { samePath } from "./mediaPath.ts";
 import { PublishTransport } from "./PublishTransport.ts";
 import type { PublishOptions } from "./PublishTransportTypes.ts";
 import type {
   LocalTrack,
+  MediaConnection,
   ParticipantInfo,
   PublishedTrack,
   RemoteTrack,
@@ -61,6 +63,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   #room = "";
   #identity = "";
   #attempt = 0;
+  #media: MediaConnection | null = null;
 
   constructor(options: RoomOptions = {}) {
     super();
@@ -90,6 +93,15 @@ export class Room extends TypedEmitter<RoomEvents> {
 
   get subscribeTransport(): SubscribeTransport | null {
     return this.#session?.sub ?? null;
+  }
+
+  /**
+   * How media flows now: udp or tcp straight to the media node, or relay (TURN) over udp, tcp
+   * or tls, with the selected pair's RTT; per connection in `publish` and `subscribe`. Null
+   * until a connection has a selected pair. `mediaconnectionchange` tells when it changes.
+   */
+  get mediaConnection(): MediaConnection | null {
+    return this.#media;
   }
 
   /** Everyone else in the room, with their published tracks. */
@@ -208,11 +220,15 @@ export class Room extends TypedEmitter<RoomEvents> {
 
   async #open(): Promise<void> {
     const socket = await SignalingSocket.connect(this.#url, this.#room, this.#token);
-    const iceServers = this.#options.iceServers ?? [];
+    // The edge's servers carry a credential for this session (TURN REST API); a reconnect gets
+    // fresh ones.
+    const iceServers = this.#options.iceServers ?? socket.welcome.iceServers ?? [];
+    const policy = this.#options.iceTransportPolicy;
+    const options = policy ? { iceServers, iceTransportPolicy: policy } : { iceServers };
     const s: Session = {
       socket,
-      pub: new PublishTransport({ iceServers }),
-      sub: new SubscribeTransport({ iceServers }),
+      pub: new PublishTransport(options),
+      sub: new SubscribeTransport(options),
     };
     this.#session = s;
     this.#identity = socket.welcome.identity;
@@ -237,6 +253,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     s.socket.on("close", () => this.#lost(s));
     s.heartbeat = setInterval(() => {
       s.socket.request({ type: "ping" }, HEARTBEAT_TIMEOUT_MS).catch(() => this.#lost(s));
+      void this.#refreshMedia(s);
     }, HEARTBEAT_MS);
     s.pub.on("icecandidate", (c) =>
       s.socket.send({ type: "ice", target: "publish", candidate: wire(c) }),
@@ -246,6 +263,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     );
     const onTransport = (state: string) => {
       if (state === "failed") this.#lost(s);
+      else if (state === "connected") void this.#refreshMedia(s);
     };
     s.pub.on("connectionstatechange", onTransport);
     s.sub.on("connectionstatechange", onTransport);
@@ -459,6 +477,32 @@ export class Room extends TypedEmitter<RoomEvents> {
       ?.identity;
   }
 
+  /** Reads both connections' selected pairs; emits `mediaconnectionchange` when a path moved. */
+  async #refreshMedia(s: Session): Promise<void> {
+    const [publish, subscribe] = await Promise.all([
+      s.pub.getMediaPath().catch(() => null),
+      s.sub.getMediaPath().catch(() => null),
+    ]);
+    if (this.#session !== s) return;
+    const main = subscribe ?? publish;
+    const next: MediaConnection | null = main
+      ? {
+          transport: main.transport,
+          relayProtocol: main.relayProtocol,
+          rttMs: main.rttMs,
+          publish,
+          subscribe,
+        }
+      : null;
+    const before = this.#media;
+    this.#media = next;
+    const moved =
+      (before === null) !== (next === null) ||
+      !samePath(before?.publish ?? null, publish) ||
+      !samePath(before?.subscribe ?? null, subscribe);
+    if (moved) this.emit("mediaconnectionchange", next);
+  }
+
   /** The session died (socket closed, transport failed, node draining): start over. */
   #lost(s: Session): void {
     if (this.#session !== s || this.#state === "closed") return;
@@ -489,6 +533,10 @@ export class Room extends TypedEmitter<RoomEvents> {
     this.#dataSubscriptions.clear();
     // Closing the transports closes the channels: not the end of a publication unless closed.
     if (this.#state !== "closed") for (const p of this.#dataPublications) p.suspend();
+    if (this.#media !== null) {
+      this.#media = null;
+      this.emit("mediaconnectionchange", null);
+    }
     if (!s) return;
     clearInterval(s.heartbeat);
     s.socket.close();

@@ -1,11 +1,18 @@
 import type { ParticipantInfo, TrackInfo } from "../../shared/room.ts";
 import type { PublishedData } from "./DataTypes.ts";
+import type { MediaPath, MediaTransport, RelayProtocol } from "./mediaPath.ts";
 import type { PublishOptions } from "./PublishTransportTypes.ts";
 
 export type RoomState = "new" | "connecting" | "connected" | "reconnecting" | "closed";
 
 export interface RoomOptions {
+  /**
+   * STUN/TURN servers; when given they replace the ones the edge sends in `welcome` (its TURN
+   * servers with a credential for this client). Default: the edge's.
+   */
   iceServers?: RTCIceServer[];
+  /** "relay" sends media only through TURN; default "all". */
+  iceTransportPolicy?: RTCIceTransportPolicy;
   /** Longest wait between reconnect attempts (default 5000 ms). */
   maxReconnectDelayMs?: number;
 }
@@ -27,6 +34,18 @@ export interface PublishedTrack extends TrackInfo {
   identity: string;
 }
 
+/**
+ * How the Room's media flows. `transport`, `relayProtocol` and `rttMs` are the subscribe
+ * connection's when it has a selected pair, else the publish connection's.
+ */
+export interface MediaConnection {
+  transport: MediaTransport;
+  relayProtocol: RelayProtocol | null;
+  rttMs: number | null;
+  publish: MediaPath | null;
+  subscribe: MediaPath | null;
+}
+
 export interface RoomEvents {
   connectionstatechange: [RoomState];
   participantjoined: [string];
@@ -41,6 +60,12 @@ export interface RoomEvents {
   /** Someone in the room published a DataChannel you can subscribe to (`subscribeData`). */
   datapublished: [PublishedData];
   dataunpublished: [{ dataPublisherId: string; identity: string }];
+  /**
+   * The media path changed: a first selected pair, another transport (udp, tcp, relay) or
+   * relay protocol, other addresses, or no path (null) after the session ended. RTT alone does
+   * not fire it; `room.mediaConnection.rttMs` is refreshed every 2 s.
+   */
+  mediaconnectionchange: [MediaConnection | null];
   error: [Error];
 }
 

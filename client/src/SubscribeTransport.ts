@@ -1,5 +1,6 @@
 import { toClientError, WeirClientError } from "./errors.ts";
 import { CandidateBuffer } from "./internal.ts";
+import { type MediaPath, mediaPathOf } from "./mediaPath.ts";
 import { NegotiationQueue } from "./NegotiationQueue.ts";
 import type {
   SubscribedTrack,
@@ -66,6 +67,21 @@ export class SubscribeTransport extends TypedEmitter<SubscribeTransportEvents> {
   /** The underlying RTCPeerConnection (for inspection; do not negotiate on it directly). */
   get peerConnection(): RTCPeerConnection {
     return this.#pc;
+  }
+
+  /** How media flows now (udp, tcp, or relay over udp/tcp/tls, and RTT); null before a pair. */
+  async getMediaPath(): Promise<MediaPath | null> {
+    if (this.#closed) return null;
+    return mediaPathOf(await this.#pc.getStats());
+  }
+
+  /**
+   * Replaces the STUN/TURN servers, e.g. with a WHIP/WHEP response's `Link` servers
+   * (`iceServersFromLinks`). Candidates gathered already stay as they were: call this before
+   * the first negotiation, or restart ICE after it.
+   */
+  setIceServers(iceServers: RTCIceServer[]): void {
+    this.#pc.setConfiguration({ ...this.#pc.getConfiguration(), iceServers });
   }
 
   get connectionState(): RTCPeerConnectionState {

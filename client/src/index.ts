@@ -10,6 +10,9 @@ export type {
 } from "./DataTypes.ts";
 export type { WeirClientErrorCode } from "./errors.ts";
 export { WeirClientError } from "./errors.ts";
+export { iceServersFromLinks } from "./iceServers.ts";
+export type { MediaPath, MediaTransport, RelayProtocol } from "./mediaPath.ts";
+export { mediaPathOf } from "./mediaPath.ts";
 export { NegotiationQueue } from "./NegotiationQueue.ts";
 export { PublishTransport } from "./PublishTransport.ts";
 export type {
@@ -21,6 +24,7 @@ export type {
 export { Room } from "./Room.ts";
 export type {
   LocalTrack,
+  MediaConnection,
   PublishedTrack,
   RemoteTrack,
   RoomEvents,

@@ -11,14 +11,18 @@ import { notFound, onError } from "./errors.ts";
 import type { EdgeContext } from "./routes/context.ts";
 import { mediaRoutes } from "./routes/media.ts";
 import { roomRoutes } from "./routes/rooms.ts";
+import { iceServersFor } from "./turn.ts";
 
 export type { AcceptWebSocket, BusContext, EdgeDeps } from "./deps.ts";
+export type { TurnConfig } from "./turn.ts";
 
 export function createApp(deps: EdgeDeps): Hono {
+  const now = deps.now ?? Date.now;
   const edge: EdgeContext = {
     deps,
     access: new Access(deps.token),
-    now: deps.now ?? Date.now,
+    now,
+    iceServers: (identity) => iceServersFor(deps.turn, identity, now()),
   };
   const app = new Hono();
   app.onError(onError);

@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import type { Bus, NodeRegistry } from "../../shared/bus.ts";
 import type { VerifierConfig } from "./auth/jwt.ts";
 import type { WsHandler } from "./protocol.ts";
+import type { TurnConfig } from "./turn.ts";
 
 /** What a request needs from the bus: request/reply to nodes, and the node/room registry. */
 export interface BusContext {
@@ -28,6 +29,11 @@ export interface EdgeDeps {
   withBus<T>(fn: (ctx: BusContext) => Promise<T>): Promise<T>;
   /** WebSocket upgrades; without it `GET /v1/rooms/:room/ws` answers 501-ish errors. */
   acceptWebSocket?: AcceptWebSocket;
+  /**
+   * TURN servers and the secret shared with them: each client gets time-limited credentials in
+   * the WebSocket `welcome` and in WHIP/WHEP `Link` headers. None: clients get no ICE servers.
+   */
+  turn?: TurnConfig;
   /** Clock in ms (tests). */
   now?: () => number;
 }

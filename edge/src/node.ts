@@ -9,6 +9,7 @@ import type { Bus, NodeRegistry } from "../../shared/bus.ts";
 import { createApp } from "./app.ts";
 import type { VerifierConfig } from "./auth/jwt.ts";
 import { acceptNodeWebSocket, createWebSocketServer } from "./node/websocket.ts";
+import type { TurnConfig } from "./turn.ts";
 
 export interface NodeEdgeOptions {
   bus: Bus;
@@ -20,6 +21,8 @@ export interface NodeEdgeOptions {
   /** 0 picks a free port. */
   port: number;
   hostname?: string;
+  /** TURN servers whose credentials the edge hands to clients (`parseTurnConfig`). */
+  turn?: TurnConfig;
   /** Routes the host process adds beside the API (the embedded mode's demo page, /metrics). */
   extraRoutes?: (app: Hono) => void;
 }
@@ -45,6 +48,7 @@ export async function createNodeEdge(opts: NodeEdgeOptions): Promise<NodeEdge> {
   const app = createApp({
     token: opts.secret,
     sessionSecret,
+    turn: opts.turn,
     withBus: (fn) => fn(ctx),
     acceptWebSocket: acceptNodeWebSocket,
   });

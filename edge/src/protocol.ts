@@ -9,7 +9,7 @@ import { LIMITS } from "../../shared/limits.ts";
 import { callNode, safeJson } from "../../shared/nodeClient.ts";
 import { subjects } from "../../shared/subjects.ts";
 import type { Grant, TokenClaims } from "../../shared/token.ts";
-import { ClientMessage, ServerMessage } from "../../shared/ws.ts";
+import { ClientMessage, type IceServer, ServerMessage } from "../../shared/ws.ts";
 import type { BusContext } from "./deps.ts";
 
 /** The socket as the protocol sees it. */
@@ -66,6 +66,8 @@ export interface WsSessionOptions {
   nodeId: string;
   room: string;
   claims: TokenClaims;
+  /** Added to the node's `welcome` (the edge, not the node, knows the TURN settings). */
+  iceServers?: IceServer[];
 }
 
 /**
@@ -73,7 +75,7 @@ export interface WsSessionOptions {
  * Node errors (no node, draining...) throw before any upgrade, so they answer as HTTP errors.
  */
 export async function openWsSession(opts: WsSessionOptions): Promise<WsHandler> {
-  const { ctx, nodeId, room, claims } = opts;
+  const { ctx, nodeId, room, claims, iceServers } = opts;
   const opened = await callNode(ctx.bus, nodeId, {
     op: "ws.open",
     room,
@@ -81,7 +83,11 @@ export async function openWsSession(opts: WsSessionOptions): Promise<WsHandler> 
     grants: claims.grants,
   });
   try {
-    return new WsSession(ctx, nodeId, opened.sessionId, claims, opened.welcome);
+    const welcome =
+      opened.welcome.type === "welcome" && iceServers !== undefined && iceServers.length > 0
+        ? { ...opened.welcome, iceServers }
+        : opened.welcome;
+    return new WsSession(ctx, nodeId, opened.sessionId, claims, welcome);
   } catch (err) {
     // No socket will ever close this session: end it on the node now.
     void callNode(ctx.bus, nodeId, { op: "ws.close", sessionId: opened.sessionId }).catch(() => {});

@@ -8,6 +8,7 @@ import { createApp } from "./app.ts";
 import { DEV_SECRET } from "./auth/devSecret.ts";
 import { withNatsBus } from "./bus/natsWsBus.ts";
 import { errorResponse } from "./errors.ts";
+import { parseTurnConfig } from "./turn.ts";
 import { acceptWorkerWebSocket } from "./worker/websocket.ts";
 
 export interface WorkerEnv {
@@ -19,6 +20,12 @@ export interface WorkerEnv {
   WEIR_SESSION_SECRET?: string;
   /** "1" allows the public development secret when WEIR_SECRET is unset. Never in production. */
   WEIR_DEV?: string;
+  /** Comma-separated TURN (and STUN) URLs given to clients, e.g. "turns:turn.example.com:443?transport=tcp". */
+  WEIR_TURN_URLS?: string;
+  /** coturn's `static-auth-secret` (a secret: `wrangler secret put WEIR_TURN_SECRET`). */
+  WEIR_TURN_SECRET?: string;
+  /** TURN credential lifetime in seconds (default 86400). */
+  WEIR_TURN_TTL?: string;
 }
 
 let cached: { key: string; app: Hono } | null = null;
@@ -29,11 +36,23 @@ function appFor(env: WorkerEnv): Hono | string {
   if (!url) return "NATS_WS_URL is not set";
   if (!secret) return "WEIR_SECRET is not set";
   const sessionSecret = env.WEIR_SESSION_SECRET ?? secret;
-  const key = `${url}\n${secret}\n${sessionSecret}`;
+  const turnSettings = [env.WEIR_TURN_URLS, env.WEIR_TURN_SECRET, env.WEIR_TURN_TTL];
+  const key = [url, secret, sessionSecret, ...turnSettings].join("\n");
   if (cached?.key !== key) {
+    let turn: ReturnType<typeof parseTurnConfig>;
+    try {
+      turn = parseTurnConfig({
+        urls: env.WEIR_TURN_URLS,
+        secret: env.WEIR_TURN_SECRET,
+        ttl: env.WEIR_TURN_TTL,
+      });
+    } catch (err) {
+      return (err as Error).message;
+    }
     const app = createApp({
       token: secret,
       sessionSecret,
+      turn,
       withBus: (fn) => withNatsBus(url, fn, { name: "weir-edge" }),
       acceptWebSocket: acceptWorkerWebSocket,
     });

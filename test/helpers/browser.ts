@@ -125,6 +125,8 @@ export interface LaunchOptions {
   enter?: string[];
   /** An http:// origin other than localhost that pages may use getUserMedia on. */
   secureOrigin?: string;
+  /** More Chromium flags. */
+  args?: string[];
 }
 
 /** A launcher script that starts Chromium behind `enter` (playwright wants one executable). */
@@ -163,6 +165,7 @@ export class BrowserHarness {
         : [...CHROMIUM_ARGS];
     if (opts.secureOrigin)
       args.push(`--unsafely-treat-insecure-origin-as-secure=${opts.secureOrigin}`);
+    args.push(...(opts.args ?? []));
     try {
       const context = await chromium.launchPersistentContext(join(profile, "profile"), {
         executablePath: opts.enter ? enteringChromium(profile, opts.enter) : CHROMIUM,

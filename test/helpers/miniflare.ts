@@ -51,11 +51,14 @@ export async function startEdgeWorker(opts: {
   natsWsUrl: string;
   secret: string;
   sessionSecret?: string;
+  /** More Worker vars, e.g. WEIR_TURN_URLS / WEIR_TURN_SECRET. */
+  vars?: Record<string, string>;
 }): Promise<EdgeWorker> {
   const scriptPath = await bundleWorker();
   const bindings: Record<string, string> = {
     NATS_WS_URL: opts.natsWsUrl,
     WEIR_SECRET: opts.secret,
+    ...opts.vars,
   };
   if (opts.sessionSecret !== undefined) bindings.WEIR_SESSION_SECRET = opts.sessionSecret;
   const mf = new Miniflare({

@@ -11,7 +11,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { transform } from "esbuild";
 import type { Page } from "playwright-core";
-import type { Room } from "../../client/src/index.ts";
+import type { MediaConnection, Room } from "../../client/src/index.ts";
 import { DEV_SECRET } from "../../edge/src/auth/devSecret.ts";
 import { signToken } from "../../edge/src/auth/jwt.ts";
 import type { Grant } from "../../shared/token.ts";
@@ -190,12 +190,12 @@ export async function whipFromPage(
   page: Page,
   endpoint: string,
   token: string,
-  opts: { simulcast?: boolean; diag?: () => string } = {},
+  opts: { simulcast?: boolean; useLinkServers?: boolean; diag?: () => string } = {},
 ): Promise<OfferResult> {
   const [w, h] = opts.simulcast ? [1280, 720] : [640, 480];
   const r = await page.evaluate(
-    ([e, t, width, height, sc]) => window.rfc9725.publish(e, t, width, height, sc),
-    [endpoint, token, w, h, opts.simulcast === true] as const,
+    ([e, t, width, height, sc, links]) => window.rfc9725.publish(e, t, width, height, sc, links),
+    [endpoint, token, w, h, opts.simulcast === true, opts.useLinkServers === true] as const,
   );
   assert.equal(r.status, 201, `${r.body}\n${opts.diag?.() ?? ""}`);
   await pollUntil(
@@ -215,11 +215,12 @@ export async function whepFromPage(
   page: Page,
   endpoint: string,
   token: string,
-  opts: { frames?: number; diag?: () => string } = {},
-): Promise<{ id: string; inbound: InboundSummary }> {
-  const played = await page.evaluate(([e, t]) => window.rfc9725.play(e, t), [
+  opts: { frames?: number; useLinkServers?: boolean; diag?: () => string } = {},
+): Promise<{ id: string; inbound: InboundSummary; offer: OfferResult }> {
+  const played = await page.evaluate(([e, t, links]) => window.rfc9725.play(e, t, links), [
     endpoint,
     token,
+    opts.useLinkServers === true,
   ] as const);
   assert.equal(played.status, 201, `${played.body}\n${opts.diag?.() ?? ""}`);
   let last: InboundSummary | null = null;
@@ -232,7 +233,7 @@ export async function whepFromPage(
     () => `WHEP viewer decodes: ${JSON.stringify(last)}\n${opts.diag?.() ?? ""}`,
     200,
   );
-  return { id: played.id, inbound };
+  return { id: played.id, inbound, offer: played };
 }
 
 // --- a Room in a page --------------------------------------------------------------------------
@@ -241,6 +242,8 @@ type RoomWindow = Window & {
   weirRoom?: Room;
   /** Room state changes with ms since the page's time origin (set by startRoomApp). */
   weirStates?: string[];
+  /** The Room's `mediaconnectionchange` events, in order (set by startRoomApp). */
+  weirMedia?: (MediaConnection | null)[];
 };
 
 /** Stats of the page's current Room subscribe connection (`window.weirRoom`). */
@@ -295,9 +298,11 @@ export async function startRoomApp(
     const room = new RoomClass();
     w.weirRoom = room;
     w.weirStates = [];
+    w.weirMedia = [];
     room.on("connectionstatechange", (s) => {
       w.weirStates?.push(`${Math.round(performance.now())} ${s}`);
     });
+    room.on("mediaconnectionchange", (m) => w.weirMedia?.push(m));
     // No named functions in here: tsx's keepNames would wrap them in a `__name` the page lacks.
     room.on("trackpublished", (t) => {
       room.subscribe(t.publisherId).catch((e: Error) => console.warn("subscribe:", e.message));
@@ -324,6 +329,16 @@ export async function startRoomApp(
       }
     }
   }, opts);
+}
+
+/** The page's Room media path now, and its `mediaconnectionchange` events so far. */
+export function roomMedia(
+  page: Page,
+): Promise<{ now: MediaConnection | null; events: (MediaConnection | null)[] }> {
+  return page.evaluate(() => {
+    const w = window as RoomWindow;
+    return { now: w.weirRoom?.mediaConnection ?? null, events: w.weirMedia ?? [] };
+  });
 }
 
 /** The page's Room state log (`window.weirStates`). */

@@ -2,8 +2,9 @@
 // and a server host on two subnets with a router namespace between them, which may NAT the
 // client, put the server behind 1:1 NAT, or route IPv4 and IPv6. Every namespace is held by a
 // sleeping child process (not a named `ip netns`), so it disappears with that process and with
-// the test process. nftables runs only inside the router namespace made here. Addresses are
-// private, assigned here, and nothing routes out of these namespaces.
+// the test process. nftables runs only inside namespaces made here (the router's, and a client's
+// firewall). Addresses are private, assigned here, and nothing routes out of these namespaces.
+// A TURN host (for coturn) can hang off the router too.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { killWithParent } from "./children.ts";
 
@@ -76,12 +77,15 @@ export interface Topology {
   serverAddress: string;
   /** Environment for the embedded process on the server host (listen / announced addresses). */
   serverEnv: NodeJS.ProcessEnv;
+  /** A third host on its own subnet (`buildTopology(kind, { turnHost: true })`), e.g. coturn. */
+  turn?: { ns: Netns; address: string };
   close(): void;
 }
 
 const SERVER_V4 = "10.1.0.2";
 const CLIENT_V4 = "10.2.0.2";
 const SERVER_PUBLIC_V4 = "10.3.0.2";
+const TURN_V4 = "10.4.0.2";
 const SERVER_V6 = "fd01::2";
 const CLIENT_V6 = "fd02::2";
 
@@ -146,19 +150,24 @@ function routerRules(kind: TopologyKind): string {
   return nat;
 }
 
-export async function buildTopology(kind: TopologyKind): Promise<Topology> {
-  const [router, server, client] = await Promise.all([
+export async function buildTopology(
+  kind: TopologyKind,
+  opts: { turnHost?: boolean } = {},
+): Promise<Topology> {
+  const [router, server, client, turn] = await Promise.all([
     Netns.create("router"),
     Netns.create("server"),
     Netns.create("client"),
+    opts.turnHost ? Netns.create("turn") : null,
   ]);
   const close = () => {
-    for (const ns of [client, server, router]) ns.close();
+    for (const ns of [client, server, turn, router]) ns?.close();
   };
   try {
     const dual = kind === "dual-stack";
     link(router, server, ["10.1.0.1", SERVER_V4], dual ? ["fd01::1", SERVER_V6] : undefined);
     link(router, client, ["10.2.0.1", CLIENT_V4], dual ? ["fd02::1", CLIENT_V6] : undefined);
+    if (turn) link(router, turn, ["10.4.0.1", TURN_V4]);
     router.sh("sysctl -qw net.ipv4.ip_forward=1");
     if (dual) router.sh("sysctl -qw net.ipv6.conf.all.forwarding=1");
     const rules = routerRules(kind);
@@ -172,11 +181,42 @@ export async function buildTopology(kind: TopologyKind): Promise<Topology> {
       serverEnv.WEIR_UDP_PORT = String(ONE_PORT.udp);
     }
     const serverAddress = natted ? SERVER_PUBLIC_V4 : SERVER_V4;
-    return { kind, router, server, client, serverAddress, serverEnv, close };
+    return {
+      kind,
+      router,
+      server,
+      client,
+      serverAddress,
+      serverEnv,
+      ...(turn ? { turn: { ns: turn, address: TURN_V4 } } : {}),
+      close,
+    };
   } catch (err) {
     close();
     throw err;
   }
+}
+
+/**
+ * A network that lets out nothing but TCP to `port` (a hotel or corporate network that allows
+ * only HTTPS): nftables inside `host`'s namespace drops every other packet it sends, IPv4 and
+ * IPv6, UDP included, except on `lo`. Answers to what it sent come back.
+ */
+export function allowOnlyTcpPort(host: Netns, port: number): void {
+  host.sh(`nft -f - <<'EOF'
+table inet weir_client {
+  chain out { type filter hook output priority 0; policy drop;
+    oifname "lo" accept
+    meta l4proto tcp tcp dport ${port} accept
+    ct state established,related accept
+    meta l4proto udp counter drop
+  }
+  chain in { type filter hook input priority 0; policy drop;
+    iifname "lo" accept
+    ct state established,related accept
+  }
+}
+EOF`);
 }
 
 /** Why topology tests cannot run here, or null when they can. */

@@ -4,6 +4,7 @@
 // and failover when one is killed.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { existsSync } from "node:fs";
 import { after, before, test } from "node:test";
 import type { RTCPeerConnection } from "werift";
@@ -19,6 +20,12 @@ import { type NatsServer, startNatsServer } from "../helpers/natsServer.ts";
 import { until, weriftPublisher, weriftViewer } from "../helpers/weriftPeer.ts";
 
 const SECRET = "weir-edge-integration-test-secret-0123456789";
+/** TURN settings of the Worker: every client gets a credential for coturn's use-auth-secret. */
+const TURN = {
+  WEIR_TURN_URLS: "turns:turn.example.test:443?transport=tcp,turn:turn.example.test:3478",
+  WEIR_TURN_SECRET: "edge-test-turn-static-auth-secret",
+  WEIR_TURN_TTL: "3600",
+};
 const NODE_MAIN = existsSync("media-node/src/service/main.ts")
   ? "media-node/src/service/main.ts"
   : (process.env.WEIR_NODE_MAIN ?? "media-node/src/service/main.ts");
@@ -108,6 +115,19 @@ async function errorCode(res: Response): Promise<string> {
   const body = (await res.json()) as { error?: { code?: string; message?: string } };
   assert.equal(typeof body.error?.message, "string");
   return body.error?.code ?? "";
+}
+
+/**
+ * A TURN credential as coturn's use-auth-secret checks it: `<expiry>:<identity>` with the expiry
+ * WEIR_TURN_TTL from now, and the base64 HMAC-SHA1 of it (computed here with node:crypto).
+ */
+function assertTurnCredential(username: string, credential: string, identity: string): void {
+  const [expiry, who] = username.split(":");
+  assert.equal(who, identity);
+  const left = Number(expiry) - Date.now() / 1000;
+  assert.ok(left > 3500 && left <= 3600, `expires in ${left} s`);
+  const mac = createHmac("sha1", TURN.WEIR_TURN_SECRET).update(username).digest("base64");
+  assert.equal(credential, mac);
 }
 
 async function expectError(res: Response, status: number, code: string, what: string) {
@@ -206,7 +226,7 @@ function openWs(
 before(async () => {
   nats = await startNatsServer();
   reg = await connectNatsBus(nats.url, { name: "edge-test" });
-  edge = await startEdgeWorker({ natsWsUrl: nats.wsUrl, secret: SECRET });
+  edge = await startEdgeWorker({ natsWsUrl: nats.wsUrl, secret: SECRET, vars: TURN });
   await Promise.all([spawnNode("node-a"), spawnNode("node-b")]);
 });
 
@@ -255,6 +275,19 @@ test("WHIP from a werift publisher: 201, Location, ETag, answer; media connects"
   assert.match(main.etag, /^"[^"]+"$/);
   assert.equal(main.res.headers.get("content-type"), "application/sdp");
   assert.match(main.answer, /^v=0\r\n/);
+  // RFC 9725 section 4.6: one Link per TURN URL with this client's credential.
+  const links = (main.res.headers.get("link") ?? "").split(/,\s*(?=<)/);
+  assert.equal(links.length, 2, main.res.headers.get("link") ?? "no Link header");
+  const urls = TURN.WEIR_TURN_URLS.split(",");
+  for (const [i, link] of links.entries()) {
+    const m =
+      /^<([^>]+)>; rel="ice-server"; username="([^"]+)"; credential="([^"]+)"; credential-type="password"$/.exec(
+        link,
+      );
+    assert.ok(m, link);
+    assert.equal(m[1], urls[i]);
+    assertTurnCredential(m[2], m[3], "alice");
+  }
   await connected(main.pub.pc, "WHIP publisher");
   assert.ok((await roomNodeOf("main")) !== null, "room placed on a node");
 });
@@ -268,6 +301,10 @@ test("WHEP from a werift recvonly client receives the room's audio and video", a
   assert.equal(res.status, 201, await res.clone().text());
   viewerLocation = res.headers.get("location") ?? "";
   assert.match(viewerLocation, /^\/v1\/sessions\//);
+  assert.match(
+    res.headers.get("link") ?? "",
+    /^<turns:[^>]+>; rel="ice-server"; username="\d+:viewer"/,
+  );
   assert.ok(res.headers.get("etag"));
   await viewer.pc.setRemoteDescription({ type: "answer", sdp: await res.text() });
   await connected(viewer.pc, "WHEP viewer");
@@ -605,6 +642,14 @@ test("WebSocket signaling: welcome, ping, bad frames answered, grants enforced, 
   assert.equal(welcome.room, "main");
   assert.equal(welcome.identity, "wsuser");
   assert.ok(Array.isArray(welcome.participants));
+  const iceServers = welcome.iceServers as {
+    urls: string[];
+    username: string;
+    credential: string;
+  }[];
+  assert.equal(iceServers.length, 1);
+  assert.deepEqual(iceServers[0].urls, TURN.WEIR_TURN_URLS.split(","));
+  assertTurnCredential(iceServers[0].username, iceServers[0].credential, "wsuser");
 
   ws.send("{not json");
   const e1 = await next();

@@ -103,3 +103,16 @@ test("with WEIR_SECRET it prints no token, and NATS credentials stay out of its 
     await nats.stop();
   }
 });
+
+test("TURN settings: half of them, or a bad URL, refuse to start and say why", async () => {
+  const noSecret = await refusal({ WEIR_TURN_URLS: "turns:turn.example.test:443?transport=tcp" });
+  assert.match(noSecret, /WEIR_TURN_SECRET must be set/);
+  const badUrl = await refusal({
+    WEIR_TURN_URLS: "https://turn.example.test",
+    WEIR_TURN_SECRET: "a-static-auth-secret-of-32-bytes!",
+  });
+  assert.match(
+    badUrl,
+    /WEIR_TURN_URLS: "https:\/\/turn\.example\.test" is not a stun:, turn: or turns: URL/,
+  );
+});

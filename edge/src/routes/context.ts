@@ -1,3 +1,4 @@
+import type { IceServer } from "../../../shared/ws.ts";
 import type { Access } from "../access.ts";
 import type { EdgeDeps } from "../deps.ts";
 
@@ -6,4 +7,6 @@ export interface EdgeContext {
   deps: EdgeDeps;
   access: Access;
   now(): number;
+  /** STUN/TURN servers with fresh credentials for `identity` (empty without TURN settings). */
+  iceServers(identity: string): Promise<IceServer[]>;
 }

@@ -9,6 +9,7 @@ import { requireAnyGrant, requireRoomName } from "../access.ts";
 import { makeSessionId, parseSessionId } from "../auth/sessionId.ts";
 import { quoteEtag, readTextLimited, requireContentType, requireSdp } from "../http.ts";
 import { placeRoom } from "../placement.ts";
+import { iceServerLinks } from "../turn.ts";
 import type { EdgeContext } from "./context.ts";
 
 const SDP = "application/sdp";
@@ -44,15 +45,16 @@ export function mediaRoutes(app: Hono, edge: EdgeContext): void {
         return { ...r, nodeId };
       });
       const id = await makeSessionId(created.nodeId, created.sessionId, edge.deps.sessionSecret);
-      return new Response(created.sdp, {
-        status: 201,
-        headers: {
-          "content-type": SDP,
-          location: `/v1/sessions/${id}`,
-          etag: quoteEtag(created.etag),
-          "accept-patch": SDPFRAG,
-        },
+      const headers = new Headers({
+        "content-type": SDP,
+        location: `/v1/sessions/${id}`,
+        etag: quoteEtag(created.etag),
+        "accept-patch": SDPFRAG,
       });
+      // RFC 9725 section 4.6: the client's STUN/TURN servers, TURN with this client's credential.
+      for (const link of iceServerLinks(await edge.iceServers(claims.sub)))
+        headers.append("link", link);
+      return new Response(created.sdp, { status: 201, headers });
     });
   }
 

@@ -61,7 +61,8 @@ export function roomRoutes(app: Hono, edge: EdgeContext): void {
       edge.deps
         .withBus(async (ctx) => {
           const nodeId = await placeRoom(ctx.registry, room, edge.now());
-          const h = await openWsSession({ ctx, nodeId, room, claims });
+          const iceServers = await edge.iceServers(claims.sub);
+          const h = await openWsSession({ ctx, nodeId, room, claims, iceServers });
           resolve(h);
           await h.closed;
         })

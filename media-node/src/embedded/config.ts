@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { DEV_SECRET } from "../../../edge/src/auth/devSecret.ts";
 import { MIN_SECRET_BYTES } from "../../../edge/src/auth/jwt.ts";
+import { parseTurnConfig, type TurnConfig } from "../../../edge/src/turn.ts";
 import { hostAddresses } from "../ice/hostAddresses.ts";
 import {
   announcedMap,
@@ -24,6 +25,8 @@ export interface EmbeddedConfig {
   transport: TransportOptions;
   /** WEIR_UDP_PORT: one UDP port for every client (a UdpMux) instead of sockets per session. */
   udpPort?: number;
+  /** WEIR_TURN_URLS, WEIR_TURN_SECRET, WEIR_TURN_TTL: TURN credentials for clients. */
+  turn: TurnConfig | undefined;
   /** WEIR_MAX_SESSIONS and WEIR_MAX_SESSIONS_PER_IDENTITY, as for a media node. */
   limits: Pick<MediaNodeConfig, "maxSessions" | "maxSessionsPerIdentity">;
 }
@@ -49,6 +52,7 @@ export function embeddedConfig(env: NodeJS.ProcessEnv): EmbeddedConfig {
     devSecret,
     limits: sessionLimits((_flag, name) => env[name] || undefined),
     ...(env.WEIR_UDP_PORT ? { udpPort: parseUdpPort(env.WEIR_UDP_PORT) } : {}),
+    turn: turnConfig(env),
     transport: {
       listenIps,
       announcedIps: env.WEIR_ANNOUNCED_IP
@@ -57,6 +61,18 @@ export function embeddedConfig(env: NodeJS.ProcessEnv): EmbeddedConfig {
       portRange: env.WEIR_PORT_RANGE ? parsePortRange(env.WEIR_PORT_RANGE) : undefined,
     },
   };
+}
+
+function turnConfig(env: NodeJS.ProcessEnv): TurnConfig | undefined {
+  try {
+    return parseTurnConfig({
+      urls: env.WEIR_TURN_URLS,
+      secret: env.WEIR_TURN_SECRET,
+      ttl: env.WEIR_TURN_TTL,
+    });
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
 }
 
 /**

@@ -39,6 +39,7 @@ async function main(): Promise<void> {
     sessionSecret: config.sessionSecret,
     port: config.port,
     hostname: config.host,
+    turn: config.turn,
     extraRoutes: (app) =>
       staticRoutes(app, {
         secret: config.secret,
@@ -52,6 +53,7 @@ async function main(): Promise<void> {
     [
       `Weir is running: ${edge.url}/`,
       `  bus: ${busName}   media addresses: ${listenIps.join(", ")}${udpMux ? `, all on UDP port ${udpMux.port}` : ""}`,
+      ...(config.turn ? [`  TURN for clients: ${config.turn.urls.join(", ")}`] : []),
       ...(config.devSecret
         ? [
             "  using the DEVELOPMENT secret (set WEIR_SECRET in production); the demo page mints its own tokens",

@@ -22,6 +22,9 @@ export interface OfferResult {
   location: string | null;
   etag: string | null;
   contentType: string | null;
+  /** The response's Link header (RFC 9725 section 4.6) and the ICE servers read from it. */
+  link: string | null;
+  iceServers: RTCIceServer[];
   body: string;
 }
 
@@ -43,7 +46,7 @@ const resources = new Map<string, Resource>();
 let nextId = 1;
 
 function newPeer(): { pc: RTCPeerConnection; resource: Omit<Resource, "url" | "etag" | "token"> } {
-  // No STUN/TURN: host candidates only (the test runs in a loopback-only namespace).
+  // No STUN/TURN unless a response's Link headers bring some (postOffer's useLinkServers).
   const pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: "max-bundle" });
   const candidates: Resource["candidates"] = [];
   const gathered = new Promise<void>((resolve) => {
@@ -57,25 +60,62 @@ function newPeer(): { pc: RTCPeerConnection; resource: Omit<Resource, "url" | "e
 }
 
 /**
+ * RFC 9725 section 4.6 / RFC 8288: the `rel="ice-server"` link-values of a Link header (several
+ * headers arrive comma-joined) as RTCIceServer entries. Written here from the RFCs, apart from
+ * Weir's client SDK, like the rest of this file.
+ */
+function iceServersOf(header: string | null): RTCIceServer[] {
+  const servers: RTCIceServer[] = [];
+  // <target> then ;-separated params, each a token or a quoted-string (with \-escapes)
+  const linkValue =
+    /\s*<([^>]*)>((?:\s*;\s*[^=;,\s]+(?:\s*=\s*(?:"(?:[^"\\]|\\.)*"|[^;,\s]*))?)*)\s*(?:,|$)/gy;
+  const param = /;\s*([^=;,\s]+)(?:\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;,\s]*)))?/g;
+  for (const m of (header ?? "").matchAll(linkValue)) {
+    const params = new Map<string, string>();
+    for (const p of m[2].matchAll(param)) {
+      const name = p[1].toLowerCase();
+      const value = p[2] !== undefined ? p[2].replace(/\\(.)/g, "$1") : (p[3] ?? "");
+      if (!params.has(name)) params.set(name, value);
+    }
+    if (!(params.get("rel") ?? "").split(/\s+/).includes("ice-server")) continue;
+    const server: RTCIceServer = { urls: m[1] };
+    if (params.has("username")) server.username = params.get("username");
+    if (params.has("credential")) server.credential = params.get("credential");
+    servers.push(server);
+  }
+  return servers;
+}
+
+/**
  * RFC 9725 section 4.2: POST the SDP offer (application/sdp, Bearer token) right after
  * setLocalDescription, without waiting for ICE gathering (candidates follow by PATCH).
+ * `useLinkServers`: as section 4.6's note advises, POST the offer before setLocalDescription and
+ * give the response's Link ice-servers to setConfiguration first, so that gathering uses them.
  */
 async function postOffer(
   endpoint: string,
   token: string,
   base: Omit<Resource, "url" | "etag" | "token">,
+  useLinkServers = false,
 ): Promise<OfferResult> {
   const { pc } = base;
-  await pc.setLocalDescription(await pc.createOffer());
+  const offer = await pc.createOffer();
+  if (!useLinkServers) await pc.setLocalDescription(offer);
   const res = await fetch(endpoint, {
     method: "POST",
     headers: { "content-type": "application/sdp", authorization: `Bearer ${token}` },
-    body: pc.localDescription?.sdp ?? "",
+    body: offer.sdp ?? "",
   });
   const body = await res.text();
   const location = res.headers.get("location");
   const etag = res.headers.get("etag");
+  const link = res.headers.get("link");
+  const iceServers = iceServersOf(link);
   const id = String(nextId++);
+  if (useLinkServers && res.status === 201) {
+    pc.setConfiguration({ ...pc.getConfiguration(), iceServers });
+    await pc.setLocalDescription(offer);
+  }
   if (res.status === 201 && location !== null) {
     await pc.setRemoteDescription({ type: "answer", sdp: body });
     resources.set(id, {
@@ -93,6 +133,8 @@ async function postOffer(
     location,
     etag,
     contentType: res.headers.get("content-type"),
+    link,
+    iceServers,
     body,
   };
 }
@@ -111,6 +153,7 @@ const rfc9725 = {
     width = 640,
     height = 480,
     simulcast = false,
+    useLinkServers = false,
   ): Promise<OfferResult> {
     const media = await navigator.mediaDevices.getUserMedia({
       audio: true,
@@ -126,15 +169,15 @@ const rfc9725 = {
         sendEncodings: simulcast && track.kind === "video" ? layers : undefined,
       });
     resource.media = media;
-    return postOffer(endpoint, token, resource);
+    return postOffer(endpoint, token, resource, useLinkServers);
   },
 
   /** WHEP: a recvonly audio + video offer to `endpoint`. */
-  async play(endpoint: string, token: string): Promise<OfferResult> {
+  async play(endpoint: string, token: string, useLinkServers = false): Promise<OfferResult> {
     const { pc, resource } = newPeer();
     pc.addTransceiver("audio", { direction: "recvonly" });
     pc.addTransceiver("video", { direction: "recvonly" });
-    return postOffer(endpoint, token, resource);
+    return postOffer(endpoint, token, resource, useLinkServers);
   },
 
   /**
@@ -270,6 +313,9 @@ export interface SelectedPair {
   remote: string;
   remotePort: number;
   protocol: string;
+  /** The local candidate's type (host, srflx, prflx, relay) and, for relay, how TURN is reached. */
+  candidateType: string;
+  relayProtocol: string;
 }
 
 async function selectedPairOf(pc: RTCPeerConnection): Promise<SelectedPair | null> {
@@ -287,6 +333,8 @@ async function selectedPairOf(pc: RTCPeerConnection): Promise<SelectedPair | nul
     remote: String(remote?.address ?? ""),
     remotePort: Number(remote?.port ?? 0),
     protocol: String(local?.protocol ?? ""),
+    candidateType: String(local?.candidateType ?? ""),
+    relayProtocol: String(local?.relayProtocol ?? ""),
   };
 }
 
