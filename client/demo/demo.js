@@ -38,6 +38,12 @@ async function join(roomName, identity) {
   const room = new Room();
   window.weirRoom = room; // for tests and curious developers
   room.on("connectionstatechange", (s) => ($("status").textContent = s));
+  // How media flows: udp or tcp straight to the media node, or relay (TURN) over udp/tcp/tls.
+  room.on("mediaconnectionchange", (m) => {
+    $("media").textContent = m
+      ? `media: ${m.transport}${m.relayProtocol ? ` over ${m.relayProtocol}` : ""}`
+      : "";
+  });
   room.on("trackpublished", (t) => room.subscribe(t.publisherId));
   room.on("track", ({ track, identity: who }) => {
     const t = tile(who ?? "unknown");

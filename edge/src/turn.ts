@@ -45,6 +45,8 @@ export function parseTurnConfig(s: TurnSettings): TurnConfig | undefined {
   const secret = s.secret ?? "";
   if (urls.length === 0 && secret === "") return undefined;
   if (urls.length === 0) throw new TypeError("WEIR_TURN_SECRET is set but WEIR_TURN_URLS is not");
+  // The welcome's IceServer schema (shared/ws.ts) holds at most 16 URLs per entry.
+  if (urls.length > 16) throw new TypeError("WEIR_TURN_URLS lists more than 16 URLs");
   const bad = urls.find((u) => !ICE_URL.test(u) || u.length > 512);
   if (bad !== undefined)
     throw new TypeError(`WEIR_TURN_URLS: "${bad}" is not a stun:, turn: or turns: URL`);
