@@ -3,7 +3,7 @@
 // plain forwarding. SFU, publisher and subscribers each run in a process of their own; the SFU's
 // CPU is measured alone over a fixed window. See bench/README.md.
 //
-//   npm run bench -- [--n 10,50,100] [--seconds 10] [--sfu weir,werift] [--warmup 3]
+//   npm run bench -- [--n 10,50,100] [--seconds 10] [--sfu weir,weir-mux,werift] [--warmup 3]
 //                    [--concurrency 8] [--subs-per-proc 50] [--idle-wait 30] [--out /tmp/weir-bench]
 //                    [--prof]
 import { type ChildProcess, fork } from "node:child_process";
@@ -46,7 +46,9 @@ const SUBS_PER_PROC = Number.parseInt(values["subs-per-proc"], 10);
 /** Before each run, wait up to this many seconds for other work on the machine to calm down. */
 const IDLE_WAIT_S = Number(values["idle-wait"]);
 const SFUS = values.sfu.split(",").map((s) => s.trim());
-for (const s of SFUS) if (s !== "weir" && s !== "werift") usage(`unknown SFU "${s}"`);
+for (const s of SFUS) {
+  if (s !== "weir" && s !== "weir-mux" && s !== "werift") usage(`unknown SFU "${s}"`);
+}
 if (
   NS.some((n) => !(n > 0)) ||
   !(SECONDS > 0) ||
@@ -246,7 +248,10 @@ async function runOne(sfuName: string, n: number): Promise<RunResult> {
       await diagnose(sfu, subProcs).catch((e: Error) => log(`  (diagnosis failed: ${e.message})`));
       if (status.receivingBoth === 0) throw new Error("no subscriber receives media");
     });
-    log(`${sfuName} N=${n}: ${status.receivingBoth}/${n} receiving; warm-up ${WARMUP_S} s`);
+    const udpSockets = await sfu.rpc.call<number>("udpSockets", {}, 10_000);
+    log(
+      `${sfuName} N=${n}: ${status.receivingBoth}/${n} receiving, SFU holds ${udpSockets} UDP sockets; warm-up ${WARMUP_S} s`,
+    );
     await sleep(WARMUP_S * 1000);
     const memAfter = await sfu.rpc.call<MemorySample>("memory", {}, 10_000);
     await sleep(500);
@@ -280,6 +285,7 @@ async function runOne(sfuName: string, n: number): Promise<RunResult> {
       subscriberProcesses: subProcs.length,
       loadAvg1: loadavg()[0],
       machineBusyUs: machineBusy,
+      udpSockets,
     });
     log(
       `${sfuName} N=${n}: ${result.forwardedPps.toFixed(0)} pkt/s forwarded, ` +

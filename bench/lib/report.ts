@@ -16,6 +16,7 @@ export interface RunInput {
   loadAvg1: number;
   /** Busy CPU time of the whole machine (/proc/stat) over the window, µs. */
   machineBusyUs: number;
+  udpSockets: number;
 }
 
 export interface RunResult {
@@ -58,6 +59,8 @@ export interface RunResult {
   eldMaxMs: number;
   rssKiBPerSubscriber: number;
   heapKiBPerSubscriber: number;
+  /** UDP sockets the SFU process holds with every subscriber connected. */
+  udpSockets: number;
   raw: RunInput;
 }
 
@@ -99,6 +102,7 @@ export function summarize(r: RunInput): RunResult {
     eldMaxMs: r.sfuWin.eldMaxMs,
     rssKiBPerSubscriber: (r.memAfter.rss - r.memBefore.rss) / 1024 / r.n,
     heapKiBPerSubscriber: (r.memAfter.heapUsed - r.memBefore.heapUsed) / 1024 / r.n,
+    udpSockets: r.udpSockets,
     raw: r,
   };
 }
@@ -139,6 +143,7 @@ export function printTables(
         "pub CPU %",
         "ok subs",
         "other CPU %",
+        "UDP sockets",
       ],
       results.map((r) => [
         r.sfu,
@@ -157,6 +162,7 @@ export function printTables(
         f(r.publisherCpuPct, 0),
         `${r.n - r.subscribersStarved}/${r.n}`,
         f(r.otherCpuPct, 0),
+        String(r.udpSockets),
       ]),
     ),
   );
@@ -177,6 +183,25 @@ export function printTables(
   if (ratioRows.length > 0) {
     console.log("\nWeir / werift (lower is better for Weir)\n");
     console.log(table(["metric", "N", "Weir µs/pkt", "werift µs/pkt", "Weir/werift"], ratioRows));
+  }
+  const muxRows: string[][] = [];
+  for (const n of ns) {
+    const sockets = results.find((r) => r.sfu === "weir" && r.n === n);
+    const mux = results.find((r) => r.sfu === "weir-mux" && r.n === n);
+    if (!sockets || !mux) continue;
+    muxRows.push([
+      String(n),
+      f(sockets.cpuUsPerPacket),
+      f(mux.cpuUsPerPacket),
+      f(mux.cpuUsPerPacket / sockets.cpuUsPerPacket, 2),
+      `${sockets.udpSockets} / ${mux.udpSockets}`,
+    ]);
+  }
+  if (muxRows.length > 0) {
+    console.log("\nOne UDP port (weir-mux) / a socket per transport (weir), same run\n");
+    console.log(
+      table(["N", "sockets µs/pkt", "mux µs/pkt", "mux/sockets", "UDP sockets"], muxRows),
+    );
   }
   for (const fl of failures) console.log(`\nFAILED ${fl.sfu} N=${fl.n}: ${fl.error}`);
 }

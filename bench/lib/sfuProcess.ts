@@ -1,5 +1,7 @@
-// The SFU process of bench/forward.ts: hosts one SFU under test (argv[2]: weir | werift) and
-// measures it alone: CPU time over the window, event-loop delay, memory. Driven over IPC.
+// The SFU process of bench/forward.ts: hosts one SFU under test (argv[2]: weir | weir-mux |
+// werift) and measures it alone: CPU time over the window, event-loop delay, memory, its UDP
+// sockets. Driven over IPC.
+import { execFileSync } from "node:child_process";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { WeriftBaselineSfu } from "../weriftBaseline.ts";
 import { Rpc } from "./rpc.ts";
@@ -8,7 +10,13 @@ import { WeirSfu } from "./weirSfu.ts";
 
 const kind = process.argv[2];
 const sfu: SfuUnderTest =
-  kind === "weir" ? new WeirSfu() : kind === "werift" ? new WeriftBaselineSfu() : fail();
+  kind === "weir"
+    ? new WeirSfu()
+    : kind === "weir-mux"
+      ? new WeirSfu({ mux: true })
+      : kind === "werift"
+        ? new WeriftBaselineSfu()
+        : fail();
 const rpc = new Rpc(process, `sfu(${kind})`);
 /** The histogram records whole timer intervals; the delay is what exceeds the resolution. */
 const ELD_RESOLUTION_MS = 10;
@@ -16,7 +24,7 @@ const eld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
 let window: { cpu: NodeJS.CpuUsage; t0: number; counters: SfuCounters } | null = null;
 
 function fail(): never {
-  console.error(`sfuProcess: unknown SFU "${kind}" (weir | werift)`);
+  console.error(`sfuProcess: unknown SFU "${kind}" (weir | weir-mux | werift)`);
   process.exit(2);
 }
 
@@ -26,6 +34,7 @@ rpc.handle("addSubscriber", ({ id }: { id: number }) =>
   sfu.addSubscriber(id, (offer) => rpc.call<Sdp>("negotiate", { id, offer }, 30_000)),
 );
 rpc.handle("counters", () => sfu.counters());
+rpc.handle("udpSockets", () => udpSocketsOf(process.pid));
 rpc.handle("describe", ({ id }: { id: number }) => sfu.describe(id));
 rpc.handle("memory", (): MemorySample => {
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -66,3 +75,9 @@ rpc.handle("close", async () => {
 });
 process.on("disconnect", () => process.exit(0));
 process.on("unhandledRejection", (err) => console.error(`sfu(${kind}) unhandled rejection:`, err));
+
+/** UDP sockets `pid` holds, from `ss` (the bench's own network namespace). */
+function udpSocketsOf(pid: number): number {
+  const out = execFileSync("ss", ["-uanpH"], { encoding: "utf8" });
+  return out.split("\n").filter((line) => line.includes(`pid=${pid},`)).length;
+}

@@ -1,15 +1,38 @@
 // Weir under test: the SDK's Router with one publish transport and one subscribe transport per
-// subscriber, used exactly as an application would.
-import { type Publisher, Router, type SubscribeTransport } from "../../media-node/src/index.ts";
+// subscriber, used exactly as an application would; `mux` puts every transport on one UDP port
+// (a UdpMux) instead of a socket per transport.
+import {
+  type Publisher,
+  Router,
+  type SubscribeTransport,
+  UdpMux,
+} from "../../media-node/src/index.ts";
 import { log } from "./log.ts";
 import type { Negotiate, Sdp, SfuCounters, SfuUnderTest } from "./types.ts";
 
+const LISTEN_IPS = ["127.0.0.1"];
+
 export class WeirSfu implements SfuUnderTest {
-  readonly router = new Router({ transport: { listenIps: ["127.0.0.1"] } });
+  #router: Router | null = null;
+  #mux: UdpMux | null = null;
+  readonly #useMux: boolean;
   #publishers: Publisher[] = [];
   readonly #subscribers = new Map<number, SubscribeTransport>();
 
+  constructor(opts: { mux?: boolean } = {}) {
+    this.#useMux = opts.mux ?? false;
+  }
+
+  get router(): Router {
+    if (!this.#router) throw new Error("publish first");
+    return this.#router;
+  }
+
   async publish(offer: Sdp): Promise<Sdp> {
+    if (this.#useMux) this.#mux = await UdpMux.open({ port: 0, listenIps: LISTEN_IPS });
+    this.#router = new Router({
+      transport: this.#mux ? { udpMux: this.#mux } : { listenIps: LISTEN_IPS },
+    });
     const transport = this.router.createPublishTransport();
     transport.on("connectionstatechange", (s) => {
       if (s === "failed" || s === "disconnected") log(`sfu(weir): publish transport ${s}`);
@@ -37,6 +60,7 @@ export class WeirSfu implements SfuUnderTest {
   }
 
   counters(): SfuCounters {
+    if (!this.#router) return { audioIn: 0, videoIn: 0, out: 0 };
     const stats = this.router.getStats();
     let audioIn = 0;
     let videoIn = 0;
@@ -66,7 +90,8 @@ export class WeirSfu implements SfuUnderTest {
     };
   }
 
-  close(): Promise<void> {
-    return this.router.close();
+  async close(): Promise<void> {
+    await this.#router?.close();
+    await this.#mux?.close();
   }
 }
