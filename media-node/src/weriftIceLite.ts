@@ -258,6 +258,7 @@ class WeriftMuxSession implements MuxSession {
 
   /** werift closed one of our protocols; the last one takes the session off the mux. */
   transportClosed(transport: MuxTransport): void {
+    this.#mux.release(transport.mux, transport);
     if (this.transports.get(transport.mux) === transport) this.transports.delete(transport.mux);
     if (this.transports.size === 0) this.#mux.remove(this);
   }

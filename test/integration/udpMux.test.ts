@@ -33,10 +33,10 @@ function socketsOn(ip: string): string[] {
     .filter((local) => local.startsWith(`${ip}:`) || local.startsWith(`[${ip}]:`));
 }
 
-async function subscribe(publisher: Publisher): Promise<WeriftSubscriber> {
+async function subscribe(publisher: Publisher, on = router): Promise<WeriftSubscriber> {
   const sub = new WeriftSubscriber();
   sub.keep = false;
-  const transport = router.createSubscribeTransport();
+  const transport = on.createSubscribeTransport();
   closers.push(
     () => sub.pc.close(),
     () => transport.close(),
@@ -86,4 +86,32 @@ test("datagrams from sources no session authenticated are dropped and counted", 
     "strangers counted",
   );
   assert.equal(mux.stats.tuples, before.tuples, "no tuple for a stranger");
+});
+
+test("the liveness sweep reaps sessions on the mux: a client gone silent, one never connected", async () => {
+  const quick = new Router({
+    transport: { udpMux: mux, connectTimeoutMs: 2_000, consentTimeoutMs: 2_000 },
+  });
+  closers.push(() => quick.close());
+  const { publisher } = await publishSyntheticVideo(quick, closers);
+  const silent = await subscribe(publisher, quick);
+  await until(() => silent.total() >= 20, 10_000, "the subscriber gets video");
+  const before = { sessions: mux.stats.sessions, tuples: mux.stats.tuples };
+
+  await silent.pc.close(); // no more checks or SRTCP from it: consent lapses after 2 s
+  await until(() => mux.stats.sessions === before.sessions - 1, 10_000, "silent session reaped");
+  assert.ok(
+    mux.stats.tuples < before.tuples,
+    `its tuples go: ${before.tuples} -> ${mux.stats.tuples}`,
+  );
+
+  const never = quick.createSubscribeTransport();
+  await never.subscribe(publisher.id); // an offer on the mux that nobody answers
+  assert.equal(mux.stats.sessions, before.sessions);
+  await until(
+    () => mux.stats.sessions === before.sessions - 1,
+    10_000,
+    "unanswered session reaped",
+  );
+  assert.equal(never.getStats().state, "closed");
 });

@@ -88,6 +88,11 @@ export class UdpMux extends TypedEmitter<UdpMuxEvents> {
     this.#stale = true;
   }
 
+  /** Stops routing to `endpoint` (one of its session's host candidates closed). */
+  release(socket: MuxSocket, endpoint: MuxEndpoint): void {
+    this.#unbindAll(socket, endpoint);
+  }
+
   /** Forgets `session` and every tuple routed to its endpoints. */
   remove(session: MuxSession): void {
     if (!this.#sessions.delete(session)) return;
