@@ -18,7 +18,15 @@ export interface NatsServer {
   wsUrl: string;
   httpPort: number;
   stop(): Promise<void>;
+  /**
+   * Stops the server and starts it again on the same ports; `emptyStore` first deletes its
+   * JetStream store_dir (a container without a persistent volume).
+   */
+  restart(opts?: { emptyStore?: boolean }): Promise<void>;
 }
+
+type Ports = [port: number, wsPort: number, httpPort: number];
+type Running = Omit<NatsServer, "restart">;
 
 /** A port that was free a moment ago (bind 0, read, close). */
 export function freePort(): Promise<number> {
@@ -45,8 +53,8 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once("exit", () => resolve()));
 }
 
-async function startOnce(dir: string, readyTimeoutMs: number): Promise<NatsServer> {
-  const [port, wsPort, httpPort] = await distinctFreePorts(3);
+async function startOnce(dir: string, readyTimeoutMs: number, ports: Ports): Promise<Running> {
+  const [port, wsPort, httpPort] = ports;
   const storeDir = join(dir, "jetstream");
   const conf = join(dir, "nats.conf");
   await writeFile(
@@ -110,15 +118,22 @@ async function startOnce(dir: string, readyTimeoutMs: number): Promise<NatsServe
 export async function startNatsServer(opts: { readyTimeoutMs?: number } = {}): Promise<NatsServer> {
   const dir = await mkdtemp(join(tmpdir(), "weir-nats-"));
   let lastError: unknown;
+  const readyMs = opts.readyTimeoutMs ?? 10_000;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const server = await startOnce(dir, opts.readyTimeoutMs ?? 10_000);
+      const ports = (await distinctFreePorts(3)) as Ports;
+      let server = await startOnce(dir, readyMs, ports);
       let stopped: Promise<void> | undefined;
       return {
         ...server,
         stop: () => {
           stopped ??= server.stop().finally(() => rm(dir, { recursive: true, force: true }));
           return stopped;
+        },
+        async restart(o = {}) {
+          await server.stop();
+          if (o.emptyStore) await rm(join(dir, "jetstream"), { recursive: true, force: true });
+          server = await startOnce(dir, readyMs, ports);
         },
       };
     } catch (err) {

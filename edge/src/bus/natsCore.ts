@@ -154,39 +154,47 @@ export async function natsRegistry(
   nc: NatsConnection,
   opts: { lazy?: boolean } = {},
 ): Promise<NodeRegistry> {
-  let opening: Promise<{ nodes: KV; rooms: KV }> | undefined;
-  const buckets = (): Promise<{ nodes: KV; rooms: KV }> => {
-    opening ??= (async () => {
-      const kvm = new Kvm(nc);
-      const [nodes, rooms] = await Promise.all([
-        openBucket(kvm, KV_NODES, { history: 1, ttl: NODES_BUCKET_TTL_MS }),
-        openBucket(kvm, KV_ROOMS, { history: 1 }),
-      ]);
-      return { nodes, rooms };
-    })();
-    opening.catch(() => {
-      opening = undefined;
-    });
+  let opening: Promise<Buckets> | undefined;
+  const buckets = (): Promise<Buckets> => {
+    if (opening === undefined) {
+      const p = openBuckets(nc);
+      opening = p;
+      p.catch(() => {
+        if (opening === p) opening = undefined;
+      });
+    }
     return opening;
+  };
+  /**
+   * Runs `op` on the open buckets. A failure drops them: a nats-server restarted with an empty
+   * JetStream store has no streams behind the handles ("jetstream is not enabled" forever), so
+   * the next operation opens (re-creates) them.
+   */
+  const withBuckets = async <T>(what: string, op: (b: Buckets) => Promise<T>): Promise<T> => {
+    const p = buckets();
+    const b = await p;
+    try {
+      return await op(b);
+    } catch (err) {
+      if (opening === p) opening = undefined;
+      throw natsError(err, `registry: ${what} failed`, "connection_failed");
+    }
   };
   if (!opts.lazy) await buckets();
 
   return {
     async put(info) {
-      const { nodes } = await buckets();
-      await kvOp(`put node ${info.nodeId}`, () =>
+      await withBuckets(`put node ${info.nodeId}`, ({ nodes }) =>
         nodes.put(kvKey(info.nodeId), JSON.stringify(info)),
       );
     },
 
     async remove(nodeId) {
-      const { nodes } = await buckets();
-      await kvOp(`remove node ${nodeId}`, () => nodes.delete(kvKey(nodeId)));
+      await withBuckets(`remove node ${nodeId}`, ({ nodes }) => nodes.delete(kvKey(nodeId)));
     },
 
     async list() {
-      const { nodes } = await buckets();
-      return kvOp("list nodes", async () => {
+      return withBuckets("list nodes", async ({ nodes }) => {
         const keys = await listKeys(nodes);
         const entries = await Promise.all(keys.map((k) => nodes.get(k)));
         const out: NodeInfo[] = [];
@@ -200,26 +208,22 @@ export async function natsRegistry(
     },
 
     async getRoomNode(room) {
-      const { rooms } = await buckets();
-      return kvOp(`get room ${room}`, async () => {
+      return withBuckets(`get room ${room}`, async ({ rooms }) => {
         const e = await rooms.get(kvKey(room));
         return e && e.operation === "PUT" ? e.string() : null;
       });
     },
 
     async setRoomNode(room, nodeId) {
-      const { rooms } = await buckets();
-      await kvOp(`set room ${room}`, () => rooms.put(kvKey(room), nodeId));
+      await withBuckets(`set room ${room}`, ({ rooms }) => rooms.put(kvKey(room), nodeId));
     },
 
     async clearRoom(room) {
-      const { rooms } = await buckets();
-      await kvOp(`clear room ${room}`, () => rooms.delete(kvKey(room)));
+      await withBuckets(`clear room ${room}`, ({ rooms }) => rooms.delete(kvKey(room)));
     },
 
     async roomMembers(room) {
-      const { rooms } = await buckets();
-      return kvOp(`list members of ${room}`, async () => {
+      return withBuckets(`list members of ${room}`, async ({ rooms }) => {
         const prefix = memberPrefix(room);
         // keys() skips deleted and purged keys
         return (await listKeys(rooms, `${prefix}>`)).map((k) => k.slice(prefix.length));
@@ -227,15 +231,31 @@ export async function natsRegistry(
     },
 
     async addRoomMember(room, nodeId) {
-      const { rooms } = await buckets();
-      await kvOp(`add ${nodeId} to ${room}`, () => rooms.put(memberKey(room, nodeId), "1"));
+      await withBuckets(`add ${nodeId} to ${room}`, ({ rooms }) =>
+        rooms.put(memberKey(room, nodeId), "1"),
+      );
     },
 
     async removeRoomMember(room, nodeId) {
-      const { rooms } = await buckets();
-      await kvOp(`remove ${nodeId} from ${room}`, () => rooms.purge(memberKey(room, nodeId)));
+      await withBuckets(`remove ${nodeId} from ${room}`, ({ rooms }) =>
+        rooms.purge(memberKey(room, nodeId)),
+      );
     },
   };
+}
+
+interface Buckets {
+  nodes: KV;
+  rooms: KV;
+}
+
+async function openBuckets(nc: NatsConnection): Promise<Buckets> {
+  const kvm = new Kvm(nc);
+  const [nodes, rooms] = await Promise.all([
+    openBucket(kvm, KV_NODES, { history: 1, ttl: NODES_BUCKET_TTL_MS }),
+    openBucket(kvm, KV_ROOMS, { history: 1 }),
+  ]);
+  return { nodes, rooms };
 }
 
 /** Creates the bucket or binds to it; a concurrent creator racing us is retried once. */
@@ -278,14 +298,6 @@ async function listKeys(kv: KV, filter?: string): Promise<string[]> {
     if (attempt >= KEYS_ATTEMPTS) {
       throw new Error(`listing keys timed out ${KEYS_ATTEMPTS} times (${KEYS_TIMEOUT_MS} ms each)`);
     }
-  }
-}
-
-async function kvOp<T>(what: string, op: () => Promise<T>): Promise<T> {
-  try {
-    return await op();
-  } catch (err) {
-    throw natsError(err, `registry: ${what} failed`, "connection_failed");
   }
 }
 
