@@ -5,12 +5,13 @@
  */
 import type { BusSubscription } from "../../shared/bus.ts";
 import { type ErrorCode, WeirApiError } from "../../shared/errors.ts";
-import { LIMITS } from "../../shared/limits.ts";
+import { LIMITS, WS_CLOSE_RATE_LIMITED, WS_LIMITS } from "../../shared/limits.ts";
 import { callNode, safeJson } from "../../shared/nodeClient.ts";
 import { subjects } from "../../shared/subjects.ts";
 import type { Grant, TokenClaims } from "../../shared/token.ts";
 import { ClientMessage, type IceServer, ServerMessage } from "../../shared/ws.ts";
 import type { BusContext } from "./deps.ts";
+import { TokenBucket } from "./rateLimit.ts";
 
 /** The socket as the protocol sees it. */
 export interface WsSocket {
@@ -27,8 +28,6 @@ export interface WsHandler {
   readonly closed: Promise<void>;
 }
 
-/** Requests queued on one socket before it is closed as abusive. */
-export const MAX_PENDING = 64;
 /** How long an opened session waits for the adapter to attach the socket. */
 export const ATTACH_TIMEOUT_MS = 15_000;
 
@@ -103,6 +102,7 @@ class WsSession implements WsHandler {
   #sub: BusSubscription | null;
   #chain: Promise<void> = Promise.resolve();
   #pending = 0;
+  readonly #rate = new TokenBucket(WS_LIMITS.messagesPerSecond, WS_LIMITS.burst);
   #done = false;
   #attachTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -134,6 +134,10 @@ class WsSession implements WsHandler {
 
   message(data: string | ArrayBuffer | ArrayBufferView): void {
     if (this.#done) return;
+    if (!this.#rate.take()) {
+      this.#abort(`over ${WS_LIMITS.messagesPerSecond} messages per second`);
+      return;
+    }
     if (typeof data !== "string") {
       this.#error(undefined, "bad_request", "binary frames are not supported; send JSON text");
       return;
@@ -159,9 +163,8 @@ class WsSession implements WsHandler {
       this.#error(id, "forbidden", `token lacks the "${grants.join('" or "')}" grant`);
       return;
     }
-    if (this.#pending >= MAX_PENDING) {
-      this.#socket?.close(1008, "too many requests in flight");
-      this.close();
+    if (this.#pending >= WS_LIMITS.inFlight) {
+      this.#abort(`over ${WS_LIMITS.inFlight} requests in flight`);
       return;
     }
     this.#pending++;
@@ -199,6 +202,12 @@ class WsSession implements WsHandler {
       )
       .catch(() => {})
       .finally(() => this.#resolveClosed());
+  }
+
+  /** Closes an abusive socket (WS_CLOSE_RATE_LIMITED) and ends its session. */
+  #abort(reason: string): void {
+    this.#socket?.close(WS_CLOSE_RATE_LIMITED, reason);
+    this.close();
   }
 
   #event(data: string): void {
