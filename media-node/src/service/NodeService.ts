@@ -86,7 +86,8 @@ export class NodeService {
         log: this.#log.child({ part: "relay" }),
       });
       const relays = this.#relays;
-      this.crossNode.remoteMedia = (room, publisherId) => relays.ensurePublisher(room, publisherId);
+      this.crossNode.remoteMedia = (room, publisherId, origin) =>
+        relays.ensurePublisher(room, publisherId, origin);
       this.crossNode.directory.on("event", (room, nodeId, event) =>
         relays.noteRoomEvent(room, nodeId, event),
       );

@@ -65,13 +65,13 @@ export class RelayManager {
   }
 
   /** Makes `publisherId` subscribable in the local room: local already, or relayed from its node. */
-  ensurePublisher(room: string, publisherId: string): Promise<void> {
+  ensurePublisher(room: string, publisherId: string, origin?: string): Promise<void> {
     const router = this.#o.node.router(room);
     if (!router || router.getPublisher(publisherId)) return Promise.resolve();
     const k = key(room, publisherId);
     let opening = this.#opening.get(k);
     if (!opening) {
-      opening = this.#open(room, publisherId).finally(() => this.#opening.delete(k));
+      opening = this.#open(room, publisherId, origin).finally(() => this.#opening.delete(k));
       this.#opening.set(k, opening);
     }
     return opening;
@@ -120,8 +120,9 @@ export class RelayManager {
     for (const r of this.#originRelays.values()) r.close();
   }
 
-  async #open(room: string, publisherId: string): Promise<void> {
-    const origin = await this.#findOrigin(room, publisherId);
+  /** `hint`: the publisher's node per the room directory, when it knows. */
+  async #open(room: string, publisherId: string, hint?: string): Promise<void> {
+    const origin = hint ?? (await this.#findOrigin(room, publisherId));
     const router = this.#o.node.router(room);
     if (!router) throw new WeirApiError("not_found", `room ${room} closed`);
     if (router.getPublisher(publisherId)) return;
@@ -162,31 +163,31 @@ export class RelayManager {
     this.#log.debug("downstream relay open", { room, publisher: publisherId, from: origin });
   }
 
-  /** The node hosting a publisher: from room events, else by asking the room's other nodes. */
+  /**
+   * The node hosting a publisher: from room events, else by asking the nodes the room directory
+   * (`weir-rooms`) lists for the room, at once. Never any other node: an unknown id costs at
+   * most one `room.get` per node hosting the room.
+   */
   async #findOrigin(room: string, publisherId: string): Promise<string> {
     const known = this.#origins.get(key(room, publisherId));
     if (known) return known;
-    // Until the room directory knows, ask the room's nodes (all live nodes, if none listed).
-    const registry = this.#o.registry;
-    const members = await registry.roomMembers(room).catch(() => [] as string[]);
-    const all = await registry
-      .list()
-      .then((l) => l.map((n) => n.nodeId))
-      .catch(() => []);
-    for (const nodeId of new Set([...members, ...all])) {
-      if (nodeId === this.#o.nodeId) continue;
-      const info = await callNode(this.#o.bus, nodeId, { op: "room.get", room }, 2000).catch(
-        () => null,
-      );
-      const found = info?.participants.some((p) =>
-        p.tracks.some((t) => t.publisherId === publisherId),
-      );
-      if (found) {
-        this.#origins.set(key(room, publisherId), nodeId);
-        return nodeId;
-      }
-    }
-    throw new WeirApiError("not_found", `no publisher ${publisherId} in room ${room}`);
+    const members = await this.#o.registry.roomMembers(room).catch(() => [] as string[]);
+    const others = members.filter((n) => n !== this.#o.nodeId);
+    const hosts = await Promise.all(
+      others.map(async (nodeId) => {
+        const info = await callNode(this.#o.bus, nodeId, { op: "room.get", room }, 2000).catch(
+          () => null,
+        );
+        const has = info?.participants.some((p) =>
+          p.tracks.some((t) => t.publisherId === publisherId),
+        );
+        return has ? nodeId : null;
+      }),
+    );
+    const found = hosts.find((n) => n !== null);
+    if (!found) throw new WeirApiError("not_found", `no publisher ${publisherId} in room ${room}`);
+    this.#origins.set(key(room, publisherId), found);
+    return found;
   }
 
   /**
