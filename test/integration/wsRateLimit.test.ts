@@ -57,7 +57,10 @@ async function join(identity: string): Promise<WsClient> {
 /** The socket's close code and reason; rejects if it is still open after 10 s. */
 function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("the socket is still open after 10 s")), 10_000);
+    const timer = setTimeout(
+      () => reject(new Error("the socket is still open after 10 s")),
+      10_000,
+    );
     ws.on("close", (code, reason) => {
       clearTimeout(timer);
       resolve({ code, reason: reason.toString() });
