@@ -8,6 +8,7 @@ import { RelayServer } from "../../media-node/src/relay/RelayServer.ts";
 import { connectNatsBus, type NatsBusHandle } from "../../media-node/src/service/bus/natsBus.ts";
 import { NodeService } from "../../media-node/src/service/NodeService.ts";
 import { safeJson } from "../../shared/nodeClient.ts";
+import { pollUntil } from "../helpers/browser.ts";
 import { edgeToken } from "../helpers/edgePair.ts";
 import { type NatsServer, startNatsServer } from "../helpers/natsServer.ts";
 import { WsClient } from "../helpers/wsClient.ts";
@@ -57,8 +58,9 @@ before(async () => {
 });
 
 after(async () => {
-  await edge?.close();
+  // sockets first: the edge's server waits for open WebSockets
   for (const close of closers.reverse()) await close();
+  await edge?.close();
   await nodeBus?.close();
   await edgeBus?.close();
   await nats?.stop();
@@ -83,4 +85,20 @@ test("a subscribe to an unknown publisher id asks no node outside the room", asy
     seen.filter((op) => op !== "ws.message"),
     [],
   );
+});
+
+test("weir-rooms forgets the room when its last session leaves", async () => {
+  const room = "short-lived";
+  const token = await edgeToken(SECRET, room, "visitor", ["subscribe"]);
+  const ws = await WsClient.open(edge.url, room, token);
+  const node = await edgeBus.registry.getRoomNode(room);
+  assert.ok(node !== null);
+  assert.deepEqual(await edgeBus.registry.roomMembers(room), [node]);
+  ws.close();
+  await pollUntil(
+    async () => (await edgeBus.registry.getRoomNode(room)) === null,
+    10_000,
+    () => "the room's placement cleared",
+  );
+  assert.deepEqual(await edgeBus.registry.roomMembers(room), []);
 });

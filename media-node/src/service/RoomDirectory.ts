@@ -63,9 +63,20 @@ export class RoomDirectory extends TypedEmitter<RoomDirectoryEvents> {
     if (!entry) return;
     this.#rooms.delete(room);
     entry.sub.unsubscribe();
-    this.#o.registry.removeRoomMember(room, this.#o.nodeId).catch((err) => {
-      this.#o.log.warn("room member remove failed", { room, ...errorFields(err) });
-    });
+    void this.#forget(room);
+  }
+
+  /** Leaves the room in `weir-rooms`, and clears its placement if it named this node. */
+  async #forget(room: string): Promise<void> {
+    const { registry, nodeId, log } = this.#o;
+    try {
+      await registry.removeRoomMember(room, nodeId);
+      // a room reopened here meanwhile keeps its placement
+      if (this.#rooms.has(room) || (await registry.getRoomNode(room)) !== nodeId) return;
+      if (!this.#rooms.has(room)) await registry.clearRoom(room);
+    } catch (err) {
+      log.warn("room member remove failed", { room, ...errorFields(err) });
+    }
   }
 
   /** Shares an event raised on this node with the other nodes in the room. */
