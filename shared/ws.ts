@@ -48,6 +48,11 @@ export const ClientMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("ice"), target: Target, candidate: z.nullable(IceCandidate) }),
   z.object({ type: z.literal("ping"), id: RequestId }),
   /**
+   * A fresh token for the same identity, room and grants: the socket then lives until its
+   * `exp` instead of the first token's (it is closed with WS_CLOSE_TOKEN_EXPIRED at expiry).
+   */
+  z.object({ type: z.literal("token"), id: RequestId, token: z.string().check(z.maxLength(8192)) }),
+  /**
    * Publishes a DataChannel the client opened on its publish transport (grant data). The first
    * channel needs its m=application negotiated first: a `publish` with no trackIds.
    */
@@ -149,3 +154,6 @@ export const ServerMessage = z.discriminatedUnion("type", [
   ...ROOM_EVENT_SCHEMAS,
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;
+
+/** Close code of a WebSocket whose token expired (no fresh `token` message came in time). */
+export const WS_CLOSE_TOKEN_EXPIRED = 4401;

@@ -9,7 +9,12 @@ import { LIMITS, WS_CLOSE_RATE_LIMITED, WS_LIMITS } from "../../shared/limits.ts
 import { callNode, safeJson } from "../../shared/nodeClient.ts";
 import { subjects } from "../../shared/subjects.ts";
 import type { Grant, TokenClaims } from "../../shared/token.ts";
-import { ClientMessage, type IceServer, ServerMessage } from "../../shared/ws.ts";
+import {
+  ClientMessage,
+  type IceServer,
+  ServerMessage,
+  WS_CLOSE_TOKEN_EXPIRED,
+} from "../../shared/ws.ts";
 import type { BusContext } from "./deps.ts";
 import { TokenBucket } from "./rateLimit.ts";
 
@@ -43,6 +48,7 @@ const NEEDS: Record<ClientMessage["type"], (m: ClientMessage) => readonly Grant[
   answer: () => SUB_OR_DATA,
   ice: (m) => (m.type === "ice" && m.target === "publish" ? PUB_OR_DATA : SUB_OR_DATA),
   ping: () => null,
+  token: () => null,
   publishData: () => DATA,
   unpublishData: () => DATA,
   subscribeData: () => DATA,
@@ -67,6 +73,8 @@ export interface WsSessionOptions {
   claims: TokenClaims;
   /** Added to the node's `welcome` (the edge, not the node, knows the TURN settings). */
   iceServers?: IceServer[];
+  /** Verifies a refreshed token (a `token` message). */
+  verify(token: string): Promise<TokenClaims>;
 }
 
 /**
@@ -86,7 +94,7 @@ export async function openWsSession(opts: WsSessionOptions): Promise<WsHandler> 
       opened.welcome.type === "welcome" && iceServers !== undefined && iceServers.length > 0
         ? { ...opened.welcome, iceServers }
         : opened.welcome;
-    return new WsSession(ctx, nodeId, opened.sessionId, claims, welcome);
+    return new WsSession(opts, opened.sessionId, welcome);
   } catch (err) {
     // No socket will ever close this session: end it on the node now.
     void callNode(ctx.bus, nodeId, { op: "ws.close", sessionId: opened.sessionId }).catch(() => {});
@@ -105,17 +113,24 @@ class WsSession implements WsHandler {
   readonly #rate = new TokenBucket(WS_LIMITS.messagesPerSecond, WS_LIMITS.burst);
   #done = false;
   #attachTimer: ReturnType<typeof setTimeout> | undefined;
+  #expiry: ReturnType<typeof setTimeout> | undefined;
+  readonly ctx: BusContext;
+  readonly nodeId: string;
+  claims: TokenClaims;
 
   constructor(
-    readonly ctx: BusContext,
-    readonly nodeId: string,
+    readonly opts: WsSessionOptions,
     readonly sessionId: string,
-    readonly claims: TokenClaims,
     welcome: ServerMessage,
   ) {
+    const { ctx } = opts;
+    this.ctx = ctx;
+    this.nodeId = opts.nodeId;
+    this.claims = opts.claims;
     this.closed = new Promise((r) => {
       this.#resolveClosed = r;
     });
+    this.#expireAt(this.claims.exp);
     this.#backlog.push(JSON.stringify(welcome));
     this.#sub = ctx.bus.subscribe(subjects.sessionEvents(sessionId), (data) => this.#event(data));
     this.#attachTimer = setTimeout(() => this.close(), ATTACH_TIMEOUT_MS);
@@ -163,6 +178,10 @@ class WsSession implements WsHandler {
       this.#error(id, "forbidden", `token lacks the "${grants.join('" or "')}" grant`);
       return;
     }
+    if (message.type === "token") {
+      void this.#refresh(message.id, message.token);
+      return;
+    }
     if (this.#pending >= WS_LIMITS.inFlight) {
       this.#abort(`over ${WS_LIMITS.inFlight} requests in flight`);
       return;
@@ -193,6 +212,7 @@ class WsSession implements WsHandler {
     if (this.#done) return;
     this.#done = true;
     clearTimeout(this.#attachTimer);
+    clearTimeout(this.#expiry);
     this.#sub?.unsubscribe();
     this.#sub = null;
     // Let requests in flight finish before telling the node the session is over.
@@ -202,6 +222,36 @@ class WsSession implements WsHandler {
       )
       .catch(() => {})
       .finally(() => this.#resolveClosed());
+  }
+
+  /** Closes the socket when the token expires (`exp`, seconds). */
+  #expireAt(exp: number): void {
+    clearTimeout(this.#expiry);
+    const ms = Math.max(0, exp * 1000 - Date.now());
+    this.#expiry = setTimeout(() => {
+      this.#socket?.close(WS_CLOSE_TOKEN_EXPIRED, "token expired");
+      this.close();
+    }, ms);
+  }
+
+  /** A fresh token: same identity, a room and grants that cover this session's. */
+  async #refresh(id: string, token: string): Promise<void> {
+    let next: TokenClaims;
+    try {
+      next = await this.opts.verify(token);
+    } catch (err) {
+      const e = err instanceof WeirApiError ? err : new WeirApiError("unauthorized", "bad token");
+      return this.#error(id, e.code, e.message);
+    }
+    const room = next.room === this.opts.room || next.room === "*";
+    const grants = this.claims.grants.every((g) => next.grants.includes(g));
+    if (next.sub !== this.claims.sub || !room || !grants) {
+      return this.#error(id, "forbidden", "the token is for another identity, room or grants");
+    }
+    if (this.#done) return;
+    this.claims = { ...this.claims, exp: next.exp };
+    this.#expireAt(next.exp);
+    this.#send(JSON.stringify({ type: "ok", id }));
   }
 
   /** Closes an abusive socket (WS_CLOSE_RATE_LIMITED) and ends its session. */

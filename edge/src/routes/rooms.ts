@@ -62,7 +62,8 @@ export function roomRoutes(app: Hono, edge: EdgeContext): void {
         .withBus(async (ctx) => {
           const nodeId = await placeRoom(ctx.registry, room, edge.now());
           const iceServers = await edge.iceServers(claims.sub);
-          const h = await openWsSession({ ctx, nodeId, room, claims, iceServers });
+          const verify = (t: string) => edge.access.verify(t);
+          const h = await openWsSession({ ctx, nodeId, room, claims, iceServers, verify });
           resolve(h);
           await h.closed;
         })
