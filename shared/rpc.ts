@@ -149,9 +149,3 @@ export const RelayResult = {
   "relay.layers": z.object({}),
 } as const;
 export type RelayResult<Op extends RelayOp> = z.infer<(typeof RelayResult)[Op]>;
-
-/** Whether a command on a node's RPC subject is a relay command (routed apart from NodeCommand). */
-export function isRelayOp(command: unknown): boolean {
-  const op = (command as { op?: unknown } | null)?.op;
-  return typeof op === "string" && op.startsWith("relay.");
-}

@@ -4,6 +4,8 @@ export const subjects = {
   nodeRpc: (nodeId: string) => `weir.node.${nodeId}.rpc`,
   /** Node -> node requests (room snapshots, data bridges, liveness); never from the edge. */
   nodePeer: (nodeId: string) => `weir.node.${nodeId}.peer`,
+  /** Node -> node media relay commands (`relay.*`); never from the edge. */
+  nodeRelay: (nodeId: string) => `weir.node.${nodeId}.relay`,
   /** Node -> edge events for one client session (WebSocket). */
   sessionEvents: (sessionId: string) => `weir.session.${sessionId}.events`,
   /** Room-wide events; every node with sessions in the room listens. */

@@ -53,7 +53,16 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once("exit", () => resolve()));
 }
 
-async function startOnce(dir: string, readyTimeoutMs: number, ports: Ports): Promise<Running> {
+export interface NatsServerOptions {
+  readyTimeoutMs?: number;
+  /** Appended to the generated config (e.g. an `authorization` block). */
+  extraConfig?: string;
+  /** nats-server's environment on top of ours (variables the config refers to). */
+  env?: Record<string, string>;
+}
+
+async function startOnce(dir: string, opts: NatsServerOptions, ports: Ports): Promise<Running> {
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 10_000;
   const [port, wsPort, httpPort] = ports;
   const storeDir = join(dir, "jetstream");
   const conf = join(dir, "nats.conf");
@@ -64,10 +73,14 @@ async function startOnce(dir: string, readyTimeoutMs: number, ports: Ports): Pro
       `http: "127.0.0.1:${httpPort}"`,
       `jetstream { store_dir: ${JSON.stringify(storeDir)}, max_memory_store: 64MB, max_file_store: 256MB }`,
       `websocket { host: "127.0.0.1", port: ${wsPort}, no_tls: true }`,
+      opts.extraConfig ?? "",
       "",
     ].join("\n"),
   );
-  const child = spawn(NATS_SERVER_BIN, ["-c", conf], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(NATS_SERVER_BIN, ["-c", conf], {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, ...opts.env },
+  });
   killWithParent(child);
   let log = "";
   child.stderr?.setEncoding("utf8");
@@ -115,14 +128,13 @@ async function startOnce(dir: string, readyTimeoutMs: number, ports: Ports): Pro
  * Starts nats-server and waits until JetStream is healthy. Retries with fresh ports if one was
  * taken between picking and binding. `stop()` kills it and removes its temp dir.
  */
-export async function startNatsServer(opts: { readyTimeoutMs?: number } = {}): Promise<NatsServer> {
+export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServer> {
   const dir = await mkdtemp(join(tmpdir(), "weir-nats-"));
   let lastError: unknown;
-  const readyMs = opts.readyTimeoutMs ?? 10_000;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const ports = (await distinctFreePorts(3)) as Ports;
-      let server = await startOnce(dir, readyMs, ports);
+      let server = await startOnce(dir, opts, ports);
       let stopped: Promise<void> | undefined;
       return {
         ...server,
@@ -133,7 +145,7 @@ export async function startNatsServer(opts: { readyTimeoutMs?: number } = {}): P
         async restart(o = {}) {
           await server.stop();
           if (o.emptyStore) await rm(join(dir, "jetstream"), { recursive: true, force: true });
-          server = await startOnce(dir, readyMs, ports);
+          server = await startOnce(dir, opts, ports);
         },
       };
     } catch (err) {

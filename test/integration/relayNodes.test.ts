@@ -149,23 +149,23 @@ test("a subscription on node B to a publisher on node A opens a relay; the last 
 
 test("relay commands are validated: a malformed or unknown one is a typed error", async () => {
   const bad = await bus.request(
-    subjects.nodeRpc("node-a"),
+    subjects.nodeRelay("node-a"),
     JSON.stringify({ op: "relay.open", room: "span", nodeId: "x" }),
     2000,
   );
   assert.equal(JSON.parse(bad).error.code, "bad_request");
-  const missing = await bus.request(
-    subjects.nodeRpc("node-a"),
-    JSON.stringify({
-      op: "relay.open",
-      room: "nowhere",
-      nodeId: "node-b",
-      publisherId: "p",
-      address: { ip: "127.0.0.1", port: 9 },
-      ssrcs: [5],
-      key: { key: Buffer.alloc(16).toString("base64"), salt: Buffer.alloc(14).toString("base64") },
-    }),
-    2000,
-  );
+  const open = JSON.stringify({
+    op: "relay.open",
+    room: "nowhere",
+    nodeId: "node-b",
+    publisherId: "p",
+    address: { ip: "127.0.0.1", port: 9 },
+    ssrcs: [5],
+    key: { key: Buffer.alloc(16).toString("base64"), salt: Buffer.alloc(14).toString("base64") },
+  });
+  const missing = await bus.request(subjects.nodeRelay("node-a"), open, 2000);
   assert.equal(JSON.parse(missing).error.code, "not_found");
+  // relay.* is not an edge command: the node's RPC subject refuses it
+  const onRpc = await bus.request(subjects.nodeRpc("node-a"), open, 2000);
+  assert.equal(JSON.parse(onRpc).error.code, "bad_request");
 });

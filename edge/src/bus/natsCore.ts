@@ -49,6 +49,37 @@ export interface NatsBusOptions {
 
 type Handler = (data: string, respond?: (reply: string) => void) => void;
 
+/** Connect options from a NATS URL (or comma-separated list) that may carry credentials. */
+export interface NatsUrlAuth {
+  servers: string[];
+  user?: string;
+  pass?: string;
+  token?: string;
+}
+
+/**
+ * `nats://user:password@host` (or `nats://token@host`): nats.js ignores user info in server
+ * URLs, so it is taken out here and passed as `user`/`pass` (or `token`).
+ */
+export function natsUrlAuth(urls: string): NatsUrlAuth {
+  const out: NatsUrlAuth = { servers: [] };
+  for (const raw of urls
+    .split(",")
+    .map((u) => u.trim())
+    .filter(Boolean)) {
+    const m = /^([a-z]+:\/\/)([^/@]*)@(.*)$/i.exec(raw);
+    if (!m) {
+      out.servers.push(raw);
+      continue;
+    }
+    const [user, pass] = m[2].split(":", 2).map((p) => decodeURIComponent(p));
+    if (pass !== undefined) Object.assign(out, { user, pass });
+    else out.token = user;
+    out.servers.push(`${m[1]}${m[3]}`);
+  }
+  return out;
+}
+
 /** Opens (creating if missing) the KV buckets and wraps `nc`; the handle owns the connection. */
 export async function openNatsBus(
   nc: NatsConnection,

@@ -19,6 +19,7 @@ import {
   exclusiveTransport,
   type NatsBusHandle,
   type NatsBusOptions,
+  natsUrlAuth,
   openNatsBus,
 } from "./natsCore.ts";
 
@@ -128,7 +129,7 @@ export async function connectNatsWsBus(
   try {
     nc = await exclusiveTransport("ws", () =>
       wsconnect({
-        servers: url,
+        ...natsUrlAuth(url),
         name: options.name,
         timeout: options.timeoutMs ?? 5000,
         reconnect: options.reconnect ?? false,

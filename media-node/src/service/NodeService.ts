@@ -7,7 +7,7 @@ import {
 } from "../../../shared/bus.ts";
 import { WeirApiError } from "../../../shared/errors.ts";
 import { safeJson } from "../../../shared/nodeClient.ts";
-import { isRelayOp, type NodeOp, type NodeReply, type NodeResult } from "../../../shared/rpc.ts";
+import { type NodeOp, type NodeReply, type NodeResult } from "../../../shared/rpc.ts";
 import { subjects } from "../../../shared/subjects.ts";
 import type { RelayServer } from "../relay/RelayServer.ts";
 import { CrossNode } from "./CrossNode.ts";
@@ -45,6 +45,7 @@ export class NodeService {
   readonly crossNode: CrossNode;
   readonly #relays: RelayManager | null = null;
   #rpcSub: BusSubscription | null = null;
+  #relaySub: BusSubscription | null = null;
   #heartbeat: NodeJS.Timeout | undefined;
   #draining = false;
   #advertised = -1;
@@ -99,6 +100,13 @@ export class NodeService {
     this.#rpcSub = this.#bus.subscribe(subjects.nodeRpc(this.nodeId), (data, respond) => {
       void this.#rpc(data, respond);
     });
+    const relays = this.#relays;
+    // relay.* on a subject of its own: NATS permissions let only nodes publish there
+    if (relays) {
+      this.#relaySub = this.#bus.subscribe(subjects.nodeRelay(this.nodeId), (data, respond) => {
+        void relays.handle(safeJson(data)).then((reply) => this.#reply(respond, reply));
+      });
+    }
     this.crossNode.start();
     await this.heartbeat();
     this.#heartbeat = setInterval(() => {
@@ -159,6 +167,8 @@ export class NodeService {
       clearInterval(this.#heartbeat);
       this.#rpcSub?.unsubscribe();
       this.#rpcSub = null;
+      this.#relaySub?.unsubscribe();
+      this.#relaySub = null;
       this.#relays?.close();
       await this.node.close();
       this.crossNode.stop();
@@ -174,8 +184,6 @@ export class NodeService {
     const command = safeJson(data);
     if (command === undefined) {
       reply = { ok: false, error: { code: "bad_request", message: "command is not JSON" } };
-    } else if (this.#relays && isRelayOp(command)) {
-      reply = await this.#relays.handle(command);
     } else {
       const r = await this.node.handle(command);
       reply = r.ok ? { ok: true, result: r.result } : { ok: false, error: r.error.toJSON() };
@@ -194,6 +202,14 @@ export class NodeService {
       } catch {
         // the bus is gone; the caller times out
       }
+    }
+  }
+
+  #reply(respond: ((reply: string) => void) | undefined, reply: NodeReply): void {
+    try {
+      respond?.(JSON.stringify(reply));
+    } catch (err) {
+      this.#log.warn("relay reply failed", errorFields(err));
     }
   }
 

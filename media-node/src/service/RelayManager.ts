@@ -252,7 +252,7 @@ async function callRelay<Op extends RelayOp>(
   let raw: string;
   try {
     raw = await bus.request(
-      subjects.nodeRpc(nodeId),
+      subjects.nodeRelay(nodeId),
       JSON.stringify(command),
       RELAY_RPC_TIMEOUT_MS,
     );

@@ -8,6 +8,7 @@ import {
   exclusiveTransport,
   type NatsBusHandle,
   type NatsBusOptions,
+  natsUrlAuth,
   openNatsBus,
 } from "../../../../edge/src/bus/natsCore.ts";
 
@@ -30,7 +31,7 @@ export async function connectNatsBus(
   try {
     nc = await exclusiveTransport("tcp", () =>
       connect({
-        servers: url,
+        ...natsUrlAuth(url),
         name: options.name,
         timeout: options.timeoutMs ?? 5000,
         maxReconnectAttempts: options.maxReconnectAttempts ?? -1,
