@@ -151,9 +151,17 @@ export const ServerMessage = z.discriminatedUnion("type", [
   }),
   /** The node is going away (drain); reconnect to get a new session. */
   z.object({ type: z.literal("goaway"), reason: z.string() }),
+  /**
+   * A newer session of the same identity joined the room: this one ends (the edge then closes
+   * the socket with WS_CLOSE_REPLACED). Do not reconnect: that would replace the newer one.
+   */
+  z.object({ type: z.literal("replaced"), reason: z.string() }),
   ...ROOM_EVENT_SCHEMAS,
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;
 
 /** Close code of a WebSocket whose token expired (no fresh `token` message came in time). */
 export const WS_CLOSE_TOKEN_EXPIRED = 4401;
+
+/** Close code of a WebSocket whose session was replaced by a newer one of the same identity. */
+export const WS_CLOSE_REPLACED = 4409;

@@ -13,6 +13,7 @@ import {
   ClientMessage,
   type IceServer,
   ServerMessage,
+  WS_CLOSE_REPLACED,
   WS_CLOSE_TOKEN_EXPIRED,
 } from "../../shared/ws.ts";
 import type { BusContext } from "./deps.ts";
@@ -264,6 +265,10 @@ class WsSession implements WsHandler {
     const parsed = ServerMessage.safeParse(safeJson(data));
     if (!parsed.success) return; // a node bug must not reach clients
     this.#send(JSON.stringify(parsed.data));
+    if (parsed.data.type === "replaced") {
+      this.#socket?.close(WS_CLOSE_REPLACED, "replaced by a newer session");
+      this.close();
+    }
   }
 
   #send(frame: string): void {

@@ -254,6 +254,14 @@ export class MediaNode {
       if (room.empty) void this.#closeRoom(room); // others were admitted during the wait
       throw err;
     }
+    // one participant per identity: the newer socket replaces the older ones (a reload, a
+    // second tab) instead of merging into a participant neither client sees whole
+    for (const older of room.sessions) {
+      if (older instanceof WsSession && older !== session && older.identity === cmd.identity) {
+        older.replaced();
+        void this.#end(older);
+      }
+    }
     return {
       sessionId: session.id,
       welcome: {

@@ -60,6 +60,11 @@ export class WsSession extends Session {
     this.ctx.emit({ type: "goaway", reason });
   }
 
+  /** Tells the client a newer session of its identity took over (the caller ends this one). */
+  replaced(): void {
+    this.ctx.emit({ type: "replaced", reason: "a newer session of the same identity joined" });
+  }
+
   /** Handles one client message; the returned message is the reply (if any). Throws on errors. */
   handle(m: ClientMessage): Promise<Reply> {
     switch (m.type) {
