@@ -15,6 +15,7 @@ import type {
   RoomEvents,
   RoomOptions,
   RoomState,
+  TokenProvider,
 } from "./RoomTypes.ts";
 import { SignalingSocket } from "./SignalingSocket.ts";
 import { SubscribeTransport } from "./SubscribeTransport.ts";
@@ -25,7 +26,13 @@ interface Session {
   pub: PublishTransport;
   sub: SubscribeTransport;
   heartbeat?: ReturnType<typeof setInterval>;
+  refresh?: ReturnType<typeof setTimeout>;
 }
+
+/** The edge's close codes after which reconnecting is wrong (WS_CLOSE_TOKEN_EXPIRED, _REPLACED). */
+const TOKEN_EXPIRED_CLOSE = 4401;
+const REPLACED_CLOSE = 4409;
+const REPLACED_MESSAGE = "a newer session of the same identity joined the room";
 
 /** A ping travels to the media node and back: no pong means the node (or edge) is gone. */
 const HEARTBEAT_MS = 2000;
@@ -60,6 +67,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   #state: RoomState = "new";
   #url = "";
   #token = "";
+  #provider: TokenProvider | null = null;
   #room = "";
   #identity = "";
   #attempt = 0;
@@ -109,13 +117,17 @@ export class Room extends TypedEmitter<RoomEvents> {
     return [...this.#participants.values()];
   }
 
-  /** Connects to the edge at `url` (e.g. "http://127.0.0.1:8080"); the room comes from the token. */
-  async connect(url: string, token: string): Promise<void> {
+  /**
+   * Connects to the edge at `url` (e.g. "http://127.0.0.1:8080"); the room comes from the token.
+   * With a TokenProvider the Room renews its token before it expires and on reconnects.
+   */
+  async connect(url: string, token: string | TokenProvider): Promise<void> {
     if (this.#state !== "new")
       throw new WeirClientError("invalid_state", "connect() once per Room");
     this.#url = url;
-    this.#token = token;
-    this.#room = roomOf(token);
+    this.#provider = typeof token === "string" ? null : token;
+    this.#token = typeof token === "string" ? token : await token();
+    this.#room = roomOf(this.#token);
     this.#setState("connecting");
     await this.#open();
   }
@@ -250,7 +262,17 @@ export class Room extends TypedEmitter<RoomEvents> {
       "message",
       (m) => void this.#onServerMessage(s, m).catch((e) => this.emit("error", e)),
     );
-    s.socket.on("close", () => this.#lost(s));
+    s.socket.on("close", (code) => {
+      if (code === TOKEN_EXPIRED_CLOSE && !this.#provider)
+        return this.#ended(
+          s,
+          "token_expired",
+          "the token expired; pass a TokenProvider to renew it",
+        );
+      if (code === REPLACED_CLOSE) return this.#ended(s, "replaced", REPLACED_MESSAGE);
+      this.#lost(s);
+    });
+    this.#scheduleRefresh(s);
     s.heartbeat = setInterval(() => {
       s.socket.request({ type: "ping" }, HEARTBEAT_TIMEOUT_MS).catch(() => this.#lost(s));
       void this.#refreshMedia(s);
@@ -419,6 +441,8 @@ export class Room extends TypedEmitter<RoomEvents> {
         return this.#dataEnded(m.dataSubscriberId, m.reason);
       case "goaway":
         return this.#lost(s);
+      case "replaced":
+        return this.#ended(s, "replaced", REPLACED_MESSAGE);
       default:
         return;
     }
@@ -504,6 +528,33 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   /** The session died (socket closed, transport failed, node draining): start over. */
+  /** The session ended for good (a dead token, a newer session): the Room closes with an error. */
+  #ended(s: Session, code: "token_expired" | "replaced", message: string): void {
+    if (this.#session !== s || this.#state === "closed") return;
+    this.emit("error", new WeirClientError(code, message));
+    void this.close();
+  }
+
+  /** Sends a fresh token a while before the current one expires. */
+  #scheduleRefresh(s: Session): void {
+    const provider = this.#provider;
+    const exp = claimOf(this.#token, "exp");
+    if (!provider || typeof exp !== "number") return;
+    const left = exp * 1000 - Date.now();
+    const delay = Math.max(0, left > 60_000 ? left - 30_000 : left / 2);
+    s.refresh = setTimeout(async () => {
+      try {
+        const token = await provider();
+        if (this.#session !== s) return;
+        await s.socket.request({ type: "token", token });
+        this.#token = token;
+        if (this.#session === s) this.#scheduleRefresh(s);
+      } catch (err) {
+        this.emit("error", err as Error);
+      }
+    }, delay);
+  }
+
   #lost(s: Session): void {
     if (this.#session !== s || this.#state === "closed") return;
     this.#teardown();
@@ -517,6 +568,7 @@ export class Room extends TypedEmitter<RoomEvents> {
       await new Promise((r) => setTimeout(r, delay));
       if (this.#state !== "reconnecting") return;
       try {
+        if (this.#provider) this.#token = await this.#provider();
         await this.#open();
         return;
       } catch (err) {
@@ -539,6 +591,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     }
     if (!s) return;
     clearInterval(s.heartbeat);
+    clearTimeout(s.refresh);
     s.socket.close();
     s.pub.close();
     s.sub.close();
@@ -580,13 +633,18 @@ function wire(c: RTCIceCandidateInit | null) {
 
 /** The room claim of a token (not verified here: the edge does that). */
 function roomOf(token: string): string {
+  const room = claimOf(token, "room");
+  if (typeof room === "string" && room !== "*") return room;
+  throw new WeirClientError("invalid_argument", "the token carries no room claim");
+}
+
+/** One claim of a token's payload, unverified; undefined if it cannot be read. */
+function claimOf(token: string, name: string): unknown {
   try {
     const payload = token.split(".")[1] ?? "";
     const json = atob(payload.replace(/-/g, "+").replace(/_/g, "/"));
-    const room = (JSON.parse(json) as { room?: unknown }).room;
-    if (typeof room === "string" && room !== "*") return room;
+    return (JSON.parse(json) as Record<string, unknown>)[name];
   } catch {
-    // fall through
+    return undefined;
   }
-  throw new WeirClientError("invalid_argument", "the token carries no room claim");
 }

@@ -5,6 +5,13 @@ import type { PublishOptions } from "./PublishTransportTypes.ts";
 
 export type RoomState = "new" | "connecting" | "connected" | "reconnecting" | "closed";
 
+/**
+ * Returns a fresh token for the same identity and room. A Room given one sends a new token
+ * before the current one expires (the edge closes a socket at its token's `exp`, code 4401) and
+ * asks for one on every reconnect.
+ */
+export type TokenProvider = () => Promise<string>;
+
 export interface RoomOptions {
   /**
    * STUN/TURN servers; when given they replace the ones the edge sends in `welcome` (its TURN

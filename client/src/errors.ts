@@ -13,7 +13,11 @@ export type WeirClientErrorCode =
   /** No published track with that id. */
   | "not_published"
   /** The requested codec is not supported by this browser. */
-  | "codec_unsupported";
+  | "codec_unsupported"
+  /** The token expired and no TokenProvider was given to renew it. */
+  | "token_expired"
+  /** A newer session of the same identity joined the room (another tab): this one ended. */
+  | "replaced";
 
 /** Every error the client SDK throws on its own is a `WeirClientError` with a `code`. */
 export class WeirClientError extends Error {

@@ -30,6 +30,7 @@ export type {
   RoomEvents,
   RoomOptions,
   RoomState,
+  TokenProvider,
 } from "./RoomTypes.ts";
 export { ServerError, SignalingSocket } from "./SignalingSocket.ts";
 export { SubscribeTransport } from "./SubscribeTransport.ts";
