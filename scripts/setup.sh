@@ -28,6 +28,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# A node_modules that is a symlink belongs to another checkout (a git worktree sharing it): npm ci
+# would empty the other checkout's packages through it. Install there instead.
+if [ -L node_modules ]; then
+  echo "setup: node_modules is a symlink; not reinstalling (run npm ci where it points)"
+elif [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
