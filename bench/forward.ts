@@ -5,7 +5,7 @@
 //
 //   npm run bench -- [--n 10,50,100] [--seconds 10] [--sfu weir,weir-mux,werift] [--warmup 3]
 //                    [--concurrency 8] [--subs-per-proc 50] [--idle-wait 30] [--out /tmp/weir-bench]
-//                    [--prof]
+//                    [--prof] [--video-kbps 1400]
 import { type ChildProcess, fork } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
@@ -35,6 +35,7 @@ const { values } = parseArgs({
     out: { type: "string", default: "/tmp/weir-bench" },
     prof: { type: "boolean", default: false },
     "idle-wait": { type: "string", default: "30" },
+    "video-kbps": { type: "string", default: "1400" },
   },
 });
 const NS = values.n.split(",").map((s) => Number.parseInt(s, 10));
@@ -192,7 +193,7 @@ async function runOne(sfuName: string, n: number): Promise<RunResult> {
   // --prof: a V8 CPU profile of the SFU process (whole life, setup included) under --out.
   const prof = values.prof ? ["--cpu-prof", `--cpu-prof-dir=${join(values.out, "prof")}`] : [];
   const sfu = spawn(`sfu(${sfuName})`, "lib/sfuProcess.ts", [sfuName], prof);
-  const pub = spawn("publisher", "forwardPeers.ts", ["publisher"]);
+  const pub = spawn("publisher", "forwardPeers.ts", ["publisher", values["video-kbps"]]);
   const subProcs = Array.from({ length: Math.ceil(n / SUBS_PER_PROC) }, (_, i) =>
     spawn(`subscribers#${i}`, "forwardPeers.ts", ["subscribers"]),
   );

@@ -49,7 +49,9 @@ function runPublisher(): void {
     await p.pc.setRemoteDescription(answer);
     await until(() => p.pc.connectionState === "connected", 15_000, "publisher connected");
     const [audioTrack, videoTrack] = p.tracks;
-    const s = new MediaSource(videoTrack, audioTrack);
+    // argv[3]: video bitrate in kbit/s (forward.ts --video-kbps)
+    const kbps = Number(process.argv[3] ?? 1400);
+    const s = new MediaSource(videoTrack, audioTrack, { videoBitrate: kbps * 1000 });
     source = s;
     const video = p.pc.getTransceivers().find((t) => t.kind === "video");
     video?.sender.onRtcp.subscribe((rtcp: RtcpPacket) => {
