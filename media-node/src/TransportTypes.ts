@@ -1,3 +1,4 @@
+import type { TcpMux } from "./ice/TcpMux.ts";
 import type { UdpMux } from "./ice/UdpMux.ts";
 import type { LivenessOptions } from "./PeerLiveness.ts";
 
@@ -18,6 +19,8 @@ export interface TransportOptions extends LivenessOptions {
    * `listenIps` when given) and port, and no transport opens a socket of its own.
    */
   udpMux?: UdpMux;
+  /** ICE-TCP (passive, RFC 6544) on one TCP port beside `udpMux`: candidates below UDP's. */
+  tcpMux?: TcpMux;
 }
 
 export type TransportState =

@@ -31,8 +31,8 @@ import type {
   TransportState,
 } from "./TransportTypes.ts";
 import { TypedEmitter } from "./TypedEmitter.ts";
-import { FAILED, QUEUED, UdpSender } from "./UdpSender.ts";
-import { lastValidCheck, sessionLevelIceLite, useUdpMux } from "./weriftIceLite.ts";
+import { FAILED, QUEUED, type SendResult, UdpSender } from "./UdpSender.ts";
+import { lastValidCheck, sessionLevelIceLite, useMuxes } from "./weriftIceLite.ts";
 import { guardWeriftSockets, noCandidateError, watchSocket } from "./weriftSockets.ts";
 
 // before any werift socket exists: a socket error must end one session, never the process
@@ -70,10 +70,15 @@ interface PeerExtensions {
   video: RTCRtpHeaderExtensionParameters[];
 }
 
+/** Sends one encrypted packet to ip:port; a TCP (ICE-TCP) pair brings its own. */
+interface MediaSender {
+  send(buf: Uint8Array, port: number, ip: string): SendResult;
+}
+
 /** The parts of werift's ICE pair we send on: we write to its UDP socket directly. */
 interface NominatedPair {
   remoteAddr: [string, number];
-  protocol: { transport: { socket?: Socket; closed?: boolean } };
+  protocol: { transport: { socket?: Socket; closed?: boolean; mediaSender?: MediaSender } };
 }
 
 /**
@@ -239,8 +244,11 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
     const type = desc.type;
     if (type !== "offer" && type !== "answer") throw new InvalidSdpError("bad local type");
     this.#patchDtlsTransports();
-    const mux = this.#options.udpMux;
-    if (mux) for (const t of this.pc.iceTransports) useUdpMux(t.connection, mux);
+    const { udpMux, tcpMux } = this.#options;
+    if (udpMux) {
+      const muxes = tcpMux ? { udp: udpMux, tcp: tcpMux } : { udp: udpMux };
+      for (const t of this.pc.iceTransports) useMuxes(t.connection, muxes);
+    }
     await this.pc.setLocalDescription({ type, sdp: desc.sdp });
     if (type === "answer") this.#startRestartedIce();
     const local = this.pc.localDescription;
@@ -451,11 +459,12 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
   }
 
   /** The nominated pair's socket sender; re-read when werift nominates a new pair (ICE restart). */
-  #sender(): UdpSender | null {
+  #sender(): MediaSender | null {
     const nominated = this.#iceConnection?.nominated;
     if (!nominated) return null;
     this.#pair = nominated;
     const transport = nominated.protocol.transport;
+    if (transport.mediaSender) return transport.closed ? null : transport.mediaSender;
     if (!transport.socket || transport.closed) return null;
     if (this.#udpSender?.socket !== transport.socket) {
       this.#udpSender = new UdpSender(transport.socket);

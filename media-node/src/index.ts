@@ -5,6 +5,8 @@ export { DataSubscriber } from "./DataSubscriber.ts";
 export type * from "./DataSubscriberTypes.ts";
 export * from "./errors.ts";
 export { EXT_URI } from "./headerExtensions.ts";
+export type { TcpMuxOptions, TcpMuxStats } from "./ice/TcpMux.ts";
+export { TcpMux } from "./ice/TcpMux.ts";
 export { UdpMux } from "./ice/UdpMux.ts";
 export type * from "./ice/UdpMuxTypes.ts";
 export { renderMetrics } from "./metrics.ts";

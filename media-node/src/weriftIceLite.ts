@@ -20,21 +20,11 @@
 // 5. With a UdpMux (one port for every session), a lite agent opens no socket of its own: its
 //    host candidates are the mux's addresses and port, and each is a werift StunProtocol over a
 //    MuxTransport, werift's small Transport shape fed by the mux (see `useUdpMux`).
-import type { RemoteInfo, Socket } from "node:dgram";
-import { isIPv6 } from "node:net";
-import {
-  Candidate,
-  Connection,
-  candidateFoundation,
-  candidatePriority,
-  parseMessage,
-  StunProtocol,
-} from "werift";
-import type { UdpMux } from "./ice/UdpMux.ts";
-import type { MuxEndpoint, MuxSession, MuxSocket } from "./ice/UdpMuxTypes.ts";
+import { type Candidate, Connection, parseMessage } from "werift";
+import { gatherOnMux, type Muxes } from "./weriftMux.ts";
 
 /** The parts of werift's ICE `Connection` this module touches. */
-interface LiteConnection {
+export interface LiteConnection {
   iceLite: boolean;
   localUsername: string;
   localPassword: string;
@@ -59,7 +49,7 @@ interface LitePair {
   nominated: boolean;
 }
 
-interface LiteProtocol {
+export interface LiteProtocol {
   datagramReceived(data: Buffer, addr: [string, number]): void;
 }
 
@@ -73,18 +63,18 @@ const checkIncoming = proto.checkIncoming;
 const ensureProtocol = proto.ensureProtocol;
 const restart = proto.restart;
 
-/** The mux each lite agent gathers on, set by WebRtcPeer before it gathers. */
-const muxes = new WeakMap<object, UdpMux>();
+/** The muxes each lite agent gathers on, set by WebRtcPeer before it gathers. */
+const muxes = new WeakMap<object, Muxes>();
 
-/** Makes werift ICE `connection` (a lite agent) gather on `mux` instead of sockets of its own. */
-export function useUdpMux(connection: object, mux: UdpMux): void {
-  muxes.set(connection, mux);
+/** Makes werift ICE `connection` (a lite agent) gather on the muxes, with no socket of its own. */
+export function useMuxes(connection: object, m: Muxes): void {
+  muxes.set(connection, m);
 }
 
 /** A restart gives the agent a new ufrag: the mux must route it. */
 proto.restart = function (this: LiteConnection) {
   const done = restart.call(this);
-  muxes.get(this)?.ufragsChanged();
+  muxes.get(this)?.udp.ufragsChanged();
   return done;
 };
 
@@ -120,7 +110,7 @@ function isStunRequest(data: Buffer): boolean {
   );
 }
 
-function authentic(connection: LiteConnection, data: Buffer): boolean {
+export function authentic(connection: LiteConnection, data: Buffer): boolean {
   const username = parseMessage(data)?.getAttributeValue("USERNAME");
   if (typeof username !== "string") return false;
   const ufrag = username.split(":")[0];
@@ -138,8 +128,8 @@ proto.getCandidatePromises = function (this: LiteConnection, addresses, timeout)
   if (!this.iceLite) return gather.call(this, addresses, timeout);
   const wanted = this.options.additionalHostAddresses;
   const own = wanted?.length ? addresses.filter((a) => wanted.includes(a)) : addresses;
-  const mux = muxes.get(this);
-  if (mux) return gatherOnMux(this, mux, own);
+  const m = muxes.get(this);
+  if (m) return gatherOnMux(this, m, own);
   const saved = this.options.interfaceAddresses;
   try {
     // werift reads options.interfaceAddresses synchronously, before its first await, when it
@@ -180,152 +170,4 @@ export function sessionLevelIceLite(sdp: string): string {
   const firstMedia = lines.findIndex((line) => line.startsWith("m="));
   lines.splice(firstMedia < 0 ? lines.length : firstMedia, 0, "a=ice-lite");
   return lines.join("\r\n");
-}
-
-/** Host candidates on the mux: one StunProtocol per mux address, none twice (ICE restarts). */
-function gatherOnMux(conn: LiteConnection, mux: UdpMux, addresses: string[]): Promise<unknown>[] {
-  const session = muxSessionOf(conn, mux);
-  const fresh = addresses.filter((a) => !conn.protocols.some((p) => p.localIp === a));
-  const gathered: Promise<unknown>[] = [];
-  for (const address of fresh) {
-    const socket = mux.socketFor(address);
-    if (!socket) continue;
-    const protocol = new StunProtocol();
-    conn.ensureProtocol(protocol as unknown as LiteProtocol);
-    const transport = new MuxTransport(socket, session);
-    session.transports.set(socket, transport);
-    const receiver = protocol as unknown as LiteProtocol;
-    transport.onData = (data, addr) => receiver.datagramReceived(data, addr);
-    protocol.transport = transport as unknown as StunProtocol["transport"];
-    protocol.localIp = address;
-    conn.protocols.push(protocol);
-    const candidate = new Candidate(
-      candidateFoundation("host", "udp", address),
-      1,
-      "udp",
-      candidatePriority("host", { transport: "udp" }),
-      address,
-      socket.port,
-      "host",
-      undefined,
-      undefined,
-      undefined,
-      conn.generation,
-      conn.localUsername,
-    );
-    protocol.localCandidate = candidate;
-    conn.pairLocalProtocol(protocol);
-    conn.appendLocalCandidate(candidate);
-    gathered.push(Promise.resolve(candidate));
-  }
-  mux.add(session);
-  return gathered;
-}
-
-const sessions = new WeakMap<object, WeriftMuxSession>();
-
-function muxSessionOf(conn: LiteConnection, mux: UdpMux): WeriftMuxSession {
-  let session = sessions.get(conn);
-  if (!session) {
-    session = new WeriftMuxSession(conn, mux);
-    sessions.set(conn, session);
-  }
-  return session;
-}
-
-/** One lite agent as the mux sees it: its ufrags, its password check, its host candidates. */
-class WeriftMuxSession implements MuxSession {
-  readonly transports = new Map<MuxSocket, MuxTransport>();
-  readonly #conn: LiteConnection;
-  readonly #mux: UdpMux;
-
-  constructor(conn: LiteConnection, mux: UdpMux) {
-    this.#conn = conn;
-    this.#mux = mux;
-  }
-
-  ufrags(): string[] {
-    return [this.#conn.localUsername, ...Object.keys(this.#conn.userHistory)];
-  }
-
-  authentic(request: Buffer): boolean {
-    return authentic(this.#conn, request);
-  }
-
-  endpoint(socket: MuxSocket): MuxEndpoint | undefined {
-    return this.transports.get(socket);
-  }
-
-  /** werift closed one of our protocols; the last one takes the session off the mux. */
-  transportClosed(transport: MuxTransport): void {
-    this.#mux.release(transport.mux, transport);
-    if (this.transports.get(transport.mux) === transport) this.transports.delete(transport.mux);
-    if (this.transports.size === 0) this.#mux.remove(this);
-  }
-}
-
-/**
- * werift's Transport shape (what its StunProtocol and, through the agent, its DTLS use) over one
- * mux socket. Only STUN gets a fresh address array: werift keeps those in candidate pairs; DTLS
- * and media ignore the address, so they share one.
- */
-class MuxTransport implements MuxEndpoint {
-  readonly type = "udp";
-  readonly tuples: [string, number][] = [];
-  readonly mux: MuxSocket;
-  readonly session: WeriftMuxSession;
-  closed = false;
-  onData: (data: Buffer, addr: [string, number]) => void = () => {};
-  readonly #addr: [string, number] = ["", 0];
-
-  constructor(mux: MuxSocket, session: WeriftMuxSession) {
-    this.mux = mux;
-    this.session = session;
-  }
-
-  /** The shared socket: WebRtcPeer sends media on it directly. */
-  get socket(): Socket {
-    return this.mux.socket;
-  }
-  get address(): { address: string; port: number; family: string } {
-    return {
-      address: this.mux.ip,
-      port: this.mux.port,
-      family: this.addressFamily === 6 ? "IPv6" : "IPv4",
-    };
-  }
-  get addressFamily(): 4 | 6 {
-    return isIPv6(this.mux.ip) ? 6 : 4;
-  }
-  get host(): string {
-    return this.mux.ip;
-  }
-  get port(): number {
-    return this.mux.port;
-  }
-
-  deliver(data: Buffer, from: RemoteInfo): void {
-    if (data[0] < 4) {
-      this.onData(data, [from.address, from.port]);
-      return;
-    }
-    this.#addr[0] = from.address;
-    this.#addr[1] = from.port;
-    this.onData(data, this.#addr);
-  }
-
-  send = (data: Buffer, addr?: [string, number]): Promise<void> => {
-    if (this.closed || !addr) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.mux.socket.send(data, addr[1], addr[0], (error: Error | null) =>
-        error ? reject(error) : resolve(),
-      );
-    });
-  };
-
-  close = async (): Promise<void> => {
-    if (this.closed) return;
-    this.closed = true;
-    this.session.transportClosed(this);
-  };
 }

@@ -95,7 +95,7 @@ export async function waitGathered(pc: RTCPeerConnection, timeoutMs = 10_000): P
 
 /** Answers a node offer and counts received RTP per track id. */
 export class WeriftSubscriber {
-  readonly pc = clientPeer();
+  readonly pc: RTCPeerConnection;
   readonly received = new Map<string, RtpPacket[]>();
   readonly counts = new Map<string, number>();
   keep = true;
@@ -103,7 +103,9 @@ export class WeriftSubscriber {
   /** mid -> publisher id, from the msid lines of the node's offers. */
   readonly #publisherByMid = new Map<string, string>();
 
-  constructor() {
+  /** `extra` configures its peer (clientPeer), e.g. ICE-TCP. */
+  constructor(extra: RTCPeerConnectionConfig = {}) {
+    this.pc = clientPeer(extra);
     this.pc.onTrack.subscribe((track) => {
       const transceiver = this.pc.getTransceivers().find((t) => t.receiver.tracks.includes(track));
       track.onReceiveRtp.subscribe((rtp) => {

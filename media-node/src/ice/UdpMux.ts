@@ -93,6 +93,16 @@ export class UdpMux extends TypedEmitter<UdpMuxEvents> {
     this.#unbindAll(socket, endpoint);
   }
 
+  /**
+   * The session a Binding request is for: the one with its USERNAME's ufrag whose password its
+   * MESSAGE-INTEGRITY checks out with (ICE-TCP connections find their session this way too).
+   */
+  sessionFor(request: Buffer): MuxSession | undefined {
+    const ufrag = isBindingRequest(request) ? requestedUfrag(request) : null;
+    if (ufrag === null) return undefined;
+    return this.#sessionsFor(ufrag)?.find((session) => session.authentic(request));
+  }
+
   /** Forgets `session` and every tuple routed to its endpoints. */
   remove(session: MuxSession): void {
     if (!this.#sessions.delete(session)) return;

@@ -37,6 +37,31 @@ export interface MuxSession {
   authentic(request: Buffer): boolean;
   /** The session's endpoint on `socket`, if it has one. */
   endpoint(socket: MuxSocket): MuxEndpoint | undefined;
+  /** The session's ICE-TCP endpoint on `listener`, if it has one. */
+  tcpEndpoint(listener: TcpListener): TcpEndpoint | undefined;
+}
+
+/** One listening TCP socket of a TcpMux (ICE-TCP passive, RFC 6544). */
+export interface TcpListener {
+  readonly ip: string;
+  readonly port: number;
+}
+
+/** A client's ICE-TCP connection, framed by RFC 4571 (a 2-byte length before each packet). */
+export interface TcpConnection {
+  readonly remote: RemoteInfo;
+  /** Frames and queues one packet; false when the write queue is full (the packet is dropped). */
+  send(packet: Uint8Array): boolean;
+  close(): void;
+}
+
+/** A session's presence on one TCP listener: the connections that authenticated to it. */
+export interface TcpEndpoint {
+  readonly session: MuxSession;
+  /** A connection whose first packet was an authentic Binding request for this session. */
+  attach(connection: TcpConnection): void;
+  detach(connection: TcpConnection): void;
+  deliver(data: Buffer, from: RemoteInfo): void;
 }
 
 /** Counters of the mux (rendered in /metrics). */

@@ -7,7 +7,7 @@ import {
 } from "../../../shared/bus.ts";
 import { WeirApiError } from "../../../shared/errors.ts";
 import { safeJson } from "../../../shared/nodeClient.ts";
-import { type NodeOp, type NodeReply, type NodeResult } from "../../../shared/rpc.ts";
+import type { NodeOp, NodeReply, NodeResult } from "../../../shared/rpc.ts";
 import { subjects } from "../../../shared/subjects.ts";
 import type { RelayServer } from "../relay/RelayServer.ts";
 import { CrossNode } from "./CrossNode.ts";
