@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { describe, it } from "node:test";
 import { promisify } from "node:util";
-import { base64urlDecode, base64urlEncode } from "../../edge/src/auth/base64url.ts";
+import { base64url } from "jose";
 import { bearerToken } from "../../edge/src/auth/bearer.ts";
 import { DEV_SECRET } from "../../edge/src/auth/devSecret.ts";
 import { AuthError, type AuthErrorCode } from "../../edge/src/auth/errors.ts";
@@ -37,7 +37,7 @@ function claims(over: Partial<Claims> = {}): Claims {
 }
 
 const enc = new TextEncoder();
-const b64json = (v: unknown) => base64urlEncode(enc.encode(JSON.stringify(v)));
+const b64json = (v: unknown) => base64url.encode(enc.encode(JSON.stringify(v)));
 
 /** Asserts that `p` rejects with an AuthError of `code` (and the matching status). */
 async function rejectsWith(p: Promise<unknown>, code: AuthErrorCode): Promise<AuthError> {
@@ -67,7 +67,7 @@ async function signAsymmetric(
   const input = `${b64json(header)}.${b64json(payload)}`;
   const params = alg === "ES256" ? { name: "ECDSA", hash: "SHA-256" } : { name: "Ed25519" };
   const sig = new Uint8Array(await crypto.subtle.sign(params, key, enc.encode(input)));
-  return `${input}.${base64urlEncode(sig)}`;
+  return `${input}.${base64url.encode(sig)}`;
 }
 
 async function hs256(header: unknown, payload: unknown, secret = SECRET): Promise<string> {
@@ -80,7 +80,7 @@ async function hs256(header: unknown, payload: unknown, secret = SECRET): Promis
   );
   const input = `${b64json(header)}.${b64json(payload)}`;
   const sig = new Uint8Array(await crypto.subtle.sign("HMAC", key, enc.encode(input)));
-  return `${input}.${base64urlEncode(sig)}`;
+  return `${input}.${base64url.encode(sig)}`;
 }
 
 function toPem(spki: ArrayBuffer): string {
@@ -189,14 +189,25 @@ describe("HS256 sign / verify", () => {
     const evilHeader = b64json({ alg: "HS256", typ: "JWT", kid: "x" });
     await rejectsWith(verifyToken(`${evilHeader}.${p}.${s}`, SECRET, NOW), "unauthorized");
     // Flip one bit of the signature in every byte position.
-    const sig = base64urlDecode(s)!;
+    const sig = base64url.decode(s)!;
     for (let i = 0; i < sig.length; i++) {
       const t = sig.slice();
       t[i] ^= 1;
       await rejectsWith(
-        verifyToken(`${h}.${p}.${base64urlEncode(t)}`, SECRET, NOW),
+        verifyToken(`${h}.${p}.${base64url.encode(t)}`, SECRET, NOW),
         "unauthorized",
       );
+    }
+    // The same 32 bytes spelled with the unused low bits of the last character set, padded,
+    // or with whitespace: one token has one accepted spelling.
+    const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const lastBits = ALPHABET[ALPHABET.indexOf(s.at(-1)!) ^ 1];
+    for (const alt of [
+      `${s.slice(0, -1)}${lastBits}`,
+      `${s}=`,
+      `${s.slice(0, 20)} ${s.slice(20)}`,
+    ]) {
+      await rejectsWith(verifyToken(`${h}.${p}.${alt}`, SECRET, NOW), "unauthorized");
     }
     // Truncated signature, missing signature, extra segment.
     await rejectsWith(verifyToken(`${h}.${p}.${s.slice(0, 20)}`, SECRET, NOW), "unauthorized");
@@ -212,6 +223,13 @@ describe("HS256 sign / verify", () => {
     await rejectsWith(verifyToken(arr, SECRET, NOW), "unauthorized");
     const crit = await hs256({ alg: "HS256", crit: ["b64"], b64: false }, claims());
     await rejectsWith(verifyToken(crit, SECRET, NOW), "unauthorized");
+    // jose recognises b64 in crit; the edge supports no extension at all.
+    for (const header of [
+      { alg: "HS256", crit: ["b64"], b64: true },
+      { alg: "HS256", crit: ["x"], x: 1 },
+    ]) {
+      await rejectsWith(verifyToken(await hs256(header, claims()), SECRET, NOW), "unauthorized");
+    }
     // Extra registered claims are fine and dropped.
     const extra = await hs256({ alg: "HS256", typ: "JWT" }, { ...claims(), iss: "me", jti: "1" });
     assert.deepEqual(await verifyToken(extra, SECRET, NOW), claims());
@@ -406,13 +424,13 @@ describe("session ids", () => {
   it("rejects forged, swapped, truncated and garbage ids alike", async () => {
     const id = await makeSessionId("node-1", "sess1", SECRET);
     const [n, l, s] = id.split(".");
-    const sig = base64urlDecode(s)!;
+    const sig = base64url.decode(s)!;
     const flipped = sig.slice();
     flipped[0] ^= 0x80;
     const other = await makeSessionId("node-2", "sess1", SECRET);
     const messages = new Set<string>();
     const bad: unknown[] = [
-      `${n}.${l}.${base64urlEncode(flipped)}`, // forged signature
+      `${n}.${l}.${base64url.encode(flipped)}`, // forged signature
       `node-2.${l}.${s}`, // swapped node id
       `${n}.sess2.${s}`, // swapped local id
       `${l}.${n}.${s}`, // parts swapped

@@ -1,21 +1,23 @@
 /**
- * JWT access tokens for the edge, on WebCrypto only (`crypto.subtle`), so the same code runs in
- * Cloudflare Workers, Node 20 and browsers.
+ * JWT access tokens for the edge, on `jose` (WebCrypto only, no dependencies), so the same code
+ * runs in Cloudflare Workers, Node 20 and browsers.
  *
  * - HS256 with a shared secret: sign (`signToken`) and verify.
  * - EdDSA (Ed25519) and ES256 (P-256, ECDSA with SHA-256): verify only, with a public key given
  *   as a JWK or an SPKI PEM (`-----BEGIN PUBLIC KEY-----`). The private key stays with whoever
  *   issues tokens.
  *
- * The verifier decides the algorithm, never the token: the header's `alg` must equal the
- * configured one exactly, so `none`, HS256-signed-with-the-public-key and similar confusions
- * are rejected before any crypto runs. Header keys such as `jwk`, `jku`, `x5u` and `kid` are
- * ignored (keys never come from the token); `crit` is rejected (no extensions are supported).
+ * What this file adds to jose, on purpose: the verifier decides the algorithm, never the token
+ * (one allowed `alg` per key, so `none` and HS256-signed-with-the-public-key are rejected before
+ * any crypto runs); keys never come from the token (`jwk`, `jku`, `x5u`, `kid` are ignored);
+ * `crit` is refused, `b64` included; each token has one accepted spelling (jose's decoder is
+ * lenient about the signature's unused bits); claims go through the `TokenClaims` schema; an
+ * `exp` more than `MAX_TOKEN_LIFETIME_S` ahead is refused.
  */
 
+import { base64url, errors, importJWK, importSPKI, jwtVerify, SignJWT } from "jose";
 import type { TokenClaims as Claims } from "../../../shared/token.ts";
 import { TokenClaims } from "../../../shared/token.ts";
-import { base64urlDecode, base64urlEncode, utf8 } from "./base64url.ts";
 import { AuthError } from "./errors.ts";
 
 export type JwtAlg = "HS256" | "EdDSA" | "ES256";
@@ -43,6 +45,8 @@ export const MAX_TOKEN_LIFETIME_S = 7 * 24 * 3600;
 export const MIN_SECRET_BYTES = 32;
 
 const SIGNATURE_BYTES: Record<JwtAlg, number> = { HS256: 32, EdDSA: 64, ES256: 64 };
+/** Three unpadded base64url segments. */
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.([A-Za-z0-9_-]+)$/;
 
 /**
  * A verifier with its key imported once. Build one at startup with `importVerifier` and reuse
@@ -50,31 +54,11 @@ const SIGNATURE_BYTES: Record<JwtAlg, number> = { HS256: 32, EdDSA: 64, ES256: 6
  * import per call (HMAC keys are cached).
  */
 export class TokenVerifier {
-  readonly alg: JwtAlg;
-  readonly #key: CryptoKey;
-  readonly #params: AlgorithmIdentifier | EcdsaParams;
-
   /** @internal use `importVerifier`. */
-  constructor(alg: JwtAlg, key: CryptoKey) {
-    this.alg = alg;
-    this.#key = key;
-    this.#params =
-      alg === "HS256"
-        ? "HMAC"
-        : alg === "ES256"
-          ? { name: "ECDSA", hash: "SHA-256" }
-          : { name: key.algorithm.name };
-  }
-
-  /** Checks `signature` over `data`; false on mismatch or anything crypto.subtle dislikes. */
-  async check(signature: Uint8Array<ArrayBuffer>, data: Uint8Array<ArrayBuffer>): Promise<boolean> {
-    try {
-      // HMAC: crypto.subtle.verify compares in constant time.
-      return await crypto.subtle.verify(this.#params, this.#key, signature, data);
-    } catch {
-      return false;
-    }
-  }
+  constructor(
+    readonly alg: JwtAlg,
+    readonly key: CryptoKey,
+  ) {}
 }
 
 /** Imports the key of a `VerifierConfig`. Throws a `TypeError` for a bad key or config. */
@@ -84,9 +68,9 @@ export async function importVerifier(config: VerifierConfig): Promise<TokenVerif
     case "HS256":
       return new TokenVerifier("HS256", await hmacKey(config.secret));
     case "EdDSA":
-      return new TokenVerifier("EdDSA", await importEd25519(config.publicKey));
+      return new TokenVerifier("EdDSA", await importPublic(config.publicKey, "EdDSA"));
     case "ES256":
-      return new TokenVerifier("ES256", await importP256(config.publicKey));
+      return new TokenVerifier("ES256", await importPublic(config.publicKey, "ES256"));
     default:
       throw new TypeError(
         `unsupported token algorithm: ${String((config as { alg: unknown }).alg)}`,
@@ -105,11 +89,7 @@ export async function signToken(claims: Claims, secret: string): Promise<string>
     throw new TypeError(`invalid token claims: ${what.join("; ")}`);
   }
   const key = await hmacKey(secret);
-  const header = base64urlEncode(utf8(JSON.stringify({ alg: "HS256", typ: "JWT" })));
-  const payload = base64urlEncode(utf8(JSON.stringify(parsed.data)));
-  const input = `${header}.${payload}`;
-  const sig = new Uint8Array(await crypto.subtle.sign("HMAC", key, utf8(input)));
-  return `${input}.${base64urlEncode(sig)}`;
+  return new SignJWT(parsed.data).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(key);
 }
 
 /**
@@ -129,72 +109,77 @@ export async function verifyToken(
   const v = verifier instanceof TokenVerifier ? verifier : await importVerifier(verifier);
   if (typeof token !== "string" || token.length === 0) throw unauthorized("missing token");
   if (token.length > MAX_TOKEN_LENGTH) throw unauthorized("token too long");
-
-  const parts = token.split(".");
-  if (parts.length !== 3) throw unauthorized("malformed token");
-  const [h, p, s] = parts;
-
-  const header = decodeJson(h);
-  if (header === null) throw unauthorized("malformed token");
-  if (header.crit !== undefined) throw unauthorized("unsupported token header");
-  if (header.alg !== v.alg) throw unauthorized("unexpected token algorithm");
-
-  const sig = base64urlDecode(s);
-  if (sig === null || sig.length !== SIGNATURE_BYTES[v.alg]) {
+  const shape = COMPACT_JWS.exec(token);
+  if (shape === null) throw unauthorized("malformed token");
+  if (!canonicalSignature(shape[1], SIGNATURE_BYTES[v.alg])) {
     throw unauthorized("invalid token signature");
   }
-  if (!(await v.check(sig, utf8(`${h}.${p}`)))) throw unauthorized("invalid token signature");
 
-  const payload = decodeJson(p);
-  const parsed = payload === null ? null : TokenClaims.safeParse(payload);
-  if (parsed === null || !parsed.success) throw unauthorized("invalid token claims");
-  const claims = parsed.data;
+  const { payload, protectedHeader } = await jwtVerify(token, v.key, {
+    algorithms: [v.alg],
+    clockTolerance: CLOCK_SKEW_S,
+    currentDate: new Date(now * 1000),
+    requiredClaims: ["exp"],
+  }).catch(rethrowAsAuthError);
+  if (protectedHeader.crit !== undefined) throw unauthorized("unsupported token header");
 
-  if (now >= claims.exp + CLOCK_SKEW_S) throw new AuthError("token_expired", "token expired");
-  if (claims.exp > now + MAX_TOKEN_LIFETIME_S + CLOCK_SKEW_S) {
+  const parsed = TokenClaims.safeParse(payload);
+  if (!parsed.success) throw unauthorized("invalid token claims");
+  if (parsed.data.exp > now + MAX_TOKEN_LIFETIME_S + CLOCK_SKEW_S) {
     throw unauthorized(`token valid for more than ${MAX_TOKEN_LIFETIME_S} s (exp too far ahead)`);
   }
-  if (claims.nbf !== undefined && claims.nbf > now + CLOCK_SKEW_S) {
-    throw unauthorized("token not yet valid");
-  }
-  return claims;
+  return parsed.data;
 }
 
 function unauthorized(message: string): AuthError {
   return new AuthError("unauthorized", message);
 }
 
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
-/** A base64url JSON object, or null for anything else. */
-function decodeJson(segment: string): Record<string, unknown> | null {
-  const bytes = base64urlDecode(segment);
-  if (bytes === null || bytes.length === 0) return null;
+/** Whether `segment` decodes to `bytes` bytes and is the one spelling of them. */
+function canonicalSignature(segment: string, bytes: number): boolean {
   try {
-    const value: unknown = JSON.parse(strictUtf8.decode(bytes));
-    if (typeof value !== "object" || value === null || Array.isArray(value)) return null;
-    return value as Record<string, unknown>;
+    const sig = base64url.decode(segment);
+    return sig.length === bytes && base64url.encode(sig) === segment;
   } catch {
-    return null;
+    return false;
   }
+}
+
+/** jose's errors as the edge's: expiry is `token_expired`, every other failure `unauthorized`. */
+function rethrowAsAuthError(err: unknown): never {
+  if (err instanceof errors.JWTExpired) throw new AuthError("token_expired", "token expired");
+  if (err instanceof errors.JWTClaimValidationFailed && err.claim === "nbf") {
+    throw unauthorized("token not yet valid");
+  }
+  if (err instanceof errors.JWSSignatureVerificationFailed) {
+    throw unauthorized("invalid token signature");
+  }
+  if (err instanceof errors.JOSEAlgNotAllowed) throw unauthorized("unexpected token algorithm");
+  if (err instanceof errors.JWTClaimValidationFailed || err instanceof errors.JWTInvalid) {
+    throw unauthorized("invalid token claims");
+  }
+  if (err instanceof errors.JOSEError) throw unauthorized("malformed token");
+  throw err;
 }
 
 // --- keys ---------------------------------------------------------------------------------
 
 const HMAC_CACHE_MAX = 8;
 const hmacCache = new Map<string, Promise<CryptoKey>>();
+const encoder = new TextEncoder();
 
 /**
  * The HMAC-SHA256 key for a secret (cached: Workers import per request otherwise). Shared with
  * the session-id signer. Throws `TypeError` for a secret shorter than `MIN_SECRET_BYTES`.
  */
 export function hmacKey(secret: string): Promise<CryptoKey> {
-  if (typeof secret !== "string" || utf8(secret).length < MIN_SECRET_BYTES) {
+  if (typeof secret !== "string" || encoder.encode(secret).length < MIN_SECRET_BYTES) {
     throw new TypeError(`the secret must be at least ${MIN_SECRET_BYTES} bytes long`);
   }
   let key = hmacCache.get(secret);
   if (key === undefined) {
-    key = crypto.subtle.importKey("raw", utf8(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+    const raw = encoder.encode(secret);
+    key = crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, [
       "sign",
       "verify",
     ]);
@@ -207,75 +192,43 @@ export function hmacKey(secret: string): Promise<CryptoKey> {
   return key;
 }
 
-const PEM = /^-----BEGIN PUBLIC KEY-----([A-Za-z0-9+/=\s]+)-----END PUBLIC KEY-----$/;
+const KEY_TYPE = {
+  EdDSA: { kty: "OKP", crv: "Ed25519" },
+  ES256: { kty: "EC", crv: "P-256" },
+} as const;
 
-function spkiFromPem(pem: string): Uint8Array<ArrayBuffer> {
-  const m = PEM.exec(pem.trim());
-  if (m === null) throw new TypeError("expected an SPKI PEM (-----BEGIN PUBLIC KEY-----)");
-  const bin = atob(m[1].replace(/\s+/g, ""));
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
+/** Imports a public key for `alg`; a `TypeError` for a private key, a key of another type, or junk. */
+async function importPublic(input: PublicKeyInput, alg: "EdDSA" | "ES256"): Promise<CryptoKey> {
+  if (typeof input === "string") {
+    return importSPKI(input.trim(), alg).catch((err: Error) => {
+      throw new TypeError(`invalid ${alg} public key: ${err.message}`);
+    });
+  }
+  const jwk = publicJwk(input, alg);
+  return importJWK(jwk, alg).then(
+    (key) => key as CryptoKey,
+    (err: Error) => {
+      throw new TypeError(`invalid ${alg} public key: ${err.message}`);
+    },
+  );
 }
 
 /** Only the public members of a JWK; refuses private keys and keys of the wrong type. */
-function publicJwk(jwk: JsonWebKey, kty: string, crv: string, alg: JwtAlg): JsonWebKey {
+function publicJwk(jwk: JsonWebKey, alg: "EdDSA" | "ES256"): JsonWebKey {
   if (typeof jwk !== "object" || jwk === null) throw new TypeError("expected a JWK object");
   if (jwk.d !== undefined) {
     throw new TypeError("the edge needs the PUBLIC key; this JWK holds a private key");
   }
+  const { kty, crv } = KEY_TYPE[alg];
   if (jwk.kty !== kty || jwk.crv !== crv) {
     throw new TypeError(`${alg} needs a JWK with kty "${kty}" and crv "${crv}"`);
   }
   // WebCrypto exports Ed25519 JWKs with alg "Ed25519" (RFC 9864); RFC 8037 says "EdDSA".
-  const algs = alg === "EdDSA" ? ["EdDSA", "Ed25519"] : [alg];
+  const algs: string[] = alg === "EdDSA" ? ["EdDSA", "Ed25519"] : [alg];
   if (jwk.alg !== undefined && !algs.includes(jwk.alg)) {
     throw new TypeError(`the JWK is for alg "${jwk.alg}", not "${alg}"`);
   }
   const out: JsonWebKey = { kty, crv, x: jwk.x };
   if (jwk.y !== undefined) out.y = jwk.y;
   return out;
-}
-
-type KeyData =
-  | { format: "spki"; data: Uint8Array<ArrayBuffer> }
-  | { format: "jwk"; data: JsonWebKey };
-
-/** Parses and checks the key input (throws `TypeError`); crypto.subtle import comes later. */
-function keyData(input: PublicKeyInput, kty: string, crv: string, alg: JwtAlg): KeyData {
-  return typeof input === "string"
-    ? { format: "spki", data: spkiFromPem(input) }
-    : { format: "jwk", data: publicJwk(input, kty, crv, alg) };
-}
-
-function importKeyData(
-  key: KeyData,
-  algorithm: AlgorithmIdentifier | EcKeyImportParams,
-): Promise<CryptoKey> {
-  return key.format === "spki"
-    ? crypto.subtle.importKey("spki", key.data, algorithm, false, ["verify"])
-    : crypto.subtle.importKey("jwk", key.data, algorithm, false, ["verify"]);
-}
-
-async function importEd25519(input: PublicKeyInput): Promise<CryptoKey> {
-  const key = keyData(input, "OKP", "Ed25519", "EdDSA");
-  try {
-    return await importKeyData(key, { name: "Ed25519" });
-  } catch (err) {
-    try {
-      // Older Cloudflare Workers runtimes name the algorithm "NODE-ED25519".
-      return await importKeyData(key, { name: "NODE-ED25519", namedCurve: "NODE-ED25519" });
-    } catch {
-      throw new TypeError(`invalid Ed25519 public key: ${(err as Error).message}`);
-    }
-  }
-}
-
-async function importP256(input: PublicKeyInput): Promise<CryptoKey> {
-  const key = keyData(input, "EC", "P-256", "ES256");
-  try {
-    return await importKeyData(key, { name: "ECDSA", namedCurve: "P-256" });
-  } catch (err) {
-    throw new TypeError(`invalid P-256 public key: ${(err as Error).message}`);
-  }
 }

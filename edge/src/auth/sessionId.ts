@@ -8,7 +8,7 @@
  * 16 bytes (22 characters). The label keeps these MACs apart from HS256 JWT signatures made
  * with the same secret.
  */
-import { base64urlEncode, timingSafeEqual, utf8 } from "./base64url.ts";
+import { base64url } from "jose";
 import { AuthError } from "./errors.ts";
 import { hmacKey } from "./jwt.ts";
 
@@ -27,7 +27,7 @@ export interface SessionRef {
 async function sign(nodeId: string, localId: string, secret: string): Promise<string> {
   const key = await hmacKey(secret);
   const mac = await crypto.subtle.sign("HMAC", key, utf8(`${LABEL}${nodeId}.${localId}`));
-  return base64urlEncode(new Uint8Array(mac, 0, SIG_BYTES));
+  return base64url.encode(new Uint8Array(mac, 0, SIG_BYTES));
 }
 
 /**
@@ -75,4 +75,17 @@ export async function parseSessionId(id: unknown, secret: string): Promise<Sessi
 
 function notFound(): AuthError {
   return new AuthError("session_not_found", "session not found");
+}
+
+const encoder = new TextEncoder();
+function utf8(s: string): Uint8Array<ArrayBuffer> {
+  return encoder.encode(s);
+}
+
+/** Compares two equal-purpose byte strings without an early exit on the first difference. */
+function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
 }
