@@ -1,5 +1,3 @@
-import type { CodecCapability } from "./codecs.ts";
-
 export type MediaKind = "audio" | "video";
 
 /** Receive counters of an RTP stream; a publisher's are summed over its encodings. */
@@ -38,10 +36,4 @@ export interface PublisherEvents {
   closed: [];
   /** Emitted once the first packet fixes the stream's SSRC. */
   ssrc: [number];
-}
-
-export interface PublisherInfo {
-  id: string;
-  kind: MediaKind;
-  codec: CodecCapability;
 }

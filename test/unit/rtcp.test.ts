@@ -10,6 +10,9 @@ import {
   buildRr,
   buildSdesCname,
   buildSr,
+  RtcpBuildError,
+} from "../../media-node/src/rtp/rtcp/build.ts";
+import {
   cumulativeLost,
   expandNack,
   fractionLost,
@@ -17,16 +20,17 @@ import {
   ntpMiddle32,
   ntpMiddle32FromParts,
   ntpToMs,
-  parseRtcp,
   type ReportBlock,
-  RtcpBuildError,
+} from "../../media-node/src/rtp/rtcp/common.ts";
+import {
+  parseRtcp,
   RtcpParser,
   type RtcpRemb,
   type RtcpSenderInfo,
   type RtcpVisitor,
   rtcpFirstSenderSsrc,
   validateRtcp,
-} from "../../media-node/src/rtp/rtcp.ts";
+} from "../../media-node/src/rtp/rtcp/parse.ts";
 import { hex, prng, randomBytes } from "../fixtures/packets/hex.ts";
 
 /** Test visitor: records every callback as a string. */
