@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { WeirApiError } from "../../../shared/errors.ts";
+import { sdpIceCredentials } from "../ice/credentials.ts";
 import type { IceCandidateInit, IceRestartResult } from "../TransportTypes.ts";
 import { Session } from "./Session.ts";
 import { buildSdpFrag, firstMedia, parseSdpFrag } from "./sdpfrag.ts";
@@ -30,8 +31,8 @@ export abstract class HttpSession extends Session {
   /** Records the negotiated state after the answer. */
   protected negotiated(offerSdp: string, answerSdp: string): void {
     this.#localSdp = answerSdp;
-    this.#remoteUfrag = /^a=ice-ufrag:(\S+)/m.exec(offerSdp)?.[1] ?? "";
-    this.#localUfrag = /^a=ice-ufrag:(\S+)/m.exec(answerSdp)?.[1] ?? "";
+    this.#remoteUfrag = sdpIceCredentials(offerSdp).ufrag;
+    this.#localUfrag = sdpIceCredentials(answerSdp).ufrag;
   }
 
   /** A strong entity-tag, quotes included, for the ETag header. */

@@ -1,8 +1,10 @@
 /**
  * `application/trickle-ice-sdpfrag` (RFC 8840) as WHIP/WHEP PATCH bodies use it (RFC 9725
  * section 4.3): ICE credentials, candidates and end-of-candidates, optionally grouped in
- * m-sections with a=mid. Pure functions, no SDK dependency.
+ * m-sections with a=mid. Pure functions; the credential rule is the SDK's (ice/credentials.ts).
  */
+
+import { type IceCredentialName, iceCredentialError } from "../ice/credentials.ts";
 
 export interface SdpFragCandidate {
   /** The attribute value, "candidate:..." (no "a=" prefix). */
@@ -29,7 +31,6 @@ export class SdpFragError extends Error {
 
 const MAX_LINES = 256;
 const MAX_LINE = 1024;
-const ICE_CHARS = /^[A-Za-z0-9+/]+$/;
 
 /** Parses a fragment; throws SdpFragError on malformed input. Unknown lines are ignored. */
 export function parseSdpFrag(text: string): SdpFrag {
@@ -55,10 +56,10 @@ export function parseSdpFrag(text: string): SdpFrag {
     const value = colon < 0 ? "" : attr.slice(colon + 1);
     switch (name) {
       case "ice-ufrag":
-        frag.ufrag = credential(frag.ufrag, value, "ice-ufrag", 4);
+        frag.ufrag = credential(frag.ufrag, value, "ice-ufrag");
         break;
       case "ice-pwd":
-        frag.pwd = credential(frag.pwd, value, "ice-pwd", 22);
+        frag.pwd = credential(frag.pwd, value, "ice-pwd");
         break;
       case "mid":
         mid = value;
@@ -80,10 +81,9 @@ export function parseSdpFrag(text: string): SdpFrag {
   return frag;
 }
 
-function credential(prev: string | null, value: string, name: string, min: number): string {
-  if (value.length < min || value.length > 256 || !ICE_CHARS.test(value)) {
-    throw new SdpFragError(`${name} must be ${min} to 256 ice-chars`);
-  }
+function credential(prev: string | null, value: string, name: IceCredentialName): string {
+  const error = iceCredentialError(name, value);
+  if (error !== null) throw new SdpFragError(error);
   if (prev !== null && prev !== value) throw new SdpFragError(`conflicting ${name} values`);
   return value;
 }
