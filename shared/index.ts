@@ -7,3 +7,4 @@ export * from "./rpc.ts";
 export * from "./subjects.ts";
 export * from "./token.ts";
 export * from "./ws.ts";
+export * from "./wsGrants.ts";

@@ -8,7 +8,7 @@ import { type ErrorCode, WeirApiError } from "../../shared/errors.ts";
 import { LIMITS, WS_CLOSE_RATE_LIMITED, WS_LIMITS } from "../../shared/limits.ts";
 import { callNode, safeJson } from "../../shared/nodeClient.ts";
 import { subjects } from "../../shared/subjects.ts";
-import type { Grant, TokenClaims } from "../../shared/token.ts";
+import type { TokenClaims } from "../../shared/token.ts";
 import {
   ClientMessage,
   type IceServer,
@@ -16,6 +16,7 @@ import {
   WS_CLOSE_REPLACED,
   WS_CLOSE_TOKEN_EXPIRED,
 } from "../../shared/ws.ts";
+import { missingGrant } from "../../shared/wsGrants.ts";
 import type { BusContext } from "./deps.ts";
 import { TokenBucket } from "./rateLimit.ts";
 
@@ -36,36 +37,6 @@ export interface WsHandler {
 
 /** How long an opened session waits for the adapter to attach the socket. */
 export const ATTACH_TIMEOUT_MS = 15_000;
-
-/**
- * The grants a client message needs, any one of them. DataChannels need `data`; the negotiation
- * messages that carry them (a `publish` with no tracks, `answer`, `ice`) take `data` too.
- */
-const NEEDS: Record<ClientMessage["type"], (m: ClientMessage) => readonly Grant[] | null> = {
-  publish: (m) => (m.type === "publish" && m.trackIds.length === 0 ? PUB_OR_DATA : PUB),
-  unpublish: () => PUB,
-  subscribe: () => SUB,
-  unsubscribe: () => SUB,
-  answer: () => SUB_OR_DATA,
-  ice: (m) => (m.type === "ice" && m.target === "publish" ? PUB_OR_DATA : SUB_OR_DATA),
-  ping: () => null,
-  token: () => null,
-  publishData: () => DATA,
-  unpublishData: () => DATA,
-  subscribeData: () => DATA,
-  unsubscribeData: () => DATA,
-  layers: () => SUB,
-};
-const PUB: readonly Grant[] = ["publish"];
-const SUB: readonly Grant[] = ["subscribe"];
-const DATA: readonly Grant[] = ["data"];
-const PUB_OR_DATA: readonly Grant[] = ["publish", "data"];
-const SUB_OR_DATA: readonly Grant[] = ["subscribe", "data"];
-
-/** The grants a client message needs (any one of them), or null. */
-export function grantsFor(m: ClientMessage): readonly Grant[] | null {
-  return NEEDS[m.type](m);
-}
 
 export interface WsSessionOptions {
   ctx: BusContext;
@@ -174,9 +145,9 @@ class WsSession implements WsHandler {
     }
     const message = parsed.data;
     const id = "id" in message ? message.id : undefined;
-    const grants = grantsFor(message);
-    if (grants !== null && !grants.some((g) => this.claims.grants.includes(g))) {
-      this.#error(id, "forbidden", `token lacks the "${grants.join('" or "')}" grant`);
+    const missing = missingGrant(message, this.claims.grants);
+    if (missing !== null) {
+      this.#error(id, "forbidden", missing);
       return;
     }
     if (message.type === "token") {

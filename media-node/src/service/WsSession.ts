@@ -2,6 +2,7 @@ import { WeirApiError } from "../../../shared/errors.ts";
 import type { RoomEvent } from "../../../shared/room.ts";
 import type { Grant } from "../../../shared/token.ts";
 import type { ClientMessage, ServerMessage } from "../../../shared/ws.ts";
+import { missingGrant, nodeChecks } from "../../../shared/wsGrants.ts";
 import type { PublishTransport } from "../PublishTransport.ts";
 import type { OfferedTrack } from "../PublishTransportTypes.ts";
 import type { SubscribeTransport } from "../SubscribeTransport.ts";
@@ -66,7 +67,9 @@ export class WsSession extends Session {
   }
 
   /** Handles one client message; the returned message is the reply (if any). Throws on errors. */
-  handle(m: ClientMessage): Promise<Reply> {
+  async handle(m: ClientMessage): Promise<Reply> {
+    const missing = nodeChecks(m) ? missingGrant(m, this.grants) : null;
+    if (missing !== null) throw new WeirApiError("forbidden", missing);
     switch (m.type) {
       case "publish":
         return this.#publish(m.id, m.offer, m.trackIds);
@@ -81,7 +84,7 @@ export class WsSession extends Session {
       case "ice":
         return this.#ice(m.target, m.candidate);
       case "ping":
-        return Promise.resolve({ type: "pong", id: m.id });
+        return { type: "pong", id: m.id };
       case "layers":
         return this.#layers(m.id, m.subscriberId, m.spatial, m.temporal);
       default:
@@ -89,9 +92,8 @@ export class WsSession extends Session {
     }
   }
 
-  /** DataChannel messages (grant data). */
+  /** DataChannel messages. */
   async #handleData(m: ClientMessage): Promise<Reply> {
-    this.#need("data");
     switch (m.type) {
       case "publishData":
         return this.#data.publish(m.id, m.label);
@@ -108,8 +110,6 @@ export class WsSession extends Session {
 
   async #publish(id: string, offer: string, trackIds: string[]): Promise<Reply> {
     // With no tracks it only renegotiates (e.g. adds the m=application of a DataChannel).
-    if (trackIds.length === 0) this.#need("publish", "data");
-    else this.#need("publish");
     const pub = this.#publishTransport();
     const answer = await this.#relay.publish.negotiate(
       () => pub.getAnswer({ type: "offer", sdp: offer }),
@@ -131,7 +131,6 @@ export class WsSession extends Session {
   }
 
   async #unpublish(id: string, offer: string, trackId: string): Promise<Reply> {
-    this.#need("publish");
     const pub = this.#pub;
     if (!pub) throw new WeirApiError("conflict", "nothing was published on this session");
     const answer = await this.#relay.publish.negotiate(
@@ -143,7 +142,6 @@ export class WsSession extends Session {
   }
 
   async #subscribe(id: string, publisherId: string): Promise<Reply> {
-    this.#need("subscribe");
     const sub = this.#subscribeTransport();
     const r = await this.#relay.subscribe.negotiate(
       () => sub.subscribe(publisherId),
@@ -177,7 +175,6 @@ export class WsSession extends Session {
 
   /** Sets a subscription's preferred layers (simulcast encoding / SVC layers). */
   async #layers(id: string, subscriberId: string, spatial?: number, temporal?: number) {
-    this.#need("subscribe");
     const subscriber = this.#sub?.subscribers.find((s) => s.id === subscriberId);
     if (!subscriber) throw new WeirApiError("not_found", `no subscriber ${subscriberId}`);
     subscriber.setPreferredLayers({ spatial, temporal });
@@ -199,7 +196,6 @@ export class WsSession extends Session {
   async #ice(target: Target, c: WireCandidate | null): Promise<Reply> {
     let t: PublishTransport | SubscribeTransport | null = this.#sub;
     if (target === "publish") {
-      this.#need("publish", "data");
       t = this.#publishTransport();
     }
     if (!t) return undefined;
@@ -212,13 +208,6 @@ export class WsSession extends Session {
       },
     );
     return undefined;
-  }
-
-  /** Throws "forbidden" unless the token carries one of `grants`. */
-  #need(...grants: Grant[]): void {
-    if (!grants.some((g) => this.grants.has(g))) {
-      throw new WeirApiError("forbidden", `the token lacks the "${grants.join('" or "')}" grant`);
-    }
   }
 
   #publishTransport(): PublishTransport {
