@@ -9,9 +9,13 @@ export * from "./h264.ts";
 export * from "./vp8.ts";
 export * from "./vp9.ts";
 
-export type VideoCodecName = "vp8" | "vp9" | "h264" | "av1";
-export type AudioCodecName = "opus" | "pcmu" | "pcma" | "g722";
-export type CodecName = VideoCodecName | AudioCodecName;
+/**
+ * The codecs whose RTP payloads these inspectors know (the router's own set of forwardable
+ * codecs is `CodecName` in ../../codecs.ts).
+ */
+export type VideoPayloadCodec = "vp8" | "vp9" | "h264" | "av1";
+export type AudioPayloadCodec = "opus" | "pcmu" | "pcma" | "g722";
+export type PayloadCodec = VideoPayloadCodec | AudioPayloadCodec;
 
 /**
  * True if the RTP payload at payload[offset..offset+length) starts (or, for H.264, carries)
@@ -20,7 +24,7 @@ export type CodecName = VideoCodecName | AudioCodecName;
  * codec is never blocked waiting for a key frame it cannot recognise.
  */
 export function isKeyframe(
-  codec: CodecName | "other",
+  codec: PayloadCodec | "other",
   payload: Uint8Array,
   offset: number,
   length: number,
@@ -46,7 +50,7 @@ export function isKeyframe(
 }
 
 /** Map an SDP/WebRTC MIME type or encoding name ("video/VP8", "H264", "audio/opus"). */
-export function codecFromMimeType(mime: string): CodecName | undefined {
+export function codecFromMimeType(mime: string): PayloadCodec | undefined {
   const slash = mime.indexOf("/");
   const name = (slash >= 0 ? mime.slice(slash + 1) : mime).toLowerCase();
   switch (name) {
@@ -65,6 +69,6 @@ export function codecFromMimeType(mime: string): CodecName | undefined {
 }
 
 /** True for video codecs (those that have key frames). */
-export function isVideoCodec(codec: CodecName): codec is VideoCodecName {
+export function isVideoCodec(codec: PayloadCodec): codec is VideoPayloadCodec {
   return codec === "vp8" || codec === "vp9" || codec === "h264" || codec === "av1";
 }
