@@ -66,7 +66,7 @@ export async function openWsSession(opts: WsSessionOptions): Promise<WsHandler> 
       opened.welcome.type === "welcome" && iceServers !== undefined && iceServers.length > 0
         ? { ...opened.welcome, iceServers }
         : opened.welcome;
-    return new WsSession(opts, opened.sessionId, welcome);
+    return new WsBridge(opts, opened.sessionId, welcome);
   } catch (err) {
     // No socket will ever close this session: end it on the node now.
     void callNode(ctx.bus, nodeId, { op: "ws.close", sessionId: opened.sessionId }).catch(() => {});
@@ -74,7 +74,8 @@ export async function openWsSession(opts: WsSessionOptions): Promise<WsHandler> 
   }
 }
 
-class WsSession implements WsHandler {
+/** One client socket and its `WsSession` on the node: frames both ways, grants checked here. */
+class WsBridge implements WsHandler {
   readonly closed: Promise<void>;
   #resolveClosed!: () => void;
   #socket: WsSocket | null = null;
