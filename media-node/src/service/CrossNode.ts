@@ -7,11 +7,11 @@ import type { NodeReply } from "../../../shared/rpc.ts";
 import { subjects } from "../../../shared/subjects.ts";
 import { toApiError } from "./apiError.ts";
 import { DataBridge } from "./DataBridge.ts";
+import type { RemoteRoom } from "./LocalRoom.ts";
 import { errorFields, type Logger } from "./log.ts";
 import type { MediaNode } from "./MediaNode.ts";
 import { NodeWatcher } from "./NodeWatcher.ts";
 import { RoomDirectory } from "./RoomDirectory.ts";
-import type { RemoteRoom } from "./RoomState.ts";
 
 /**
  * Opens a relay for another node's track so it can be subscribed here: resolves once a Publisher

@@ -9,8 +9,8 @@ import type { TransportOptions } from "../TransportTypes.ts";
 import { toApiError } from "./apiError.ts";
 import { HttpSession } from "./HttpSession.ts";
 import { newSessionId } from "./ids.ts";
+import { LocalRoom, type RemoteRoom } from "./LocalRoom.ts";
 import { errorFields, type Logger, silentLogger } from "./log.ts";
-import { type RemoteRoom, RoomState } from "./RoomState.ts";
 import type { Session, SessionContext } from "./Session.ts";
 import { WhepSession } from "./WhepSession.ts";
 import { WhipSession } from "./WhipSession.ts";
@@ -66,7 +66,7 @@ export class MediaNode {
   readonly #options: MediaNodeOptions;
   readonly #hooks: MediaNodeHooks;
   readonly #log: Logger;
-  readonly #rooms = new Map<string, RoomState>();
+  readonly #rooms = new Map<string, LocalRoom>();
   readonly #sessions = new Map<string, Session>();
   #draining = false;
   #closed = false;
@@ -369,7 +369,7 @@ export class MediaNode {
     return session;
   }
 
-  #room(name: string): RoomState {
+  #room(name: string): LocalRoom {
     let room = this.#rooms.get(name);
     if (room) return room;
     const router = new Router({
@@ -377,13 +377,13 @@ export class MediaNode {
       codecs: this.#options.codecs,
       transport: this.#options.transport,
     });
-    room = new RoomState(name, router, (r, event) => this.#roomEvent(r, event));
+    room = new LocalRoom(name, router, (r, event) => this.#roomEvent(r, event));
     this.#rooms.set(name, room);
     room.remote = this.#hooks.roomOpened?.(name) ?? null;
     return room;
   }
 
-  #roomEvent(room: RoomState, event: RoomEvent): void {
+  #roomEvent(room: LocalRoom, event: RoomEvent): void {
     room.deliver(event);
     this.#hooks.roomEvent?.(room.name, event);
   }
@@ -403,7 +403,7 @@ export class MediaNode {
     if (session.room.empty) await this.#closeRoom(session.room);
   }
 
-  async #closeRoom(room: RoomState): Promise<void> {
+  async #closeRoom(room: LocalRoom): Promise<void> {
     if (this.#rooms.get(room.name) !== room) return;
     this.#rooms.delete(room.name);
     this.#hooks.roomClosed?.(room.name);

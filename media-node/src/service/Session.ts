@@ -1,7 +1,7 @@
 import type { RoomEvent } from "../../../shared/room.ts";
 import type { ServerMessage } from "../../../shared/ws.ts";
+import type { LocalRoom } from "./LocalRoom.ts";
 import type { Logger } from "./log.ts";
-import type { RoomState } from "./RoomState.ts";
 
 export type SessionKind = "whip" | "whep" | "ws";
 
@@ -9,7 +9,7 @@ export type SessionKind = "whip" | "whep" | "ws";
 export interface SessionContext {
   id: string;
   identity: string;
-  room: RoomState;
+  room: LocalRoom;
   log: Logger;
   /** Ends the session on the node (idempotent): closes it and removes it from its room. */
   end: () => void;
@@ -22,7 +22,7 @@ export abstract class Session {
   abstract readonly kind: SessionKind;
   readonly id: string;
   readonly identity: string;
-  readonly room: RoomState;
+  readonly room: LocalRoom;
   protected readonly ctx: SessionContext;
   #closed = false;
 

@@ -6,7 +6,7 @@ import { NotFoundError } from "../errors.ts";
 import type { PublishTransport } from "../PublishTransport.ts";
 import type { SubscribeTransport } from "../SubscribeTransport.ts";
 import type { CandidateRelay } from "./CandidateRelay.ts";
-import type { RoomState } from "./RoomState.ts";
+import type { LocalRoom } from "./LocalRoom.ts";
 
 type Reply = ServerMessage | undefined;
 
@@ -16,7 +16,7 @@ const CHANNEL_WAIT_MS = 5000;
 /** What the WebSocket session lends its DataChannel handlers. */
 export interface WsDataHost {
   readonly identity: string;
-  readonly room: RoomState;
+  readonly room: LocalRoom;
   readonly publishTransport: PublishTransport | null;
   subscribeTransport(): SubscribeTransport;
   readonly subscribeRelay: CandidateRelay;

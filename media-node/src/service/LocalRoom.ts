@@ -30,15 +30,15 @@ export interface RemoteRoom {
  * One room on this node: its Router, its sessions, and who is in it with which tracks. Raises
  * the room's events (participant joined/left, track published/unpublished) through `onEvent`.
  */
-export class RoomState {
+export class LocalRoom {
   readonly name: string;
   readonly router: Router;
   readonly #participants = new Map<string, Participant>();
-  readonly #onEvent: (room: RoomState, event: RoomEvent) => void;
+  readonly #onEvent: (room: LocalRoom, event: RoomEvent) => void;
   /** Set by the node when the room can span nodes. */
   remote: RemoteRoom | null = null;
 
-  constructor(name: string, router: Router, onEvent: (room: RoomState, event: RoomEvent) => void) {
+  constructor(name: string, router: Router, onEvent: (room: LocalRoom, event: RoomEvent) => void) {
     this.name = name;
     this.router = router;
     this.#onEvent = onEvent;
