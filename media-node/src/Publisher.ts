@@ -1,6 +1,10 @@
+import {
+  ReceiveStream,
+  type ReceiveStreamHost,
+  type SenderReportInfo,
+} from "./buffer/ReceiveStream.ts";
 import type { CodecCapability, CodecName } from "./codecs.ts";
 import { codecName } from "./codecs.ts";
-import { Encoding, type EncodingHost, type SenderReportInfo } from "./layers/Encoding.ts";
 import { PacketLayers } from "./layers/PacketLayers.ts";
 import { parseLayers } from "./layers/parseLayers.ts";
 import type { MediaKind, PublisherEvents, PublisherStats, ReceiveStats } from "./PublisherTypes.ts";
@@ -10,9 +14,9 @@ import type { RtpView } from "./rtp/rtpPacket.ts";
 import type { Subscriber } from "./Subscriber.ts";
 import { TypedEmitter } from "./TypedEmitter.ts";
 
-export type { SenderReportInfo } from "./layers/Encoding.ts";
+export type { SenderReportInfo } from "./buffer/ReceiveStream.ts";
 /** What a publisher needs from the transport it arrived on. */
-export type PublisherHost = EncodingHost;
+export type PublisherHost = ReceiveStreamHost;
 
 /** How often subscribers re-pick their layers from feedback and layer activity. */
 const LAYER_TICK_MS = 200;
@@ -48,7 +52,7 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
   readonly sourcePayloadType: number;
   readonly headerExtensions: readonly { id: number; uri: string }[];
   /** The RTP streams: one, or one per simulcast layer (index 0 = lowest resolution). */
-  readonly encodings: readonly Encoding[];
+  readonly encodings: readonly ReceiveStream[];
   readonly #layers = new PacketLayers();
   readonly #vp8 = new Vp8Descriptor();
   /** Each encoding's bitrate at the last layer tick (what subscribers choose from). */
@@ -70,7 +74,7 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
     const rids = init.rids && init.rids.length > 0 ? init.rids : [""];
     const video = init.kind === "video";
     this.encodings = rids.map(
-      (rid, i) => new Encoding(i, rid, video, init.codec.clockRate, init.host),
+      (rid, i) => new ReceiveStream(i, rid, video, init.codec.clockRate, init.host),
     );
     this.#bitrates = new Float64Array(this.encodings.length);
   }

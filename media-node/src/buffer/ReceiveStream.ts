@@ -14,8 +14,8 @@ const NACK_MAX_GAP = 200;
 /** A stream that sent nothing for this long is not sending (a paused simulcast layer). */
 const INACTIVE_MS = 1000;
 
-/** What an encoding needs from the transport it arrives on. */
-export interface EncodingHost {
+/** What a receive stream needs from the transport it arrives on. */
+export interface ReceiveStreamHost {
   readonly rtcpSsrc: number;
   readonly firNegotiated: boolean;
   sendRtcp(packet: Uint8Array): void;
@@ -30,17 +30,18 @@ export interface SenderReportInfo {
 }
 
 /**
- * One RTP stream of a publisher: the only one without simulcast, or one simulcast layer (rid).
+ * The receive side of one RTP stream of a publisher: the only one without simulcast, or one
+ * simulcast layer (rid).
  * Owns what is per SSRC: retransmission cache, receive statistics, NACKs and keyframe requests
  * toward the publisher (so every simulcast layer is repaired on its own SSRC).
  */
-export class Encoding {
+export class ReceiveStream {
   readonly index: number;
   /** The rid (RFC 8851) of a simulcast layer, "" without simulcast. */
   readonly rid: string;
   readonly #video: boolean;
   readonly #clockRate: number;
-  readonly #host: EncodingHost;
+  readonly #host: ReceiveStreamHost;
   ssrc: number | null = null;
   senderReport: SenderReportInfo | null = null;
   readonly #cache: (Buffer | undefined)[];
@@ -70,7 +71,13 @@ export class Encoding {
     keyframesReceived: 0,
   };
 
-  constructor(index: number, rid: string, video: boolean, clockRate: number, host: EncodingHost) {
+  constructor(
+    index: number,
+    rid: string,
+    video: boolean,
+    clockRate: number,
+    host: ReceiveStreamHost,
+  ) {
     this.index = index;
     this.rid = rid;
     this.#video = video;
