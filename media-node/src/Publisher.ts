@@ -27,6 +27,14 @@ const LAYER_TICK_MS = 200;
  */
 const TICK_MS = 20;
 
+/**
+ * Sees each received packet after the subscribers have sent it (a recorder). It must only copy
+ * what it needs and return: the packet buffer is reused, and the forward path waits for it.
+ */
+export interface PacketTap {
+  tap(buf: Buffer, view: RtpView, layers: PacketLayers, nowMs: number): void;
+}
+
 export interface PublisherInit {
   id: string;
   kind: MediaKind;
@@ -58,6 +66,7 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
   /** Each encoding's bitrate at the last layer tick (what subscribers choose from). */
   readonly #bitrates: Float64Array;
   #subscribers: Subscriber[] = [];
+  #taps: PacketTap[] = [];
   #lastLayerTick = 0;
   #lastTick = -Infinity;
   #closed = false;
@@ -122,6 +131,8 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
     if (resumed && this.simulcast) this.#tickAll(nowMs);
     const subs = this.#subscribers;
     for (let i = 0; i < subs.length; i++) subs[i].forward(buf, view, layers, nowMs);
+    const taps = this.#taps;
+    for (let i = 0; i < taps.length; i++) taps[i].tap(buf, view, layers, nowMs);
     if (this.due(nowMs)) this.tick(nowMs);
   }
 
@@ -142,6 +153,14 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
     const now = performance.now();
     sub.updateLayers(this.#measure(now), now);
     this.requestKeyframe(now);
+  }
+
+  addTap(tap: PacketTap): void {
+    this.#taps = [...this.#taps, tap];
+  }
+
+  removeTap(tap: PacketTap): void {
+    this.#taps = this.#taps.filter((t) => t !== tap);
   }
 
   /** One subscriber re-picks its layers now (its preference changed). */
@@ -201,6 +220,7 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
     this.#closed = true;
     for (const sub of this.#subscribers) sub.close();
     this.#subscribers = [];
+    this.#taps = [];
     for (const e of this.encodings) e.clear();
     this.emit("closed");
     this.removeAllListeners();

@@ -8,7 +8,8 @@ export type WeirErrorCode =
   | "ice_ports_exhausted"
   | "ice_socket_failed"
   | "unsupported_codec"
-  | "negotiation_failed";
+  | "negotiation_failed"
+  | "write_failed";
 
 export class WeirError extends Error {
   readonly code: WeirErrorCode;
@@ -66,5 +67,13 @@ export class UnsupportedCodecError extends WeirError {
   constructor(message: string) {
     super("unsupported_codec", message);
     this.name = "UnsupportedCodecError";
+  }
+}
+
+/** A recording file could not be opened or written (ENOSPC, EACCES...). */
+export class WriteFailedError extends WeirError {
+  constructor(path: string, cause: Error) {
+    super("write_failed", `could not write ${path}: ${cause.message}`, { cause });
+    this.name = "WriteFailedError";
   }
 }

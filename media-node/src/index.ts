@@ -16,6 +16,8 @@ export { PublishTransport } from "./PublishTransport.ts";
 export type * from "./PublishTransportTypes.ts";
 export { Router } from "./Router.ts";
 export type * from "./RouterTypes.ts";
+export { Recorder } from "./recording/Recorder.ts";
+export type * from "./recording/RecorderTypes.ts";
 export { DownstreamRelay } from "./relay/DownstreamRelay.ts";
 export { OriginRelay } from "./relay/OriginRelay.ts";
 export { RelayServer } from "./relay/RelayServer.ts";

@@ -13,6 +13,7 @@ export const SDK_ERROR_CODES: Record<WeirErrorCode, ErrorCode> = {
   ice_socket_failed: "no_node_available",
   unsupported_codec: "invalid_sdp",
   negotiation_failed: "conflict",
+  write_failed: "internal",
 };
 
 /**

@@ -1,0 +1,58 @@
+import type { WeirError } from "../errors.ts";
+import type { Publisher } from "../Publisher.ts";
+import type { MediaKind } from "../PublisherTypes.ts";
+
+export interface RecorderOptions {
+  /** Publishers to record, one WebM file each (VP8 or Opus for now). */
+  publishers: readonly Publisher[];
+  /** Directory the files go to (made if missing). */
+  directory: string;
+  /** Id used in file names; a new one by default. */
+  id?: string;
+  /** How long a hole in the sequence waits for NACK repair before it counts as lost (ms). */
+  repairWaitMs?: number;
+}
+
+/** One file a recorder writes. */
+export interface RecordingFile {
+  path: string;
+  publisherId: string;
+  kind: MediaKind;
+  /** e.g. "video/VP8". */
+  mimeType: string;
+}
+
+export interface TrackRecordingStats {
+  publisherId: string;
+  path: string | null;
+  /** Packets handed to the recorder (of the recorded encoding). */
+  packets: number;
+  /** Packets that came after their place was written or given up (duplicates, too late). */
+  packetsLate: number;
+  /** Packets dropped because the reorder buffer was full. */
+  packetsOverflow: number;
+  framesWritten: number;
+  /** Frames not written: incomplete, or after a loss until the next keyframe. */
+  framesDropped: number;
+  bytesWritten: number;
+  /** Holes in the sequence that NACK repair did not fill in time. */
+  gaps: number;
+  keyframeRequests: number;
+}
+
+export interface RecorderStats {
+  id: string;
+  state: "recording" | "stopping" | "closed";
+  tracks: TrackRecordingStats[];
+}
+
+/** Why a recorder failed: a file could not be written (e.g. ENOSPC), or bad options. */
+export type RecorderErrorCode = "write_failed";
+
+export interface RecorderEvents {
+  /** A track's file was opened (on its first decodable frame). */
+  filecreated: [RecordingFile];
+  /** A track's file failed; the other tracks go on. */
+  error: [WeirError];
+  closed: [];
+}

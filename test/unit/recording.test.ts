@@ -1,0 +1,227 @@
+/**
+ * Recording pieces on real VP8 frames: sequence/timestamp unwrapping, the reorder buffer, and
+ * a Recorder fed packets through a Publisher, its WebM checked with ffprobe/ffmpeg.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { DEFAULT_CODECS } from "../../media-node/src/codecs.ts";
+import type { WeirError } from "../../media-node/src/errors.ts";
+import { Publisher } from "../../media-node/src/Publisher.ts";
+import { JitterBuffer, type RecPacket } from "../../media-node/src/recording/JitterBuffer.ts";
+import { Recorder } from "../../media-node/src/recording/Recorder.ts";
+import { SeqUnwrapper, TimestampUnwrapper } from "../../media-node/src/recording/unwrap.ts";
+import { parseRtp, RtpView } from "../../media-node/src/rtp/rtpPacket.ts";
+import { prng } from "../fixtures/packets/hex.ts";
+import { packetizeVp8, type RtpSpec, rtpPacket, vp8Frames } from "../fixtures/packets/vp8Ivf.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "weir-rec-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("unwrap", () => {
+  it("extends sequence numbers across the 16-bit wrap, reordered packets included", () => {
+    const u = new SeqUnwrapper();
+    const got = [65534, 65535, 1, 0, 2].map((s) => u.unwrap(s));
+    assert.deepEqual(
+      got.map((g) => g - got[0]),
+      [0, 1, 3, 2, 4],
+    );
+  });
+
+  it("extends RTP timestamps across the 32-bit wrap", () => {
+    const u = new TimestampUnwrapper();
+    const got = [0xffff_f000, 0xffff_fff0, 0x10, 0xffff_ff00, 0x2000].map((t) => u.unwrap(t));
+    assert.deepEqual(
+      got.map((g) => g - got[0]),
+      [0, 0xff0, 0x1010, 0xf00, 0x3000],
+    );
+  });
+});
+
+function pkt(seq: number, arrivalMs = 0): RecPacket {
+  return { seq, ts: seq, marker: true, payload: Buffer.alloc(1), arrivalMs };
+}
+
+function sink() {
+  const out: (number | string)[] = [];
+  return {
+    out,
+    packet: (p: RecPacket) => out.push(p.seq),
+    gap: (n: number) => out.push(`gap${n}`),
+  };
+}
+
+describe("JitterBuffer", () => {
+  it("hands packets on in order and counts duplicates and late ones", () => {
+    const jb = new JitterBuffer(100, 16);
+    const s = sink();
+    for (const q of [10, 12, 11, 12, 13]) jb.push(pkt(q), s);
+    jb.drain(0, s);
+    assert.equal(jb.push(pkt(11), s), false);
+    assert.deepEqual(s.out, [10, 11, 12, 13]);
+    assert.equal(jb.late, 2);
+  });
+
+  it("waits repairWaitMs for a hole, then gives it up as a gap", () => {
+    const jb = new JitterBuffer(100, 16);
+    const s = sink();
+    for (const q of [1, 2, 5, 6]) jb.push(pkt(q, 1000), s);
+    jb.drain(1099, s);
+    assert.deepEqual(s.out, [1, 2]);
+    jb.push(pkt(3, 1050), s); // the retransmission came: only 4 is still missing
+    jb.drain(1099, s);
+    assert.deepEqual(s.out, [1, 2, 3]);
+    jb.drain(1100, s);
+    assert.deepEqual(s.out, [1, 2, 3, "gap1", 5, 6]);
+    assert.equal(jb.held, 0);
+  });
+
+  it("holds at most its capacity: a packet too far ahead pushes the oldest places out", () => {
+    const jb = new JitterBuffer(1000, 8);
+    const s = sink();
+    jb.push(pkt(0), s);
+    jb.push(pkt(2), s);
+    jb.push(pkt(9), s);
+    assert.deepEqual(s.out, [0, "gap1"]);
+    assert.ok(jb.held <= 8);
+    jb.flush(s);
+    assert.deepEqual(s.out, [0, "gap1", 2, "gap6", 9]);
+  });
+});
+
+function vp8Publisher(id: string, mimeType = "video/VP8"): Publisher {
+  const codec = DEFAULT_CODECS.find((c) => c.mimeType === mimeType);
+  assert.ok(codec);
+  return new Publisher({
+    id,
+    kind: "video",
+    mid: "0",
+    codec,
+    sourcePayloadType: codec.payloadType,
+    headerExtensions: [],
+    host: { rtcpSsrc: 1, firNegotiated: false, sendRtcp: () => {} },
+  });
+}
+
+function feed(publisher: Publisher, packets: RtpSpec[]): void {
+  const view = new RtpView();
+  for (const p of packets) {
+    const buf = rtpPacket(p, 96, 0x1234);
+    assert.ok(parseRtp(buf, buf.length, view));
+    publisher.receive(buf, view, performance.now());
+  }
+}
+
+function probe(path: string): { frames: number; duration: number; errors: string } {
+  const out = execFileSync("ffprobe", [
+    ...["-v", "error", "-count_frames", "-select_streams", "v:0"],
+    ...["-show_entries", "stream=nb_read_frames,width,height:format=duration", "-of", "json", path],
+  ]).toString();
+  const j = JSON.parse(out);
+  const errors = execFileSync("ffmpeg", ["-v", "error", "-i", path, "-f", "null", "-"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  }).toString();
+  assert.equal(j.streams[0].width, 160);
+  return {
+    frames: Number(j.streams[0].nb_read_frames),
+    duration: Number(j.format.duration),
+    errors,
+  };
+}
+
+async function record(id: string, packets: RtpSpec[]) {
+  const publisher = vp8Publisher(id);
+  const rec = new Recorder({ publishers: [publisher], directory: dir, id, repairWaitMs: 20 });
+  const created: string[] = [];
+  rec.on("filecreated", (f) => created.push(f.path));
+  feed(publisher, packets);
+  await rec.stop();
+  assert.equal(created.length, 1);
+  return { path: created[0], stats: rec.getStats().tracks[0], rec };
+}
+
+// Sequence numbers and timestamps both wrap inside the 60 frames.
+const SEQ0 = 65_500;
+const TS0 = 0x1_0000_0000 - 90_000;
+
+describe("Recorder (VP8 through a Publisher, checked by ffprobe)", () => {
+  const frames = vp8Frames();
+  const packets = packetizeVp8(frames, SEQ0, TS0);
+
+  it("writes every frame of an in-order stream across seq and timestamp wraps", async () => {
+    assert.equal(frames.length, 60);
+    const { path, stats } = await record("inorder", packets);
+    const p = probe(path);
+    assert.equal(p.frames, 60);
+    assert.ok(Math.abs(p.duration - 2) < 0.05, `duration ${p.duration}`);
+    assert.equal(p.errors, "");
+    assert.equal(stats.framesWritten, 60);
+    assert.equal(stats.gaps, 0);
+    assert.equal(stats.packets, packets.length);
+  });
+
+  it("reorders shuffled packets and ignores duplicates", async () => {
+    const rnd = prng(7);
+    const shuffled = [...packets];
+    for (let i = 0; i + 1 < shuffled.length; i++) {
+      const j = Math.min(shuffled.length - 1, i + Math.floor(rnd() * 6));
+      [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]];
+    }
+    // the first packet must come first: the buffer starts at the first sequence number it sees
+    shuffled.splice(shuffled.indexOf(packets[0]), 1);
+    shuffled.unshift(packets[0], packets[3], packets[3]);
+    const { path, stats } = await record("shuffled", shuffled);
+    assert.equal(probe(path).frames, 60);
+    assert.equal(stats.gaps, 0);
+    assert.equal(stats.packetsLate, 2);
+  });
+
+  it("after an unrepaired loss skips to the next keyframe, asks for one, and the file decodes cleanly", async () => {
+    const firstOfFrame5 = packets.findIndex((p) => p.ts === (TS0 + 5 * 3000) >>> 0);
+    const lossy = packets.filter((_, i) => i !== firstOfFrame5);
+    const { path, stats } = await record("lossy", lossy);
+    const p = probe(path);
+    assert.equal(p.errors, "");
+    // frame 5 loses its first packet, 6..19 refer to it; 20 is a keyframe
+    assert.equal(p.frames, 45);
+    assert.equal(stats.framesWritten, 45);
+    assert.equal(stats.gaps, 1);
+    assert.equal(stats.framesDropped, 14); // 6..19; 5 never started
+    assert.equal(stats.keyframeRequests, 2);
+  });
+
+  it("rejects what it cannot record with typed errors", () => {
+    assert.throws(() => new Recorder({ publishers: [], directory: dir }), {
+      code: "invalid_argument",
+    });
+    const h264 = vp8Publisher("h", "video/H264");
+    assert.throws(() => new Recorder({ publishers: [h264], directory: dir }), {
+      code: "unsupported_codec",
+    });
+    const p = vp8Publisher("twice");
+    assert.throws(() => new Recorder({ publishers: [p, p], directory: dir }), {
+      code: "invalid_argument",
+    });
+    p.close();
+    assert.throws(() => new Recorder({ publishers: [p], directory: dir }), { code: "closed" });
+  });
+
+  it("a full disk (ENOSPC from /dev/full) is a write_failed error event; stop() still resolves", async () => {
+    const full = mkdtempSync(join(dir, "full-"));
+    symlinkSync("/dev/full", join(full, "rec1-full.webm"));
+    const publisher = vp8Publisher("full");
+    const rec = new Recorder({ publishers: [publisher], directory: full, id: "rec1" });
+    const errors: WeirError[] = [];
+    rec.on("error", (e) => errors.push(e));
+    feed(publisher, packets);
+    await new Promise((r) => setTimeout(r, 100));
+    await rec.stop();
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0].code, "write_failed");
+    assert.match(errors[0].message, /ENOSPC/);
+    assert.equal(rec.state, "closed");
+  });
+});
