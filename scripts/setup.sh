@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Weir needs on a fresh Debian machine: npm packages, and nats-server and chromium
-# from apt when they are missing (nats-server, chromium, nftables, coturn, GStreamer). Safe to run
-# again.
+# from apt when they are missing (nats-server, chromium, nftables, coturn, GStreamer, ffmpeg). Safe
+# to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # --runtime: only what `npm start` needs (npm packages); tests also need nats-server and chromium.
@@ -13,6 +13,8 @@ if [ "${1:-}" != "--runtime" ]; then
   command -v nft >/dev/null 2>&1 || missing+=(nftables)
   # TURN tests: a real coturn (turnserver), started by the test itself (apt does not start it here)
   command -v turnserver >/dev/null 2>&1 || missing+=(coturn)
+  # recording tests check files with an independent decoder
+  command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
   # an independent WHIP publisher: GStreamer's webrtcbin driven from Debian's python3
   if ! /usr/bin/python3 -c 'import gi; gi.require_version("GstWebRTC", "1.0")' >/dev/null 2>&1 ||
     ! command -v gst-inspect-1.0 >/dev/null 2>&1 || ! gst-inspect-1.0 nicesrc >/dev/null 2>&1; then

@@ -1,0 +1,114 @@
+// Recording end-to-end: headless Chromium publishes its fake camera (VP8) and microphone (Opus)
+// through the client SDK into a media node Router; a Recorder writes one WebM per track for
+// 20 s; ffprobe (Debian's ffmpeg, an independent decoder) counts the frames and reads the
+// durations. Run alone: node scripts/test.mjs test/e2e/recording.test.ts
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { Recorder, type RecordingFile, Router } from "../../media-node/src/index.ts";
+import {
+  BrowserHarness,
+  CHROMIUM,
+  pollUntil,
+  publishTrack,
+  sleep,
+  type WeirPage,
+} from "../helpers/browser.ts";
+
+const RECORD_MS = 20_000;
+const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}`;
+const router = new Router({ transport: { listenIps: ["127.0.0.1"] } });
+const dir = mkdtempSync(join(tmpdir(), "weir-rec-e2e-"));
+let browser: BrowserHarness | undefined;
+let page: WeirPage | undefined;
+
+before(async () => {
+  if (!skip) browser = await BrowserHarness.launch();
+});
+
+after(async () => {
+  await page?.close();
+  await browser?.close();
+  await router.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Probe {
+  frames: number;
+  duration: number;
+  codec: string;
+  decodeErrors: string;
+}
+
+function probe(path: string): Probe {
+  const out = execFileSync("ffprobe", [
+    ...["-v", "error", "-count_frames", "-show_entries"],
+    ...["stream=codec_name,nb_read_frames:format=duration", "-of", "json", path],
+  ]).toString();
+  const j = JSON.parse(out);
+  const decodeErrors = execFileSync("ffmpeg", ["-v", "error", "-i", path, "-f", "null", "-"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  }).toString();
+  return {
+    frames: Number(j.streams[0].nb_read_frames),
+    duration: Number(j.format.duration),
+    codec: j.streams[0].codec_name,
+    decodeErrors,
+  };
+}
+
+async function videoFramesEncoded(p: WeirPage): Promise<number> {
+  const v = (await p.outbound()).find((s) => s.kind === "video");
+  return v?.framesEncoded ?? 0;
+}
+
+test("a Chromium VP8 + Opus publisher recorded 20 s: frame count and duration match", {
+  skip,
+}, async () => {
+  assert.ok(browser);
+  page = await browser.newPage("publisher");
+  const pt = router.createPublishTransport();
+  const local = await page.getMedia(640, 480);
+  await page.openPublisher();
+  const video = (await publishTrack(page, pt, local.video, "video/VP8")).publisher;
+  const audio = (await publishTrack(page, pt, local.audio, "audio/opus")).publisher;
+  await pollUntil(
+    async () => video.getStats().packetsReceived > 50 && audio.getStats().packetsReceived > 50,
+    15_000,
+    () => "media reaches the node",
+  );
+
+  const encodedBefore = await videoFramesEncoded(page);
+  const startedAt = performance.now();
+  const rec = new Recorder({ publishers: [video, audio], directory: dir });
+  const files: RecordingFile[] = [];
+  rec.on("filecreated", (f) => files.push(f));
+  rec.on("error", (e) => assert.fail(e));
+  await sleep(RECORD_MS);
+  const encodedAfter = await videoFramesEncoded(page);
+  const wallS = (performance.now() - startedAt) / 1000;
+  const stats = rec.getStats();
+  await rec.stop();
+  console.log(`  recorder stats ${JSON.stringify(stats.tracks)}`);
+
+  assert.equal(files.length, 2);
+  const v = probe(files.find((f) => f.kind === "video")?.path ?? "");
+  const a = probe(files.find((f) => f.kind === "audio")?.path ?? "");
+  const sent = encodedAfter - encodedBefore;
+  console.log(
+    `  video: ${v.frames} frames decoded of ${sent} encoded in the window, ${v.duration} s; audio: ${a.frames} frames, ${a.duration} s; wall ${wallS.toFixed(3)} s`,
+  );
+  assert.equal(v.codec, "vp8");
+  assert.equal(a.codec, "opus");
+  assert.equal(v.decodeErrors, "");
+  assert.equal(a.decodeErrors, "");
+  assert.ok(sent > 100, `Chromium encoded ${sent} frames`);
+  assert.ok(Math.abs(v.frames - sent) <= sent * 0.05, `video frames ${v.frames} vs sent ${sent}`);
+  assert.ok(Math.abs(v.duration - wallS) <= wallS * 0.02, `video ${v.duration} s vs ${wallS}`);
+  assert.ok(Math.abs(a.duration - wallS) <= wallS * 0.02, `audio ${a.duration} s vs ${wallS}`);
+  for (const t of stats.tracks) assert.equal(t.gaps, 0, `${t.publisherId} had no unrepaired loss`);
+  await pt.close();
+});
