@@ -3,7 +3,6 @@
 // 20 s; ffprobe (Debian's ffmpeg, an independent decoder) counts the frames and reads the
 // durations. Run alone: node scripts/test.mjs test/e2e/recording.test.ts
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +16,7 @@ import {
   sleep,
   type WeirPage,
 } from "../helpers/browser.ts";
+import { probe } from "../helpers/ffprobe.ts";
 
 const RECORD_MS = 20_000;
 const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}`;
@@ -35,30 +35,6 @@ after(async () => {
   await router.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-interface Probe {
-  frames: number;
-  duration: number;
-  codec: string;
-  decodeErrors: string;
-}
-
-function probe(path: string): Probe {
-  const out = execFileSync("ffprobe", [
-    ...["-v", "error", "-count_frames", "-show_entries"],
-    ...["stream=codec_name,nb_read_frames:format=duration", "-of", "json", path],
-  ]).toString();
-  const j = JSON.parse(out);
-  const decodeErrors = execFileSync("ffmpeg", ["-v", "error", "-i", path, "-f", "null", "-"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  }).toString();
-  return {
-    frames: Number(j.streams[0].nb_read_frames),
-    duration: Number(j.format.duration),
-    codec: j.streams[0].codec_name,
-    decodeErrors,
-  };
-}
 
 async function videoFramesEncoded(p: WeirPage): Promise<number> {
   const v = (await p.outbound()).find((s) => s.kind === "video");
@@ -99,14 +75,17 @@ test("a Chromium VP8 + Opus publisher recorded 20 s: frame count and duration ma
   const a = probe(files.find((f) => f.kind === "audio")?.path ?? "");
   const sent = encodedAfter - encodedBefore;
   console.log(
-    `  video: ${v.frames} frames decoded of ${sent} encoded in the window, ${v.duration} s; audio: ${a.frames} frames, ${a.duration} s; wall ${wallS.toFixed(3)} s`,
+    `  video: ${v.streams[0].frames} frames decoded of ${sent} encoded in the window, ${v.duration} s; audio: ${a.streams[0].frames} frames, ${a.duration} s; wall ${wallS.toFixed(3)} s`,
   );
-  assert.equal(v.codec, "vp8");
-  assert.equal(a.codec, "opus");
+  assert.equal(v.streams[0].codec, "vp8");
+  assert.equal(a.streams[0].codec, "opus");
   assert.equal(v.decodeErrors, "");
   assert.equal(a.decodeErrors, "");
   assert.ok(sent > 100, `Chromium encoded ${sent} frames`);
-  assert.ok(Math.abs(v.frames - sent) <= sent * 0.05, `video frames ${v.frames} vs sent ${sent}`);
+  assert.ok(
+    Math.abs(v.streams[0].frames - sent) <= sent * 0.05,
+    `video frames ${v.streams[0].frames} vs sent ${sent}`,
+  );
   assert.ok(Math.abs(v.duration - wallS) <= wallS * 0.02, `video ${v.duration} s vs ${wallS}`);
   assert.ok(Math.abs(a.duration - wallS) <= wallS * 0.02, `audio ${a.duration} s vs ${wallS}`);
   for (const t of stats.tracks) assert.equal(t.gaps, 0, `${t.publisherId} had no unrepaired loss`);

@@ -3,7 +3,6 @@
  * a Recorder fed packets through a Publisher, its WebM checked with ffprobe/ffmpeg.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +16,7 @@ import { SeqUnwrapper, TimestampUnwrapper } from "../../media-node/src/recording
 import { parseRtp, RtpView } from "../../media-node/src/rtp/rtpPacket.ts";
 import { prng } from "../fixtures/packets/hex.ts";
 import { packetizeVp8, type RtpSpec, rtpPacket, vp8Frames } from "../fixtures/packets/vp8Ivf.ts";
+import { probe } from "../helpers/ffprobe.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "weir-rec-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -115,21 +115,10 @@ function feed(publisher: Publisher, packets: RtpSpec[]): void {
   }
 }
 
-function probe(path: string): { frames: number; duration: number; errors: string } {
-  const out = execFileSync("ffprobe", [
-    ...["-v", "error", "-count_frames", "-select_streams", "v:0"],
-    ...["-show_entries", "stream=nb_read_frames,width,height:format=duration", "-of", "json", path],
-  ]).toString();
-  const j = JSON.parse(out);
-  const errors = execFileSync("ffmpeg", ["-v", "error", "-i", path, "-f", "null", "-"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  }).toString();
-  assert.equal(j.streams[0].width, 160);
-  return {
-    frames: Number(j.streams[0].nb_read_frames),
-    duration: Number(j.format.duration),
-    errors,
-  };
+function probeVideo(path: string): { frames: number; duration: number; errors: string } {
+  const p = probe(path);
+  assert.equal(p.streams[0].width, 160);
+  return { frames: p.streams[0].frames, duration: p.duration, errors: p.decodeErrors };
 }
 
 async function record(id: string, packets: RtpSpec[]) {
@@ -154,7 +143,7 @@ describe("Recorder (VP8 through a Publisher, checked by ffprobe)", () => {
   it("writes every frame of an in-order stream across seq and timestamp wraps", async () => {
     assert.equal(frames.length, 60);
     const { path, stats } = await record("inorder", packets);
-    const p = probe(path);
+    const p = probeVideo(path);
     assert.equal(p.frames, 60);
     assert.ok(Math.abs(p.duration - 2) < 0.05, `duration ${p.duration}`);
     assert.equal(p.errors, "");
@@ -174,7 +163,7 @@ describe("Recorder (VP8 through a Publisher, checked by ffprobe)", () => {
     shuffled.splice(shuffled.indexOf(packets[0]), 1);
     shuffled.unshift(packets[0], packets[3], packets[3]);
     const { path, stats } = await record("shuffled", shuffled);
-    assert.equal(probe(path).frames, 60);
+    assert.equal(probeVideo(path).frames, 60);
     assert.equal(stats.gaps, 0);
     assert.equal(stats.packetsLate, 2);
   });
@@ -183,7 +172,7 @@ describe("Recorder (VP8 through a Publisher, checked by ffprobe)", () => {
     const firstOfFrame5 = packets.findIndex((p) => p.ts === (TS0 + 5 * 3000) >>> 0);
     const lossy = packets.filter((_, i) => i !== firstOfFrame5);
     const { path, stats } = await record("lossy", lossy);
-    const p = probe(path);
+    const p = probeVideo(path);
     assert.equal(p.errors, "");
     // frame 5 loses its first packet, 6..19 refer to it; 20 is a keyframe
     assert.equal(p.frames, 45);

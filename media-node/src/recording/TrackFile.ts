@@ -14,6 +14,7 @@ import {
   type StreamTargetChunk,
   WebMOutputFormat,
 } from "mediabunny";
+import { CrashSafeHeader } from "./crashSafe.ts";
 import type { Frame } from "./depacketize.ts";
 
 export type TrackCodec = "vp8" | "opus";
@@ -71,8 +72,10 @@ export class TrackFile {
     this.#onError = init.onError;
     this.#fd = openSync(path, "w");
     const fd = this.#fd;
+    const header = new CrashSafeHeader();
     const sink = new WritableStream<StreamTargetChunk>({
       write: (c) => {
+        header.patch(c.data, c.position);
         writeSync(fd, c.data, 0, c.data.length, c.position);
       },
     });
