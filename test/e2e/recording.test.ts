@@ -7,7 +7,13 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { Recorder, type RecordingFile, Router } from "../../media-node/src/index.ts";
+import {
+  type Publisher,
+  type PublishTransport,
+  Recorder,
+  type RecordingFile,
+  Router,
+} from "../../media-node/src/index.ts";
 import {
   BrowserHarness,
   CHROMIUM,
@@ -19,11 +25,15 @@ import {
 import { probe } from "../helpers/ffprobe.ts";
 
 const RECORD_MS = 20_000;
+const PARTICIPANT_MS = 10_000;
 const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}`;
 const router = new Router({ transport: { listenIps: ["127.0.0.1"] } });
 const dir = mkdtempSync(join(tmpdir(), "weir-rec-e2e-"));
 let browser: BrowserHarness | undefined;
 let page: WeirPage | undefined;
+let pt: PublishTransport | undefined;
+/** The publisher's tracks, published by the first test. */
+let tracks: { video: Publisher; audio: Publisher } | undefined;
 
 before(async () => {
   if (!skip) browser = await BrowserHarness.launch();
@@ -31,6 +41,7 @@ before(async () => {
 
 after(async () => {
   await page?.close();
+  await pt?.close();
   await browser?.close();
   await router.close();
   rmSync(dir, { recursive: true, force: true });
@@ -46,7 +57,7 @@ test("a Chromium VP8 + Opus publisher recorded 20 s: frame count and duration ma
 }, async () => {
   assert.ok(browser);
   page = await browser.newPage("publisher");
-  const pt = router.createPublishTransport();
+  pt = router.createPublishTransport();
   const local = await page.getMedia(640, 480);
   await page.openPublisher();
   const video = (await publishTrack(page, pt, local.video, "video/VP8")).publisher;
@@ -56,6 +67,7 @@ test("a Chromium VP8 + Opus publisher recorded 20 s: frame count and duration ma
     15_000,
     () => "media reaches the node",
   );
+  tracks = { video, audio };
 
   const encodedBefore = await videoFramesEncoded(page);
   const startedAt = performance.now();
@@ -71,8 +83,8 @@ test("a Chromium VP8 + Opus publisher recorded 20 s: frame count and duration ma
   console.log(`  recorder stats ${JSON.stringify(stats.tracks)}`);
 
   assert.equal(files.length, 2);
-  const v = probe(files.find((f) => f.kind === "video")?.path ?? "");
-  const a = probe(files.find((f) => f.kind === "audio")?.path ?? "");
+  const v = probe(files.find((f) => f.tracks[0].kind === "video")?.path ?? "");
+  const a = probe(files.find((f) => f.tracks[0].kind === "audio")?.path ?? "");
   const sent = encodedAfter - encodedBefore;
   console.log(
     `  video: ${v.streams[0].frames} frames decoded of ${sent} encoded in the window, ${v.duration} s; audio: ${a.streams[0].frames} frames, ${a.duration} s; wall ${wallS.toFixed(3)} s`,
@@ -89,5 +101,39 @@ test("a Chromium VP8 + Opus publisher recorded 20 s: frame count and duration ma
   assert.ok(Math.abs(v.duration - wallS) <= wallS * 0.02, `video ${v.duration} s vs ${wallS}`);
   assert.ok(Math.abs(a.duration - wallS) <= wallS * 0.02, `audio ${a.duration} s vs ${wallS}`);
   for (const t of stats.tracks) assert.equal(t.gaps, 0, `${t.publisherId} had no unrepaired loss`);
-  await pt.close();
+});
+
+test("per participant: VP8 + Opus in one WebM, in sync from sender reports", { skip }, async () => {
+  assert.ok(tracks, "the first test published");
+  const startedAt = performance.now();
+  const rec = new Recorder({
+    publishers: [tracks.video, tracks.audio],
+    directory: dir,
+    layout: "participant",
+  });
+  const files: RecordingFile[] = [];
+  rec.on("filecreated", (f) => files.push(f));
+  rec.on("error", (e) => assert.fail(e));
+  await sleep(PARTICIPANT_MS);
+  const wallS = (performance.now() - startedAt) / 1000;
+  await rec.stop();
+
+  assert.equal(files.length, 1);
+  assert.deepEqual(
+    files[0].tracks.map((t) => t.kind),
+    ["video", "audio"],
+  );
+  const p = probe(files[0].path);
+  const [v, a] = p.streams;
+  console.log(
+    `  one file: video ${v.frames} frames from ${v.startTime} s, audio ${a.frames} frames from ${a.startTime} s, ${p.duration} s for ${wallS.toFixed(3)} s wall`,
+  );
+  assert.deepEqual(
+    p.streams.map((s) => s.codec),
+    ["vp8", "opus"],
+  );
+  assert.equal(p.decodeErrors, "");
+  assert.ok(Math.abs(v.startTime - a.startTime) < 0.1, "audio/video start offset under 100 ms");
+  assert.ok(Math.abs(p.duration - wallS) <= wallS * 0.02, `${p.duration} s vs ${wallS} s wall`);
+  assert.ok(a.frames >= wallS * 50 * 0.95, `${a.frames} audio frames of 20 ms`);
 });

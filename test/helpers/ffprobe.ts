@@ -25,7 +25,9 @@ export function probe(path: string): Probe {
     ...["-of", "json", path],
   ]).toString();
   const j = JSON.parse(out);
-  const ff = spawnSync("ffmpeg", ["-nostdin", "-v", "error", "-i", path, "-f", "null", "-"]);
+  // passthrough: frames keep their own timestamps (a camera's are not on an exact fps grid)
+  const args = ["-nostdin", "-v", "error", "-i", path, "-fps_mode", "passthrough", "-f", "null", "-"];
+  const ff = spawnSync("ffmpeg", args);
   return {
     streams: j.streams.map((s: Record<string, string | number>) => ({
       codec: s.codec_name,

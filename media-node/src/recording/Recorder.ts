@@ -5,18 +5,25 @@
  * timer.
  */
 import { mkdirSync } from "node:fs";
-import { ClosedError, UnsupportedCodecError, WeirError } from "../errors.ts";
+import { ClosedError, UnsupportedCodecError, WeirError, WriteFailedError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import type { Publisher } from "../Publisher.ts";
 import { TypedEmitter } from "../TypedEmitter.ts";
+import type { TrackCodec } from "./MuxFile.ts";
+import {
+  type OutputHost,
+  type OutputTrack,
+  ParticipantOutput,
+  PerTrackOutput,
+  type RecordingOutput,
+} from "./outputs.ts";
 import type {
   RecorderEvents,
   RecorderOptions,
   RecorderStats,
   RecordingFile,
 } from "./RecorderTypes.ts";
-import type { TrackCodec } from "./TrackFile.ts";
-import { TrackRecorder, trackPath } from "./TrackRecorder.ts";
+import { TrackRecorder } from "./TrackRecorder.ts";
 
 /** How often held packets are reordered and written. */
 const TICK_MS = 20;
@@ -32,6 +39,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
   readonly id: string;
   readonly directory: string;
   readonly #tracks: TrackRecorder[];
+  readonly #output: RecordingOutput;
   readonly #files: RecordingFile[] = [];
   readonly #timer: NodeJS.Timeout;
   #state: RecorderStats["state"] = "recording";
@@ -50,15 +58,26 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     this.directory = directory;
     mkdirSync(directory, { recursive: true });
     const wait = options.repairWaitMs ?? REPAIR_WAIT_MS;
-    const host = {
-      filecreated: (f: RecordingFile) => {
+    const host: OutputHost = {
+      filecreated: (f) => {
         this.#files.push(f);
         this.emit("filecreated", f);
       },
-      error: (e: WeirError) => this.emit("error", e),
+      error: (path, e, tracks) => {
+        for (const i of tracks) this.#tracks[i].detach();
+        this.emit("error", new WriteFailedError(path, e));
+      },
     };
-    this.#tracks = publishers.map(
-      (p, i) => new TrackRecorder(p, codecs[i], trackPath(directory, this.id, p.id), wait, host),
+    const specs: OutputTrack[] = publishers.map((publisher, i) => ({
+      publisher,
+      codec: codecs[i],
+      encoding: publisher.encodings.length - 1,
+    }));
+    const Output = options.layout === "participant" ? ParticipantOutput : PerTrackOutput;
+    this.#output = new Output(directory, this.id, specs, host);
+    const output = this.#output;
+    this.#tracks = specs.map(
+      (s, i) => new TrackRecorder(s.publisher, s.codec, wait, (f) => output.frame(i, f)),
     );
     for (const t of this.#tracks) t.publisher.on("closed", () => this.#publisherClosed(t));
     this.#timer = setInterval(() => this.#tick(), TICK_MS);
@@ -81,13 +100,15 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
   }
 
   getStats(): RecorderStats {
-    return { id: this.id, state: this.#state, tracks: this.#tracks.map((t) => t.getStats()) };
+    const tracks = this.#tracks.map((t, i) => t.getStats(this.#output.trackStats(i)));
+    return { id: this.id, state: this.#state, tracks };
   }
 
   async #stop(): Promise<void> {
     this.#state = "stopping";
     clearInterval(this.#timer);
-    await Promise.all(this.#tracks.map((t) => t.stop()));
+    for (const t of this.#tracks) t.stop();
+    await this.#output.close();
     this.#state = "closed";
     this.emit("closed");
     this.removeAllListeners();
@@ -98,10 +119,9 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     for (const t of this.#tracks) t.tick(now);
   }
 
-  /** A track whose publisher left is finished; when none is left, the recorder stops. */
+  /** A track whose publisher left takes no more; when none is left, the recorder stops. */
   #publisherClosed(t: TrackRecorder): void {
-    void t.stop().then(() => {
-      if (this.#tracks.every((x) => x.publisher.closed)) void this.stop();
-    });
+    t.stop();
+    if (this.#tracks.every((x) => x.publisher.closed)) void this.stop();
   }
 }

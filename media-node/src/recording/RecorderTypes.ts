@@ -3,8 +3,13 @@ import type { Publisher } from "../Publisher.ts";
 import type { MediaKind } from "../PublisherTypes.ts";
 
 export interface RecorderOptions {
-  /** Publishers to record, one WebM file each (VP8 or Opus for now). */
+  /** Publishers to record (VP8 or Opus for now). */
   publishers: readonly Publisher[];
+  /**
+   * "track" (default): one WebM per publisher, `<dir>/<id>-<publisherId>.webm`; "participant":
+   * all of them in one WebM, `<dir>/<id>.webm`, in sync from their RTCP sender reports.
+   */
+  layout?: "track" | "participant";
   /** Directory the files go to (made if missing). */
   directory: string;
   /** Id used in file names; a new one by default. */
@@ -16,6 +21,10 @@ export interface RecorderOptions {
 /** One file a recorder writes. */
 export interface RecordingFile {
   path: string;
+  tracks: RecordedTrack[];
+}
+
+export interface RecordedTrack {
   publisherId: string;
   kind: MediaKind;
   /** e.g. "video/VP8". */
@@ -29,7 +38,7 @@ export interface TrackRecordingStats {
   packets: number;
   /** Packets that came after their place was written or given up (duplicates, too late). */
   packetsLate: number;
-  /** Packets dropped because the reorder buffer was full. */
+  /** Sequence places given up early because the reorder buffer was full. */
   packetsOverflow: number;
   framesWritten: number;
   /** Frames not written: incomplete, or after a loss until the next keyframe. */
@@ -46,13 +55,10 @@ export interface RecorderStats {
   tracks: TrackRecordingStats[];
 }
 
-/** Why a recorder failed: a file could not be written (e.g. ENOSPC), or bad options. */
-export type RecorderErrorCode = "write_failed";
-
 export interface RecorderEvents {
   /** A track's file was opened (on its first decodable frame). */
   filecreated: [RecordingFile];
-  /** A track's file failed; the other tracks go on. */
+  /** A file could not be opened or written (code write_failed); the other files go on. */
   error: [WeirError];
   closed: [];
 }

@@ -3,43 +3,29 @@
  * forward path (a tap), reorders it (JitterBuffer), and on the recorder's tick depacketizes and
  * writes frames. Video starts on a keyframe, asked for at start and after unrepaired loss.
  */
-import { join } from "node:path";
-import { WriteFailedError } from "../errors.ts";
 import type { PacketLayers } from "../layers/PacketLayers.ts";
 import type { PacketTap, Publisher } from "../Publisher.ts";
 import type { RtpView } from "../rtp/rtpPacket.ts";
-import {
-  type Depacketizer,
-  type Frame,
-  OpusDepacketizer,
-  Vp8Depacketizer,
-  vp8Dimensions,
-} from "./depacketize.ts";
+import { type Depacketizer, type Frame, OpusDepacketizer, Vp8Depacketizer } from "./depacketize.ts";
 import { JitterBuffer, type JitterSink, type RecPacket } from "./JitterBuffer.ts";
-import type { RecordingFile, TrackRecordingStats } from "./RecorderTypes.ts";
-import { type TrackCodec, TrackFile } from "./TrackFile.ts";
+import type { TrackCodec } from "./MuxFile.ts";
+import type { FileTrackStats } from "./outputs.ts";
+import type { TrackRecordingStats } from "./RecorderTypes.ts";
 import { SeqUnwrapper, TimestampUnwrapper } from "./unwrap.ts";
 
 /** A keyframe still missing is asked for again after this long. */
 const KEYFRAME_RETRY_MS = 1000;
 
-export interface TrackRecorderHost {
-  filecreated(file: RecordingFile): void;
-  error(e: WriteFailedError): void;
-}
-
 export class TrackRecorder implements PacketTap, JitterSink {
   readonly publisher: Publisher;
-  readonly #codec: TrackCodec;
-  readonly #path: string;
-  readonly #host: TrackRecorderHost;
+  readonly codec: TrackCodec;
   /** The simulcast encoding recorded: the top one. */
-  readonly #encoding: number;
+  readonly encoding: number;
+  readonly #out: (f: Frame) => void;
   readonly #jitter: JitterBuffer;
   readonly #depack: Depacketizer;
   readonly #seq = new SeqUnwrapper();
   readonly #ts = new TimestampUnwrapper();
-  #file: TrackFile | null = null;
   /** No more packets are taken (stopped, or the file failed). */
   #done = false;
   #stopped = false;
@@ -48,18 +34,17 @@ export class TrackRecorder implements PacketTap, JitterSink {
   #gaps = 0;
   #keyframeRequests = 0;
 
+  /** Starts taking `publisher`'s packets; its frames go to `out` in order. */
   constructor(
     publisher: Publisher,
     codec: TrackCodec,
-    path: string,
     repairWaitMs: number,
-    host: TrackRecorderHost,
+    out: (f: Frame) => void,
   ) {
     this.publisher = publisher;
-    this.#codec = codec;
-    this.#path = path;
-    this.#host = host;
-    this.#encoding = publisher.encodings.length - 1;
+    this.codec = codec;
+    this.#out = out;
+    this.encoding = publisher.encodings.length - 1;
     this.#jitter = new JitterBuffer(repairWaitMs);
     this.#depack = codec === "vp8" ? new Vp8Depacketizer() : new OpusDepacketizer();
     publisher.addTap(this);
@@ -68,7 +53,7 @@ export class TrackRecorder implements PacketTap, JitterSink {
 
   /** Forward path: one copy of the payload, into the reorder buffer. */
   tap(buf: Buffer, view: RtpView, layers: PacketLayers, nowMs: number): void {
-    if (this.#done || layers.encoding !== this.#encoding || view.payloadLength === 0) return;
+    if (this.#done || layers.encoding !== this.encoding || view.payloadLength === 0) return;
     this.#packets++;
     const start = view.payloadOffset;
     const p: RecPacket = {
@@ -92,7 +77,7 @@ export class TrackRecorder implements PacketTap, JitterSink {
 
   packet(p: RecPacket): void {
     const frame = this.#depack.packet(p);
-    if (frame) this.#write(frame);
+    if (frame) this.#out(frame);
   }
 
   gap(): void {
@@ -102,17 +87,15 @@ export class TrackRecorder implements PacketTap, JitterSink {
     if (!wasWaiting && this.#depack.needsKeyframe) this.#askKeyframe(performance.now());
   }
 
-  /** Writes what is held and finishes the file (duration, cues). */
-  async stop(): Promise<void> {
+  /** Hands on what is held and takes no more packets. */
+  stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
     if (!this.#done) this.#jitter.flush(this);
-    this.#detach();
-    await this.#file?.close().catch(() => undefined);
+    this.detach();
   }
 
-  getStats(): TrackRecordingStats {
-    const f = this.#file;
+  getStats(f: FileTrackStats | null): TrackRecordingStats {
     return {
       publisherId: this.publisher.id,
       path: f ? f.path : null,
@@ -127,34 +110,8 @@ export class TrackRecorder implements PacketTap, JitterSink {
     };
   }
 
-  #write(frame: Frame): void {
-    if (this.#file) {
-      this.#file.write(frame);
-      return;
-    }
-    const dims = this.#codec === "vp8" ? vp8Dimensions(frame.data) : { width: 0, height: 0 };
-    if (!dims) return;
-    try {
-      const init = {
-        path: this.#path,
-        codec: this.#codec,
-        clockRate: this.publisher.codec.clockRate,
-      };
-      this.#file = new TrackFile({ ...init, ...dims, onError: (e) => this.#failed(e) }, frame);
-    } catch (e) {
-      this.#failed(e as Error);
-      return;
-    }
-    const { id, kind, codec } = this.publisher;
-    this.#host.filecreated({ path: this.#path, publisherId: id, kind, mimeType: codec.mimeType });
-  }
-
-  #failed(e: Error): void {
-    this.#detach();
-    this.#host.error(new WriteFailedError(this.#path, e));
-  }
-
-  #detach(): void {
+  /** Takes no more packets (stopped, or its file failed). */
+  detach(): void {
     this.#done = true;
     this.publisher.removeTap(this);
   }
@@ -163,12 +120,6 @@ export class TrackRecorder implements PacketTap, JitterSink {
     if (this.publisher.kind !== "video") return;
     this.#lastKeyframeRequest = nowMs;
     this.#keyframeRequests++;
-    this.publisher.requestKeyframe(nowMs, this.#encoding);
+    this.publisher.requestKeyframe(nowMs, this.encoding);
   }
-}
-
-/** The file a publisher is recorded to. */
-export function trackPath(directory: string, recorderId: string, publisherId: string): string {
-  const safe = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, "_");
-  return join(directory, `${safe(recorderId)}-${safe(publisherId)}.webm`);
 }

@@ -1,0 +1,172 @@
+/**
+ * One WebM file of one or more tracks, written with mediabunny (the muxer compared in issue 15).
+ * Frames are queued and written in order; each write goes straight to the file (clusters of
+ * about a second, header made crash-safe), so a killed process leaves a file that plays up to
+ * its last cluster; close() writes the duration and cues. Each track's frame is held until its
+ * next one gives its duration.
+ */
+import { closeSync, openSync, writeSync } from "node:fs";
+import {
+  EncodedAudioPacketSource,
+  EncodedPacket,
+  EncodedVideoPacketSource,
+  Output,
+  StreamTarget,
+  type StreamTargetChunk,
+  WebMOutputFormat,
+} from "mediabunny";
+import { CrashSafeHeader } from "./crashSafe.ts";
+import type { Frame } from "./depacketize.ts";
+
+export type TrackCodec = "vp8" | "opus";
+
+export interface MuxTrack {
+  codec: TrackCodec;
+  /** Video size (from the first keyframe); 0 for audio. */
+  width: number;
+  height: number;
+}
+
+/** Frames queued behind a slow disk before new ones are dropped. */
+const MAX_QUEUED = 512;
+/** Duration given to a track's last frame (no next one to measure it by). */
+const LAST_FRAME_S = 0.02;
+
+/** The 19-byte OpusHead (RFC 7845 5.1) WebM carries as CodecPrivate: stereo, 48 kHz. */
+function opusHead(channels: number): Uint8Array {
+  const b = Buffer.alloc(19);
+  b.write("OpusHead", 0, "latin1");
+  b[8] = 1;
+  b[9] = channels;
+  b.writeUInt32LE(48000, 12);
+  return b;
+}
+
+function decoderConfig(t: MuxTrack): object {
+  if (t.codec === "vp8") return { codec: "vp8", codedWidth: t.width, codedHeight: t.height };
+  return { codec: "opus", numberOfChannels: 2, sampleRate: 48000, description: opusHead(2) };
+}
+
+interface TrackState {
+  source: EncodedVideoPacketSource | EncodedAudioPacketSource;
+  meta: object | undefined;
+  held: { frame: Frame; seconds: number } | null;
+  lastSeconds: number;
+  frames: number;
+  bytes: number;
+  dropped: number;
+}
+
+export class MuxFile {
+  readonly path: string;
+  readonly #fd: number;
+  readonly #output: Output;
+  readonly #tracks: TrackState[];
+  readonly #onError: (e: Error) => void;
+  #chain: Promise<void>;
+  #queued = 0;
+  #failed: Error | null = null;
+
+  /** Opens `path` (truncating it); `onError` is called once if a write fails. */
+  constructor(path: string, tracks: readonly MuxTrack[], onError: (e: Error) => void) {
+    this.path = path;
+    this.#onError = onError;
+    const fd = openSync(path, "w");
+    this.#fd = fd;
+    const header = new CrashSafeHeader();
+    const sink = new WritableStream<StreamTargetChunk>({
+      write: (c) => {
+        header.patch(c.data, c.position);
+        writeSync(fd, c.data, 0, c.data.length, c.position);
+      },
+    });
+    this.#output = new Output({
+      format: new WebMOutputFormat({ minimumClusterDuration: 1 }),
+      target: new StreamTarget(sink),
+    });
+    this.#tracks = tracks.map((t) => this.#addTrack(t));
+    this.#chain = this.#output.start();
+  }
+
+  /** The write error that ended this file, if any. */
+  get failed(): Error | null {
+    return this.#failed;
+  }
+
+  /** Per track: frames and bytes written, frames dropped (queue full, or out of order). */
+  trackStats(i: number): { frames: number; bytes: number; dropped: number } {
+    const { frames, bytes, dropped } = this.#tracks[i];
+    return { frames, bytes, dropped };
+  }
+
+  /** A frame of track `i` at `seconds` on the file's timeline. */
+  write(i: number, frame: Frame, seconds: number): void {
+    const t = this.#tracks[i];
+    if (seconds < t.lastSeconds) {
+      t.dropped++;
+      return;
+    }
+    t.lastSeconds = seconds;
+    const prev = t.held;
+    t.held = { frame, seconds };
+    if (prev) this.#enqueue(t, prev.frame, prev.seconds, seconds - prev.seconds);
+  }
+
+  /** Writes the held frames, the duration and the cues, and closes the file. */
+  async close(): Promise<void> {
+    for (const t of this.#tracks) {
+      if (t.held) this.#enqueue(t, t.held.frame, t.held.seconds, LAST_FRAME_S);
+      t.held = null;
+    }
+    this.#chain = this.#chain.then(async () => {
+      if (!this.#failed) await this.#output.finalize();
+    });
+    await this.#chain.catch((e: Error) => this.#fail(e));
+    closeSync(this.#fd);
+    if (this.#failed) throw this.#failed;
+  }
+
+  #addTrack(t: MuxTrack): TrackState {
+    const meta = { decoderConfig: decoderConfig(t) };
+    if (t.codec === "vp8") {
+      const source = new EncodedVideoPacketSource("vp8");
+      this.#output.addVideoTrack(source);
+      return { source, meta, held: null, lastSeconds: 0, frames: 0, bytes: 0, dropped: 0 };
+    }
+    const source = new EncodedAudioPacketSource("opus");
+    this.#output.addAudioTrack(source);
+    return { source, meta, held: null, lastSeconds: 0, frames: 0, bytes: 0, dropped: 0 };
+  }
+
+  #enqueue(t: TrackState, frame: Frame, seconds: number, duration: number): void {
+    if (this.#failed) return;
+    if (this.#queued >= MAX_QUEUED) {
+      t.dropped++;
+      return;
+    }
+    this.#queued++;
+    const meta = t.meta;
+    t.meta = undefined;
+    const type = frame.keyframe ? "key" : "delta";
+    const packet = new EncodedPacket(frame.data, type, seconds, Math.max(duration, 0));
+    this.#chain = this.#chain
+      .then(() => t.source.add(packet, meta as never))
+      .then(
+        () => {
+          this.#queued--;
+          t.frames++;
+          t.bytes += frame.data.length;
+        },
+        (e: Error) => {
+          this.#queued--;
+          this.#fail(e);
+        },
+      );
+  }
+
+  #fail(e: Error): void {
+    if (this.#failed) return;
+    this.#failed = e;
+    this.#onError(e);
+  }
+}
