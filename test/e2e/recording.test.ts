@@ -26,6 +26,7 @@ import { probe } from "../helpers/ffprobe.ts";
 
 const RECORD_MS = 20_000;
 const PARTICIPANT_MS = 10_000;
+const VP9_MS = 8000;
 const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}`;
 const router = new Router({ transport: { listenIps: ["127.0.0.1"] } });
 const dir = mkdtempSync(join(tmpdir(), "weir-rec-e2e-"));
@@ -136,4 +137,40 @@ test("per participant: VP8 + Opus in one WebM, in sync from sender reports", { s
   assert.ok(Math.abs(v.startTime - a.startTime) < 0.1, "audio/video start offset under 100 ms");
   assert.ok(Math.abs(p.duration - wallS) <= wallS * 0.02, `${p.duration} s vs ${wallS} s wall`);
   assert.ok(a.frames >= wallS * 50 * 0.95, `${a.frames} audio frames of 20 ms`);
+});
+
+test("a Chromium VP9 publisher records to a WebM that decodes", { skip }, async () => {
+  assert.ok(browser);
+  const vp9Page = await browser.newPage("vp9");
+  const vp9Transport = router.createPublishTransport();
+  try {
+    const local = await vp9Page.getMedia(640, 480);
+    await vp9Page.openPublisher();
+    const { publisher } = await publishTrack(vp9Page, vp9Transport, local.video, "video/VP9");
+    await pollUntil(
+      async () => publisher.getStats().packetsReceived > 50,
+      15_000,
+      () => "VP9 reaches the node",
+    );
+    const before = await videoFramesEncoded(vp9Page);
+    const rec = new Recorder({ publishers: [publisher], directory: dir });
+    const files: RecordingFile[] = [];
+    rec.on("filecreated", (f) => files.push(f));
+    rec.on("error", (e) => assert.fail(e));
+    await sleep(VP9_MS);
+    const sent = (await videoFramesEncoded(vp9Page)) - before;
+    await rec.stop();
+    assert.equal(files.length, 1);
+    const p = probe(files[0].path);
+    console.log(`  VP9: ${p.streams[0].frames} frames decoded of ${sent} encoded, ${p.duration} s`);
+    assert.equal(p.streams[0].codec, "vp9");
+    assert.equal(p.decodeErrors, "");
+    assert.ok(
+      Math.abs(p.streams[0].frames - sent) <= sent * 0.05,
+      `${p.streams[0].frames}/${sent}`,
+    );
+  } finally {
+    await vp9Page.close();
+    await vp9Transport.close();
+  }
 });

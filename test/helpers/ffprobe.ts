@@ -26,7 +26,18 @@ export function probe(path: string): Probe {
   ]).toString();
   const j = JSON.parse(out);
   // passthrough: frames keep their own timestamps (a camera's are not on an exact fps grid)
-  const args = ["-nostdin", "-v", "error", "-i", path, "-fps_mode", "passthrough", "-f", "null", "-"];
+  const args = [
+    "-nostdin",
+    "-v",
+    "error",
+    "-i",
+    path,
+    "-fps_mode",
+    "passthrough",
+    "-f",
+    "null",
+    "-",
+  ];
   const ff = spawnSync("ffmpeg", args);
   return {
     streams: j.streams.map((s: Record<string, string | number>) => ({

@@ -10,6 +10,7 @@ import { after, describe, it } from "node:test";
 import { DEFAULT_CODECS } from "../../media-node/src/codecs.ts";
 import type { WeirError } from "../../media-node/src/errors.ts";
 import { Publisher } from "../../media-node/src/Publisher.ts";
+import { superframe } from "../../media-node/src/recording/depacketize.ts";
 import { JitterBuffer, type RecPacket } from "../../media-node/src/recording/JitterBuffer.ts";
 import { Recorder } from "../../media-node/src/recording/Recorder.ts";
 import { SeqUnwrapper, TimestampUnwrapper } from "../../media-node/src/recording/unwrap.ts";
@@ -38,6 +39,15 @@ describe("unwrap", () => {
       got.map((g) => g - got[0]),
       [0, 0xff0, 0x1010, 0xf00, 0x3000],
     );
+  });
+});
+
+describe("VP9 superframe", () => {
+  it("appends an index: marker, sizes in the smallest width that fits, marker", () => {
+    const sf = superframe([Buffer.alloc(3, 1), Buffer.alloc(300, 2)]);
+    // 2 frames (fff=1), 2-byte sizes (mm=1): 0b110_01_001
+    assert.equal(sf.length, 303 + 6);
+    assert.deepEqual([...sf.subarray(303)], [0xc9, 3, 0, 0x2c, 0x01, 0xc9]);
   });
 });
 

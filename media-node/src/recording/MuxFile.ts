@@ -18,7 +18,7 @@ import {
 import { CrashSafeHeader } from "./crashSafe.ts";
 import type { Frame } from "./depacketize.ts";
 
-export type TrackCodec = "vp8" | "opus";
+export type TrackCodec = "vp8" | "vp9" | "opus";
 
 export interface MuxTrack {
   codec: TrackCodec;
@@ -44,6 +44,10 @@ function opusHead(channels: number): Uint8Array {
 
 function decoderConfig(t: MuxTrack): object {
   if (t.codec === "vp8") return { codec: "vp8", codedWidth: t.width, codedHeight: t.height };
+  // profile 0, level 1 (a placeholder: WebM keeps no level), 8 bits
+  if (t.codec === "vp9") {
+    return { codec: "vp09.00.10.08", codedWidth: t.width, codedHeight: t.height };
+  }
   return { codec: "opus", numberOfChannels: 2, sampleRate: 48000, description: opusHead(2) };
 }
 
@@ -128,8 +132,8 @@ export class MuxFile {
 
   #addTrack(t: MuxTrack): TrackState {
     const meta = { decoderConfig: decoderConfig(t) };
-    if (t.codec === "vp8") {
-      const source = new EncodedVideoPacketSource("vp8");
+    if (t.codec !== "opus") {
+      const source = new EncodedVideoPacketSource(t.codec);
       this.#output.addVideoTrack(source);
       return { source, meta, held: null, lastSeconds: 0, frames: 0, bytes: 0, dropped: 0 };
     }

@@ -31,7 +31,7 @@ const TICK_MS = 20;
 const REPAIR_WAIT_MS = 300;
 
 function trackCodec(p: Publisher): TrackCodec {
-  if (p.codecName === "vp8" || p.codecName === "opus") return p.codecName;
+  if (p.codecName === "vp8" || p.codecName === "vp9" || p.codecName === "opus") return p.codecName;
   throw new UnsupportedCodecError(`recording ${p.codec.mimeType} is not supported yet`);
 }
 

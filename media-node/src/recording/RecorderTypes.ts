@@ -3,7 +3,7 @@ import type { Publisher } from "../Publisher.ts";
 import type { MediaKind } from "../PublisherTypes.ts";
 
 export interface RecorderOptions {
-  /** Publishers to record (VP8 or Opus for now). */
+  /** Publishers to record (VP8, VP9 or Opus for now). */
   publishers: readonly Publisher[];
   /**
    * "track" (default): one WebM per publisher, `<dir>/<id>-<publisherId>.webm`; "participant":

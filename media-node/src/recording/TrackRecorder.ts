@@ -6,7 +6,13 @@
 import type { PacketLayers } from "../layers/PacketLayers.ts";
 import type { PacketTap, Publisher } from "../Publisher.ts";
 import type { RtpView } from "../rtp/rtpPacket.ts";
-import { type Depacketizer, type Frame, OpusDepacketizer, Vp8Depacketizer } from "./depacketize.ts";
+import {
+  type Depacketizer,
+  type Frame,
+  OpusDepacketizer,
+  Vp8Depacketizer,
+  Vp9Depacketizer,
+} from "./depacketize.ts";
 import { JitterBuffer, type JitterSink, type RecPacket } from "./JitterBuffer.ts";
 import type { TrackCodec } from "./MuxFile.ts";
 import type { FileTrackStats } from "./outputs.ts";
@@ -46,7 +52,7 @@ export class TrackRecorder implements PacketTap, JitterSink {
     this.#out = out;
     this.encoding = publisher.encodings.length - 1;
     this.#jitter = new JitterBuffer(repairWaitMs);
-    this.#depack = codec === "vp8" ? new Vp8Depacketizer() : new OpusDepacketizer();
+    this.#depack = depacketizer(codec);
     publisher.addTap(this);
     this.#askKeyframe(performance.now());
   }
@@ -122,4 +128,10 @@ export class TrackRecorder implements PacketTap, JitterSink {
     this.#keyframeRequests++;
     this.publisher.requestKeyframe(nowMs, this.encoding);
   }
+}
+
+function depacketizer(codec: TrackCodec): Depacketizer {
+  if (codec === "vp8") return new Vp8Depacketizer();
+  if (codec === "vp9") return new Vp9Depacketizer();
+  return new OpusDepacketizer();
 }

@@ -3,6 +3,7 @@
  * after a loss are dropped until the next keyframe: a decoder could not use them.
  */
 import { parseVp8, Vp8Descriptor } from "../rtp/codecs/vp8.ts";
+import { parseVp9, Vp9Descriptor } from "../rtp/codecs/vp9.ts";
 import type { RecPacket } from "./JitterBuffer.ts";
 
 export interface Frame {
@@ -10,6 +11,9 @@ export interface Frame {
   /** Extended RTP timestamp. */
   ts: number;
   keyframe: boolean;
+  /** Picture size, when the frame tells it (video keyframes). */
+  width?: number;
+  height?: number;
 }
 
 export interface Depacketizer {
@@ -76,7 +80,8 @@ export class Vp8Depacketizer implements Depacketizer {
   }
 
   #complete(): Frame | null {
-    const frame = { data: Buffer.concat(this.#parts), ts: this.#ts, keyframe: this.#key };
+    const data = Buffer.concat(this.#parts);
+    const frame = { data, ts: this.#ts, keyframe: this.#key, ...vp8Dimensions(data) };
     this.#parts = [];
     this.#ts = -1;
     if (frame.keyframe) this.#needsKeyframe = false;
@@ -104,4 +109,103 @@ export function vp8Dimensions(frame: Uint8Array): { width: number; height: numbe
     width: (frame[6] | (frame[7] << 8)) & 0x3fff,
     height: (frame[8] | (frame[9] << 8)) & 0x3fff,
   };
+}
+
+/**
+ * VP9 (RFC 9628): a picture is the packets of one timestamp up to the marker; each of its
+ * spatial layer frames runs from B to E. Several layer frames become one superframe (VP9
+ * bitstream spec, Annex B), which is what a decoder and WebM take.
+ */
+export class Vp9Depacketizer implements Depacketizer {
+  readonly #desc = new Vp9Descriptor();
+  /** Finished layer frames of the current picture, and the parts of the open one. */
+  #layers: Buffer[] = [];
+  #parts: Buffer[] = [];
+  #ts = -1;
+  #key = false;
+  #width = 0;
+  #height = 0;
+  #needsKeyframe = true;
+  #dropped = 0;
+
+  get needsKeyframe(): boolean {
+    return this.#needsKeyframe;
+  }
+
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  packet(p: RecPacket): Frame | null {
+    const d = this.#desc;
+    if (!parseVp9(p.payload, 0, p.payload.length, d)) return null;
+    if (p.ts !== this.#ts) this.#startPicture(p.ts, d);
+    const body = p.payload.subarray(d.headerLength);
+    if (d.startOfFrame) {
+      if (this.#parts.length > 0) this.#abandon();
+      this.#parts = [body];
+    } else if (this.#parts.length > 0) {
+      this.#parts.push(body);
+    } else {
+      this.#abandon(); // a layer frame whose start we never saw
+      return null;
+    }
+    if (d.endOfFrame) {
+      this.#layers.push(Buffer.concat(this.#parts));
+      this.#parts = [];
+    }
+    return p.marker ? this.#complete() : null;
+  }
+
+  gap(): void {
+    this.#abandon();
+    this.#needsKeyframe = true;
+  }
+
+  #startPicture(ts: number, d: Vp9Descriptor): void {
+    if (this.#layers.length > 0 || this.#parts.length > 0) this.#abandon();
+    this.#ts = ts;
+    this.#key = d.isKeyframe;
+    if (d.ssSpatialLayers > 0 && d.ssHasResolution) {
+      this.#width = d.ssWidths[d.ssSpatialLayers - 1];
+      this.#height = d.ssHeights[d.ssSpatialLayers - 1];
+    }
+  }
+
+  #complete(): Frame | null {
+    const layers = this.#layers;
+    this.#layers = [];
+    if (this.#parts.length > 0 || layers.length === 0) {
+      this.#abandon();
+      return null;
+    }
+    if (this.#key) this.#needsKeyframe = false;
+    if (this.#needsKeyframe) {
+      this.#dropped++;
+      return null;
+    }
+    const data = layers.length === 1 ? layers[0] : superframe(layers);
+    const size = this.#key && this.#width > 0 ? { width: this.#width, height: this.#height } : {};
+    return { data, ts: this.#ts, keyframe: this.#key, ...size };
+  }
+
+  #abandon(): void {
+    if (this.#layers.length === 0 && this.#parts.length === 0) return;
+    this.#layers = [];
+    this.#parts = [];
+    this.#dropped++;
+    this.#needsKeyframe = true;
+  }
+}
+
+/** Frames followed by a superframe index: marker, each size (little-endian), marker. */
+export function superframe(frames: Buffer[]): Buffer {
+  const max = Math.max(...frames.map((f) => f.length));
+  const bytes = max < 0x100 ? 1 : max < 0x10000 ? 2 : max < 0x1000000 ? 3 : 4;
+  const marker = 0xc0 | ((bytes - 1) << 3) | (frames.length - 1);
+  const index = Buffer.alloc(2 + bytes * frames.length);
+  index[0] = marker;
+  for (let i = 0; i < frames.length; i++) index.writeUIntLE(frames[i].length, 1 + i * bytes, bytes);
+  index[index.length - 1] = marker;
+  return Buffer.concat([...frames, index]);
 }

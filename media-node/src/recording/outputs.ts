@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import type { Publisher } from "../Publisher.ts";
-import { type Frame, vp8Dimensions } from "./depacketize.ts";
+import type { Frame } from "./depacketize.ts";
 import { MuxFile, type MuxTrack, type TrackCodec } from "./MuxFile.ts";
 import type { RecordingFile } from "./RecorderTypes.ts";
 
@@ -47,8 +47,8 @@ function safe(s: string): string {
 /** The track's format, or null while a video track has no keyframe to read its size from. */
 function muxTrack(t: OutputTrack, f: Frame): MuxTrack | null {
   if (t.codec === "opus") return { codec: "opus", width: 0, height: 0 };
-  const dims = vp8Dimensions(f.data);
-  return dims ? { codec: t.codec, ...dims } : null;
+  if (!f.keyframe || !f.width || !f.height) return null;
+  return { codec: t.codec, width: f.width, height: f.height };
 }
 
 function describe(path: string, tracks: readonly OutputTrack[]): RecordingFile {
