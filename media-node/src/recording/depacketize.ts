@@ -39,12 +39,8 @@ export class OpusDepacketizer implements Depacketizer {
   gap(): void {}
 }
 
-/** VP8 (RFC 7741): a frame is the packets of one timestamp from S=1/PID=0 to the marker. */
-export class Vp8Depacketizer implements Depacketizer {
-  readonly #desc = new Vp8Descriptor();
-  #parts: Buffer[] = [];
-  #ts = -1;
-  #key = false;
+/** Video: after a loss, frames are dropped until a keyframe comes (nothing could decode them). */
+abstract class KeyframeGate {
   #needsKeyframe = true;
   #dropped = 0;
 
@@ -56,6 +52,31 @@ export class Vp8Depacketizer implements Depacketizer {
     return this.#dropped;
   }
 
+  /** A frame was lost or broken: count it, and wait for a keyframe. */
+  protected lose(): void {
+    this.#dropped++;
+    this.#needsKeyframe = true;
+  }
+
+  protected waitForKeyframe(): void {
+    this.#needsKeyframe = true;
+  }
+
+  /** Whether a complete frame may be written (it is a keyframe, or no loss is pending). */
+  protected pass(keyframe: boolean): boolean {
+    if (keyframe) this.#needsKeyframe = false;
+    if (!this.#needsKeyframe) return true;
+    this.#dropped++;
+    return false;
+  }
+}
+
+/** VP8 (RFC 7741): a frame is the packets of one timestamp from S=1/PID=0 to the marker. */
+export class Vp8Depacketizer extends KeyframeGate implements Depacketizer {
+  readonly #desc = new Vp8Descriptor();
+  #parts: Buffer[] = [];
+  #ts = -1;
+  #key = false;
   packet(p: RecPacket): Frame | null {
     const d = this.#desc;
     if (!parseVp8(p.payload, 0, p.payload.length, d)) return null;
@@ -76,7 +97,7 @@ export class Vp8Depacketizer implements Depacketizer {
 
   gap(): void {
     this.#abandon();
-    this.#needsKeyframe = true;
+    this.waitForKeyframe();
   }
 
   #complete(): Frame | null {
@@ -84,20 +105,14 @@ export class Vp8Depacketizer implements Depacketizer {
     const frame = { data, ts: this.#ts, keyframe: this.#key, ...vp8Dimensions(data) };
     this.#parts = [];
     this.#ts = -1;
-    if (frame.keyframe) this.#needsKeyframe = false;
-    if (this.#needsKeyframe) {
-      this.#dropped++;
-      return null;
-    }
-    return frame;
+    return this.pass(frame.keyframe) ? frame : null;
   }
 
   #abandon(): void {
     if (this.#parts.length === 0) return;
     this.#parts = [];
     this.#ts = -1;
-    this.#dropped++;
-    this.#needsKeyframe = true;
+    this.lose();
   }
 }
 
@@ -116,7 +131,7 @@ export function vp8Dimensions(frame: Uint8Array): { width: number; height: numbe
  * spatial layer frames runs from B to E. Several layer frames become one superframe (VP9
  * bitstream spec, Annex B), which is what a decoder and WebM take.
  */
-export class Vp9Depacketizer implements Depacketizer {
+export class Vp9Depacketizer extends KeyframeGate implements Depacketizer {
   readonly #desc = new Vp9Descriptor();
   /** Finished layer frames of the current picture, and the parts of the open one. */
   #layers: Buffer[] = [];
@@ -125,17 +140,6 @@ export class Vp9Depacketizer implements Depacketizer {
   #key = false;
   #width = 0;
   #height = 0;
-  #needsKeyframe = true;
-  #dropped = 0;
-
-  get needsKeyframe(): boolean {
-    return this.#needsKeyframe;
-  }
-
-  get dropped(): number {
-    return this.#dropped;
-  }
-
   packet(p: RecPacket): Frame | null {
     const d = this.#desc;
     if (!parseVp9(p.payload, 0, p.payload.length, d)) return null;
@@ -159,7 +163,7 @@ export class Vp9Depacketizer implements Depacketizer {
 
   gap(): void {
     this.#abandon();
-    this.#needsKeyframe = true;
+    this.waitForKeyframe();
   }
 
   #startPicture(ts: number, d: Vp9Descriptor): void {
@@ -179,11 +183,7 @@ export class Vp9Depacketizer implements Depacketizer {
       this.#abandon();
       return null;
     }
-    if (this.#key) this.#needsKeyframe = false;
-    if (this.#needsKeyframe) {
-      this.#dropped++;
-      return null;
-    }
+    if (!this.pass(this.#key)) return null;
     const data = layers.length === 1 ? layers[0] : superframe(layers);
     const size = this.#key && this.#width > 0 ? { width: this.#width, height: this.#height } : {};
     return { data, ts: this.#ts, keyframe: this.#key, ...size };
@@ -193,8 +193,7 @@ export class Vp9Depacketizer implements Depacketizer {
     if (this.#layers.length === 0 && this.#parts.length === 0) return;
     this.#layers = [];
     this.#parts = [];
-    this.#dropped++;
-    this.#needsKeyframe = true;
+    this.lose();
   }
 }
 
