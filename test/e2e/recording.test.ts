@@ -1,8 +1,10 @@
 // Recording end-to-end: headless Chromium publishes its fake camera (VP8) and microphone (Opus)
 // through the client SDK into a media node Router; a Recorder writes one WebM per track for
 // 20 s; ffprobe (Debian's ffmpeg, an independent decoder) counts the frames and reads the
-// durations. Run alone: node scripts/test.mjs test/e2e/recording.test.ts
+// durations; 5 % loss is injected with nftables in the test's own network namespace.
+// Run alone: node scripts/test.mjs test/e2e/recording.test.ts
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,6 +22,7 @@ import {
   pollUntil,
   publishTrack,
   sleep,
+  udpCandidate,
   type WeirPage,
 } from "../helpers/browser.ts";
 import { probe } from "../helpers/ffprobe.ts";
@@ -27,6 +30,7 @@ import { probe } from "../helpers/ffprobe.ts";
 const RECORD_MS = 20_000;
 const PARTICIPANT_MS = 10_000;
 const VP9_MS = 8000;
+const LOSS_MS = 15_000;
 const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}`;
 const router = new Router({ transport: { listenIps: ["127.0.0.1"] } });
 const dir = mkdtempSync(join(tmpdir(), "weir-rec-e2e-"));
@@ -172,5 +176,61 @@ test("a Chromium VP9 publisher records to a WebM that decodes", { skip }, async 
   } finally {
     await vp9Page.close();
     await vp9Transport.close();
+  }
+});
+
+/** Drops one in 20 UDP datagrams to `port` in this test's network namespace (nftables). */
+function injectLoss(port: number): () => void {
+  const nft = (...args: string[]) => execFileSync("nft", args);
+  nft("add", "table", "inet", "weir_rec_loss");
+  nft("add", "chain", "inet", "weir_rec_loss", "in", "{ type filter hook input priority 0; }");
+  nft(
+    ...["add", "rule", "inet", "weir_rec_loss", "in", "udp", "dport", `${port}`],
+    ...["numgen", "random", "mod", "20", "==", "0", "counter", "drop"],
+  );
+  return () => nft("delete", "table", "inet", "weir_rec_loss");
+}
+
+test("5 % loss toward the node: NACK repair, and no undecodable frame written", {
+  skip,
+}, async () => {
+  assert.ok(browser);
+  const lossPage = await browser.newPage("lossy");
+  const transport = router.createPublishTransport();
+  let removeLoss: (() => void) | undefined;
+  try {
+    const local = await lossPage.getMedia(640, 480);
+    await lossPage.openPublisher();
+    const { publisher, answer } = await publishTrack(lossPage, transport, local.video, "video/VP8");
+    await pollUntil(
+      async () => publisher.getStats().packetsReceived > 50,
+      15_000,
+      () => "VP8 reaches the node",
+    );
+    removeLoss = injectLoss(udpCandidate(answer.sdp).port);
+    const before = await videoFramesEncoded(lossPage);
+    const rec = new Recorder({ publishers: [publisher], directory: dir });
+    const files: RecordingFile[] = [];
+    rec.on("filecreated", (f) => files.push(f));
+    await sleep(LOSS_MS);
+    const sent = (await videoFramesEncoded(lossPage)) - before;
+    await rec.stop();
+    const stats = rec.getStats().tracks[0];
+    removeLoss();
+    removeLoss = undefined;
+    const pub = publisher.getStats();
+    const p = probe(files[0].path);
+    console.log(
+      `  5 % loss: ${pub.packetsLost} lost, ${pub.packetsRepaired} repaired by NACK; recorded ${stats.framesWritten} frames (${p.streams[0].frames} decode) of ${sent} encoded, ${stats.gaps} gaps, ${stats.framesDropped} dropped, ${stats.keyframeRequests} keyframe requests`,
+    );
+    assert.ok(pub.packetsLost > 0, "the loss was injected");
+    assert.ok(pub.packetsRepaired > 0, "NACK repaired some of it");
+    assert.equal(p.decodeErrors, "", "every written frame decodes");
+    assert.equal(p.streams[0].frames, stats.framesWritten);
+    assert.ok(stats.framesWritten > sent / 2, `${stats.framesWritten} of ${sent}`);
+  } finally {
+    removeLoss?.();
+    await lossPage.close();
+    await transport.close();
   }
 });
