@@ -41,6 +41,14 @@ export class NotFoundError extends WeirError {
   }
 }
 
+/** An operation on something already closed (a Recorder given a closed publisher). */
+export class ClosedError extends WeirError {
+  constructor(what: string) {
+    super("closed", `${what} is closed`);
+    this.name = "ClosedError";
+  }
+}
+
 export class IcePortsExhaustedError extends WeirError {
   constructor(range: readonly [number, number]) {
     super("ice_ports_exhausted", `no free UDP port in the ICE port range ${range[0]}-${range[1]}`);
