@@ -61,6 +61,9 @@ interface TrackState {
   dropped: number;
 }
 
+/** WebM's timecode unit (its default TimecodeScale). */
+const TIMECODE_S = 0.001;
+
 export class MuxFile {
   readonly path: string;
   readonly #fd: number;
@@ -104,12 +107,16 @@ export class MuxFile {
   }
 
   /** A frame of track `i` at `seconds` on the file's timeline. */
-  write(i: number, frame: Frame, seconds: number): void {
+  write(i: number, frame: Frame, at: number): void {
     const t = this.#tracks[i];
-    if (seconds < t.lastSeconds) {
+    if (at < t.lastSeconds) {
       t.dropped++;
       return;
     }
+    // WebM timecodes are whole milliseconds: two frames captured within one (an encoder catching
+    // up after a stall) would share a timecode, which players reject; the later goes 1 ms on.
+    const seconds =
+      t.held !== null && at < t.lastSeconds + TIMECODE_S ? t.lastSeconds + TIMECODE_S : at;
     t.lastSeconds = seconds;
     const prev = t.held;
     t.held = { frame, seconds };
