@@ -25,7 +25,9 @@ export function probe(path: string): Probe {
     ...["-of", "json", path],
   ]).toString();
   const j = JSON.parse(out);
-  // passthrough: frames keep their own timestamps (a camera's are not on an exact fps grid)
+  // passthrough: frames keep their own timestamps (a camera's are not on an exact fps grid), in
+  // the file's own time base (-enc_time_base -1): with ffmpeg's default 1/fps, two frames a few
+  // ms apart were reported as "non monotonically increasing dts" though the file was right
   const args = [
     "-nostdin",
     "-v",
@@ -34,6 +36,8 @@ export function probe(path: string): Probe {
     path,
     "-fps_mode",
     "passthrough",
+    "-enc_time_base",
+    "-1",
     "-f",
     "null",
     "-",

@@ -12,6 +12,7 @@ import type { WeirError } from "../../media-node/src/errors.ts";
 import { Publisher } from "../../media-node/src/Publisher.ts";
 import { superframe } from "../../media-node/src/recording/depacketize.ts";
 import { JitterBuffer, type RecPacket } from "../../media-node/src/recording/JitterBuffer.ts";
+import { MuxFile } from "../../media-node/src/recording/MuxFile.ts";
 import { Recorder } from "../../media-node/src/recording/Recorder.ts";
 import { SeqUnwrapper, TimestampUnwrapper } from "../../media-node/src/recording/unwrap.ts";
 import { parseRtp, RtpView } from "../../media-node/src/rtp/rtpPacket.ts";
@@ -222,5 +223,25 @@ describe("Recorder (VP8 through a Publisher, checked by ffprobe)", () => {
     assert.equal(errors[0].code, "write_failed");
     assert.match(errors[0].message, /ENOSPC/);
     assert.equal(rec.state, "closed");
+  });
+});
+
+describe("MuxFile", () => {
+  it("two frames within one millisecond still give a WebM with increasing timecodes", async () => {
+    const path = join(dir, "same-ms.webm");
+    const file = new MuxFile(path, [{ codec: "vp8", width: 160, height: 120 }], (e) => {
+      throw e;
+    });
+    const frames = vp8Frames().slice(0, 30);
+    frames.forEach((f, i) => {
+      // frames 10 and 11 captured 0.2 ms apart, as an encoder catching up after a stall does
+      const at = i <= 10 ? i / 30 : 10 / 30 + 0.0002 + (i - 11) / 30;
+      file.write(0, { data: f.data, ts: i * 3000, keyframe: f.keyframe }, at);
+    });
+    await file.close();
+    const p = probe(path);
+    assert.equal(p.decodeErrors, "");
+    assert.equal(p.streams[0].frames, 30);
+    assert.equal(file.trackStats(0).dropped, 0);
   });
 });
