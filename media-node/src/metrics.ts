@@ -1,3 +1,4 @@
+import type { TcpMuxStats } from "./ice/TcpMux.ts";
 import type { UdpMuxStats } from "./ice/UdpMuxTypes.ts";
 import { livenessStats } from "./PeerLiveness.ts";
 import type { RouterStats } from "./RouterTypes.ts";
@@ -43,6 +44,15 @@ const HELP: Record<string, [type: "gauge" | "counter", help: string]> = {
     "counter",
     "Tuples let go because a session reached its bound on remote addresses.",
   ],
+  weir_tcp_mux_connections: ["gauge", "ICE-TCP connections open on the node's one TCP port."],
+  weir_tcp_mux_rejected_total: [
+    "counter",
+    "ICE-TCP connections closed because their first packet was no authentic Binding request (or came late).",
+  ],
+  weir_tcp_mux_dropped_packets_total: [
+    "counter",
+    "Packets dropped because an ICE-TCP connection's write queue was full (a client not reading).",
+  ],
   weir_relays: ["gauge", "Open relays to (origin) and from (downstream) other media nodes."],
   weir_relay_packets_received_total: ["counter", "Datagrams received at the relay port."],
   weir_relay_packets_sent_total: ["counter", "Datagrams sent from the relay port."],
@@ -57,6 +67,7 @@ export function renderMetrics(
   routers: readonly RouterStats[],
   relay?: RelayServerStats | null,
   udpMux?: UdpMuxStats | null,
+  tcpMux?: TcpMuxStats | null,
 ): string {
   const samples: Sample[] = [["weir_routers", {}, routers.length]];
   for (const r of routers) samples.push(...routerSamples(r));
@@ -68,6 +79,13 @@ export function renderMetrics(
   );
   if (relay) samples.push(...relaySamples(relay));
   if (udpMux) samples.push(...udpMuxSamples(udpMux));
+  if (tcpMux) {
+    samples.push(
+      ["weir_tcp_mux_connections", {}, tcpMux.connections],
+      ["weir_tcp_mux_rejected_total", {}, tcpMux.rejected],
+      ["weir_tcp_mux_dropped_packets_total", {}, tcpMux.droppedQueueFull],
+    );
+  }
   const byName = new Map<string, Sample[]>();
   for (const s of samples) byName.set(s[0], [...(byName.get(s[0]) ?? []), s]);
   const lines: string[] = [];

@@ -143,34 +143,25 @@ class WeriftMuxSession implements MuxSession {
 }
 
 /**
- * werift's Transport shape (what its StunProtocol and, through the agent, its DTLS use) over one
- * mux socket. Only STUN gets a fresh address array: werift keeps those in candidate pairs; DTLS
+ * werift's Transport shape (what its StunProtocol and, through the agent, its DTLS use) on one
+ * mux address. Only STUN gets a fresh address array: werift keeps those in candidate pairs; DTLS
  * and media ignore the address, so they share one.
  */
-class MuxTransport implements MuxEndpoint {
-  readonly type = "udp";
-  readonly tuples: [string, number][] = [];
-  readonly mux: MuxSocket;
-  readonly session: WeriftMuxSession;
+abstract class MuxTransportBase {
   closed = false;
   onData: (data: Buffer, addr: [string, number]) => void = () => {};
   readonly #addr: [string, number] = ["", 0];
 
-  constructor(mux: MuxSocket, session: WeriftMuxSession) {
-    this.mux = mux;
-    this.session = session;
-  }
+  constructor(
+    readonly ip: string,
+    readonly port: number,
+  ) {}
 
-  /** The shared socket: WebRtcPeer sends media on it directly. */
-  get socket(): Socket {
-    return this.mux.socket;
-  }
   get address(): { address: string; port: number; family: string } {
-    const family = isIPv6(this.mux.ip) ? "IPv6" : "IPv4";
-    return { address: this.mux.ip, port: this.mux.port, family };
+    return { address: this.ip, port: this.port, family: isIPv6(this.ip) ? "IPv6" : "IPv4" };
   }
   get addressFamily(): 4 | 6 {
-    return isIPv6(this.mux.ip) ? 6 : 4;
+    return isIPv6(this.ip) ? 6 : 4;
   }
 
   deliver(data: Buffer, from: RemoteInfo): void {
@@ -181,6 +172,25 @@ class MuxTransport implements MuxEndpoint {
     this.#addr[0] = from.address;
     this.#addr[1] = from.port;
     this.onData(data, this.#addr);
+  }
+}
+
+/** Over one UDP mux socket. */
+class MuxTransport extends MuxTransportBase implements MuxEndpoint {
+  readonly type = "udp";
+  readonly tuples: [string, number][] = [];
+  readonly mux: MuxSocket;
+  readonly session: WeriftMuxSession;
+
+  constructor(mux: MuxSocket, session: WeriftMuxSession) {
+    super(mux.ip, mux.port);
+    this.mux = mux;
+    this.session = session;
+  }
+
+  /** The shared socket: WebRtcPeer sends media on it directly. */
+  get socket(): Socket {
+    return this.mux.socket;
   }
 
   send = (data: Buffer, addr?: [string, number]): Promise<void> => {
@@ -204,14 +214,11 @@ class MuxTransport implements MuxEndpoint {
  * this session on it, addressed by their remote address:port. `mediaSender` lets WebRtcPeer send
  * SRTP through the connection (framed, copied, dropped when its queue is full).
  */
-class MuxTcpTransport implements TcpEndpoint {
+class MuxTcpTransport extends MuxTransportBase implements TcpEndpoint {
   readonly type = "tcp";
   readonly listener: TcpListener;
   readonly session: WeriftMuxSession;
-  closed = false;
-  onData: (data: Buffer, addr: [string, number]) => void = () => {};
   readonly #connections: TcpConnection[] = [];
-  readonly #addr: [string, number] = ["", 0];
   readonly mediaSender = {
     send: (buf: Uint8Array, port: number, ip: string): SendResult => {
       const c = this.#connectionTo(ip, port);
@@ -220,16 +227,9 @@ class MuxTcpTransport implements TcpEndpoint {
   };
 
   constructor(listener: TcpListener, session: WeriftMuxSession) {
+    super(listener.ip, listener.port);
     this.listener = listener;
     this.session = session;
-  }
-
-  get address(): { address: string; port: number; family: string } {
-    const family = isIPv6(this.listener.ip) ? "IPv6" : "IPv4";
-    return { address: this.listener.ip, port: this.listener.port, family };
-  }
-  get addressFamily(): 4 | 6 {
-    return isIPv6(this.listener.ip) ? 6 : 4;
   }
 
   attach(connection: TcpConnection): void {
@@ -239,16 +239,6 @@ class MuxTcpTransport implements TcpEndpoint {
   detach(connection: TcpConnection): void {
     const i = this.#connections.indexOf(connection);
     if (i >= 0) this.#connections.splice(i, 1);
-  }
-
-  deliver(data: Buffer, from: RemoteInfo): void {
-    if (data[0] < 4) {
-      this.onData(data, [from.address, from.port]);
-      return;
-    }
-    this.#addr[0] = from.address;
-    this.#addr[1] = from.port;
-    this.onData(data, this.#addr);
   }
 
   send = (data: Buffer, addr?: [string, number]): Promise<void> => {

@@ -219,6 +219,26 @@ table inet weir_client {
 EOF`);
 }
 
+/** A host whose firewall drops every UDP packet it would send out (a network that blocks UDP). */
+export function dropUdp(host: Netns): Counter {
+  host.sh(`nft -f - <<'EOF'
+table inet weir_no_udp {
+  chain out { type filter hook output priority 0; policy accept;
+    oifname "lo" accept
+    meta l4proto udp counter drop
+  }
+}
+EOF`);
+  return {
+    read: () =>
+      Number(/packets (\d+)/.exec(host.sh("nft list chain inet weir_no_udp out"))?.[1] ?? 0),
+  };
+}
+
+export interface Counter {
+  read(): number;
+}
+
 /** Why topology tests cannot run here, or null when they can. */
 export function topologyUnavailable(): string | null {
   if (process.env.WEIR_NETNS !== "1") return "not inside scripts/netns.mjs's namespace";

@@ -73,6 +73,7 @@ describe("config", () => {
     assert.deepEqual(g.announcedIps, { "10.0.0.5": "203.0.113.7", "fd00::5": "2001:db8::7" });
     assert.equal(g.udpPort, 40000);
     assert.equal(loadConfig(["--udp-port", "0"], {}).udpPort, 0);
+    assert.equal(loadConfig(["--udp-port", "0", "--tcp-port", "40001"], {}).tcpPort, 40001);
   });
 
   test("bad values are ConfigErrors", () => {
@@ -90,6 +91,8 @@ describe("config", () => {
       ["--announced-ip", "2001:db8::7", "--listen-ip", "10.0.0.5"],
       ["--announced-ip", "1.2.3.4,1.2.3.5", "--listen-ip", "10.0.0.5"],
       ["--udp-port", "70000"],
+      ["--tcp-port", "40001"], // ICE-TCP needs the UDP port
+      ["--udp-port", "40000", "--tcp-port", "x"],
       ["--udp-port", "-1"],
       ["--nope"],
     ];

@@ -10,6 +10,7 @@ import {
   parsePortRange,
   parseUdpPort,
   sessionLimits,
+  TCP_NEEDS_UDP,
 } from "../service/config.ts";
 import type { TransportOptions } from "../TransportTypes.ts";
 
@@ -25,6 +26,8 @@ export interface EmbeddedConfig {
   transport: TransportOptions;
   /** WEIR_UDP_PORT: one UDP port for every client (a UdpMux) instead of sockets per session. */
   udpPort?: number;
+  /** WEIR_TCP_PORT: ICE-TCP on one TCP port (needs WEIR_UDP_PORT). */
+  tcpPort?: number;
   /** WEIR_TURN_URLS, WEIR_TURN_SECRET, WEIR_TURN_TTL: TURN credentials for clients. */
   turn: TurnConfig | undefined;
   /** WEIR_MAX_SESSIONS and WEIR_MAX_SESSIONS_PER_IDENTITY, as for a media node. */
@@ -52,6 +55,7 @@ export function embeddedConfig(env: NodeJS.ProcessEnv): EmbeddedConfig {
     devSecret,
     limits: sessionLimits((_flag, name) => env[name] || undefined),
     ...(env.WEIR_UDP_PORT ? { udpPort: parseUdpPort(env.WEIR_UDP_PORT) } : {}),
+    ...(env.WEIR_TCP_PORT ? { tcpPort: tcpPortOf(env) } : {}),
     turn: turnConfig(env),
     transport: {
       listenIps,
@@ -98,4 +102,9 @@ function requireDevModeAllowed(host: string, natsUrl: string | undefined, optIn:
 function isLoopback(host: string): boolean {
   const h = host.replace(/^\[(.*)\]$/, "$1").toLowerCase();
   return h === "localhost" || h === "::1" || /^(?:::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+function tcpPortOf(env: NodeJS.ProcessEnv): number {
+  if (!env.WEIR_UDP_PORT) throw new ConfigError(TCP_NEEDS_UDP);
+  return parseUdpPort(env.WEIR_TCP_PORT ?? "", "TCP");
 }

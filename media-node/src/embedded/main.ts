@@ -5,6 +5,7 @@
  */
 import { signToken } from "../../../edge/src/auth/jwt.ts";
 import { createNodeEdge } from "../../../edge/src/node.ts";
+import { TcpMux } from "../ice/TcpMux.ts";
 import { UdpMux } from "../ice/UdpMux.ts";
 import { ConfigError } from "../service/config.ts";
 import { createLogger, errorFields, withoutCredentials } from "../service/log.ts";
@@ -22,12 +23,20 @@ async function main(): Promise<void> {
     config.udpPort === undefined
       ? undefined
       : await UdpMux.open({ port: config.udpPort, listenIps });
+  const tcpMux =
+    config.tcpPort === undefined || !udpMux
+      ? undefined
+      : await TcpMux.open({ port: config.tcpPort, listenIps }, udpMux);
   const service = new NodeService({
     nodeId: config.nodeId,
     bus,
     registry,
     address: config.host,
-    transport: { ...config.transport, ...(udpMux ? { udpMux } : {}) },
+    transport: {
+      ...config.transport,
+      ...(udpMux ? { udpMux } : {}),
+      ...(tcpMux ? { tcpMux } : {}),
+    },
     ...config.limits,
     log,
   });
@@ -46,13 +55,14 @@ async function main(): Promise<void> {
         devTokens: config.devSecret,
         node: service,
         ...(udpMux ? { udpMux } : {}),
+        ...(tcpMux ? { tcpMux } : {}),
       }),
   });
   const busName = config.natsUrl === undefined ? "in-process" : withoutCredentials(config.natsUrl);
   process.stdout.write(
     [
       `Weir is running: ${edge.url}/`,
-      `  bus: ${busName}   media addresses: ${listenIps.join(", ")}${udpMux ? `, all on UDP port ${udpMux.port}` : ""}`,
+      `  bus: ${busName}   media addresses: ${listenIps.join(", ")}${udpMux ? `, all on UDP port ${udpMux.port}` : ""}${tcpMux ? ` and TCP port ${tcpMux.port}` : ""}`,
       ...(config.turn ? [`  TURN for clients: ${config.turn.urls.join(", ")}`] : []),
       ...(config.devSecret
         ? [
@@ -68,6 +78,7 @@ async function main(): Promise<void> {
     void service
       .drain()
       .then(() => edge.close())
+      .then(() => tcpMux?.close())
       .then(() => udpMux?.close())
       .then(() => closeBus())
       .then(() => process.exit(0));

@@ -4,6 +4,7 @@ import type { Hono } from "hono";
 import { signToken } from "../../../edge/src/auth/jwt.ts";
 import { readTextLimited } from "../../../edge/src/http.ts";
 import { NAME_PATTERN } from "../../../shared/limits.ts";
+import type { TcpMux } from "../ice/TcpMux.ts";
 import type { UdpMux } from "../ice/UdpMux.ts";
 import { renderMetrics } from "../metrics.ts";
 import type { NodeService } from "../service/NodeService.ts";
@@ -25,6 +26,8 @@ export interface StaticOptions {
   node: NodeService;
   /** The one UDP port, when WEIR_UDP_PORT is set (its counters go to /metrics). */
   udpMux?: UdpMux;
+  /** The one ICE-TCP port, when WEIR_TCP_PORT is set. */
+  tcpMux?: TcpMux;
 }
 
 /** The demo page, the client bundle, /metrics and (in development) /dev/token. */
@@ -33,9 +36,13 @@ export function staticRoutes(app: Hono, opts: StaticOptions): void {
     app.get(path, async (c) => c.body(await readFile(root(file)), 200, { "content-type": type }));
   }
   app.get("/metrics", (c) =>
-    c.text(renderMetrics(routerStats(opts.node), null, opts.udpMux?.stats), 200, {
-      "content-type": "text/plain; version=0.0.4",
-    }),
+    c.text(
+      renderMetrics(routerStats(opts.node), null, opts.udpMux?.stats, opts.tcpMux?.stats),
+      200,
+      {
+        "content-type": "text/plain; version=0.0.4",
+      },
+    ),
   );
   if (!opts.devTokens) return;
   app.post("/dev/token", async (c) => {

@@ -15,6 +15,8 @@ export interface MediaNodeConfig {
   portRange?: [number, number];
   /** One UDP port for every client (a UdpMux on each listen ip); unset: sockets per session. */
   udpPort?: number;
+  /** ICE-TCP on one TCP port (a TcpMux beside the UdpMux); needs udpPort. */
+  tcpPort?: number;
   maxSessions: number;
   /** Sessions one identity may hold in one room on this node. */
   maxSessionsPerIdentity: number;
@@ -42,6 +44,7 @@ export const USAGE = `npm run media-node -- [options]
                                                 (each stands for the one listen ip of its family)
   --port-range <lo-hi>      WEIR_PORT_RANGE     UDP ports for ICE, e.g. 40000-49999
   --udp-port <port>         WEIR_UDP_PORT       one UDP port for every client (0: any free one)
+  --tcp-port <port>         WEIR_TCP_PORT       ICE-TCP on one TCP port (with --udp-port)
   --max-sessions <n>        WEIR_MAX_SESSIONS   (default ${DEFAULT_MAX_SESSIONS}); more: 503 node_full
   --max-sessions-per-identity <n>
                             WEIR_MAX_SESSIONS_PER_IDENTITY  per identity and room
@@ -69,6 +72,7 @@ export function loadConfig(
         "announced-ip": { type: "string" },
         "port-range": { type: "string" },
         "udp-port": { type: "string" },
+        "tcp-port": { type: "string" },
         "max-sessions": { type: "string" },
         "max-sessions-per-identity": { type: "string" },
         "drain-grace": { type: "string" },
@@ -97,6 +101,8 @@ export function loadConfig(
   const announcedIps = announced ? announcedMap(announced, listenIps ?? []) : undefined;
   const range = pick("port-range", "WEIR_PORT_RANGE");
   const udpPort = pick("udp-port", "WEIR_UDP_PORT");
+  const tcpPort = pick("tcp-port", "WEIR_TCP_PORT");
+  if (tcpPort !== undefined && udpPort === undefined) throw new ConfigError(TCP_NEEDS_UDP);
   const relayIp = pick("relay-ip", "WEIR_RELAY_IP");
   if (relayIp !== undefined && !isIp(relayIp)) throw new ConfigError(`bad relay ip "${relayIp}"`);
   const relayPortText = pick("relay-port", "WEIR_RELAY_PORT");
@@ -111,6 +117,7 @@ export function loadConfig(
     ...(announcedIps ? { announcedIps } : {}),
     portRange: range === undefined ? undefined : parsePortRange(range),
     ...(udpPort === undefined ? {} : { udpPort: parseUdpPort(udpPort) }),
+    ...(tcpPort === undefined ? {} : { tcpPort: parseUdpPort(tcpPort, "TCP") }),
     ...sessionLimits((flag, name) => pick(flag, name)),
     drainGraceMs:
       1000 * positiveInt(pick("drain-grace", "WEIR_DRAIN_GRACE_S") ?? "30", "drain grace", true),
@@ -154,9 +161,12 @@ export function relayOptions(c: MediaNodeConfig): RelayServerOptions {
   };
 }
 
-export function parseUdpPort(s: string): number {
+/** ICE-TCP finds a connection's session among the UDP mux's sessions. */
+export const TCP_NEEDS_UDP = "--tcp-port (WEIR_TCP_PORT) needs --udp-port (WEIR_UDP_PORT)";
+
+export function parseUdpPort(s: string, kind: "UDP" | "TCP" = "UDP"): number {
   const port = /^\d{1,5}$/.test(s.trim()) ? Number(s) : Number.NaN;
-  if (!(port >= 0 && port <= 65535)) throw new ConfigError(`bad UDP port "${s}": 0-65535`);
+  if (!(port >= 0 && port <= 65535)) throw new ConfigError(`bad ${kind} port "${s}": 0-65535`);
   return port;
 }
 

@@ -4,6 +4,7 @@
  */
 import { hostname } from "node:os";
 import { hostAddresses } from "../ice/hostAddresses.ts";
+import { TcpMux } from "../ice/TcpMux.ts";
 import { UdpMux } from "../ice/UdpMux.ts";
 import { RelayServer } from "../relay/RelayServer.ts";
 import { connectNatsBus } from "./bus/natsBus.ts";
@@ -42,6 +43,13 @@ async function main(): Promise<void> {
     config.udpPort === undefined
       ? undefined
       : await UdpMux.open({ port: config.udpPort, listenIps: config.listenIps ?? hostAddresses() });
+  const tcpMux =
+    config.tcpPort === undefined || !udpMux
+      ? undefined
+      : await TcpMux.open(
+          { port: config.tcpPort, listenIps: udpMux.sockets.map((s) => s.ip) },
+          udpMux,
+        );
   const service = new NodeService({
     nodeId: config.nodeId,
     bus: nats.bus,
@@ -49,7 +57,11 @@ async function main(): Promise<void> {
     address: Object.values(config.announcedIps ?? {})[0] ?? config.listenIps?.[0] ?? hostname(),
     maxSessions: config.maxSessions,
     maxSessionsPerIdentity: config.maxSessionsPerIdentity,
-    transport: { ...transportOptions(config), ...(udpMux ? { udpMux } : {}) },
+    transport: {
+      ...transportOptions(config),
+      ...(udpMux ? { udpMux } : {}),
+      ...(tcpMux ? { tcpMux } : {}),
+    },
     drainGraceMs: config.drainGraceMs,
     relay,
     log,
@@ -61,6 +73,7 @@ async function main(): Promise<void> {
       ? await startMetricsServer(service.node, metricsPort, process.env.WEIR_METRICS_HOST, {
           relay,
           udpMux,
+          tcpMux,
         })
       : null;
   log.info("media node started", {
@@ -69,6 +82,7 @@ async function main(): Promise<void> {
     announcedIps: config.announcedIps,
     portRange: config.portRange,
     udpPort: udpMux?.port,
+    tcpPort: tcpMux?.port,
     maxSessions: config.maxSessions,
     maxSessionsPerIdentity: config.maxSessionsPerIdentity,
     relay: relay.address,
@@ -82,6 +96,7 @@ async function main(): Promise<void> {
     service
       .drain()
       .then(() => relay.close())
+      .then(() => tcpMux?.close())
       .then(() => udpMux?.close())
       .then(() => nats.close())
       .then(

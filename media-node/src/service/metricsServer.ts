@@ -1,4 +1,5 @@
 import { createServer, type Server } from "node:http";
+import type { TcpMux } from "../ice/TcpMux.ts";
 import type { UdpMux } from "../ice/UdpMux.ts";
 import { renderMetrics } from "../metrics.ts";
 import type { RelayServer } from "../relay/RelayServer.ts";
@@ -9,7 +10,7 @@ export function startMetricsServer(
   node: MediaNode,
   port: number,
   host = "127.0.0.1",
-  ports: { relay?: RelayServer; udpMux?: UdpMux } = {},
+  ports: { relay?: RelayServer; udpMux?: UdpMux; tcpMux?: TcpMux } = {},
 ): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.method !== "GET" || req.url !== "/metrics") {
@@ -19,7 +20,7 @@ export function startMetricsServer(
     const stats = node.roomNames.flatMap((room) => node.router(room)?.getStats() ?? []);
     res
       .writeHead(200, { "content-type": "text/plain; version=0.0.4" })
-      .end(renderMetrics(stats, ports.relay?.getStats(), ports.udpMux?.stats));
+      .end(renderMetrics(stats, ports.relay?.getStats(), ports.udpMux?.stats, ports.tcpMux?.stats));
   });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
