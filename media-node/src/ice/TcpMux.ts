@@ -13,6 +13,8 @@ export interface TcpMuxOptions {
   firstCheckTimeoutMs?: number;
   /** Connections one session may hold per listener; the oldest goes first. */
   maxConnectionsPerSession?: number;
+  /** Connections waiting for their first check, all listeners; more are closed at once. */
+  maxPendingConnections?: number;
 }
 
 export interface TcpMuxStats {
@@ -27,6 +29,7 @@ export interface TcpMuxStats {
 const DEFAULT_QUEUE_BYTES = 256 * 1024;
 const DEFAULT_FIRST_CHECK_MS = 10_000;
 const DEFAULT_MAX_CONNECTIONS = 4;
+const DEFAULT_MAX_PENDING = 256;
 /** RFC 4571: a 16-bit length before each packet. */
 const MAX_FRAME = 0xffff;
 const BIND_ATTEMPTS = 5;
@@ -43,6 +46,8 @@ export class TcpMux {
   readonly port: number;
   readonly stats: TcpMuxStats = { connections: 0, rejected: 0, droppedQueueFull: 0 };
   readonly #sockets = new Set<Socket>();
+  /** Connections not yet authenticated: bounded, so a connection flood holds no more than this. */
+  #pending = 0;
   /** Each endpoint's connections, oldest first. */
   readonly #byEndpoint = new WeakMap<TcpEndpoint, TcpConnection[]>();
 
@@ -79,6 +84,17 @@ export class TcpMux {
   }
 
   #accept(listener: TcpListener, socket: Socket): void {
+    if (this.#pending >= (this.options.maxPendingConnections ?? DEFAULT_MAX_PENDING)) {
+      this.stats.rejected++;
+      socket.destroy();
+      return;
+    }
+    this.#pending++;
+    let pending = true;
+    const settle = () => {
+      if (pending) this.#pending--;
+      pending = false;
+    };
     this.#sockets.add(socket);
     this.stats.connections++;
     socket.setNoDelay(true);
@@ -120,6 +136,7 @@ export class TcpMux {
       const found = session?.tcpEndpoint(listener);
       if (!found) return reject();
       clearTimeout(timer);
+      settle();
       endpoint = found;
       this.#attach(found, connection);
       found.deliver(packet, remote);
@@ -127,6 +144,7 @@ export class TcpMux {
     socket.on("error", () => socket.destroy());
     socket.on("close", () => {
       clearTimeout(timer);
+      settle();
       this.#sockets.delete(socket);
       this.stats.connections--;
       if (endpoint) this.#detach(endpoint, connection);
