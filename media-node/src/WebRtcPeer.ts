@@ -207,11 +207,15 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
   }
 
   async setRemoteDescription(desc: SessionDescriptionInit): Promise<void> {
-    // werift starts DTLS again if a description lands while the first connect is under way
-    // (and fails the peer): let the first connect settle.
+    // werift starts ICE and DTLS again if a description lands while the first connect is under
+    // way (and fails the peer): let the first connect settle.
     if (this.#state === "new" || this.#state === "connecting") {
       if (this.pc.remoteDescription) await this.#settled();
     }
+    await this.#applyRemote(desc);
+  }
+
+  async #applyRemote(desc: SessionDescriptionInit): Promise<void> {
     try {
       await this.pc.setRemoteDescription(desc);
     } catch (err) {
@@ -279,7 +283,11 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
       throw new InvalidSdpError("an ICE restart needs a new ice-ufrag");
     }
     const kept = this.pc.getTransceivers().map((t) => [t, t.codecs, t.headerExtensions] as const);
-    await this.setRemoteDescription({
+    // A restart is what a client whose checks never got through sends: it replaces the pending
+    // connect rather than waiting for it to time out (nothing has reached DTLS before a pair).
+    const pending = this.pc.iceTransports.every((t) => t.connection.nominated === undefined);
+    const apply = pending ? this.#applyRemote.bind(this) : this.setRemoteDescription.bind(this);
+    await apply({
       type: "offer",
       sdp: withIceCredentials(remote.sdp, ufrag, pwd),
     });

@@ -9,6 +9,7 @@ import { MemoryBus } from "../../edge/src/bus/memoryBus.ts";
 import { BusError } from "../../shared/bus.ts";
 import type { Grant } from "../../shared/token.ts";
 import { dataPeer } from "../helpers/dataPeer.ts";
+import { fragResult, restartClientIce } from "../helpers/iceRestart.ts";
 import { type EmbeddedSystem, startEmbedded } from "../helpers/nodeEdge.ts";
 import { noStun, until, waitGathered, weriftPublisher } from "../helpers/weriftPeer.ts";
 import { WsClient } from "../helpers/wsClient.ts";
@@ -240,4 +241,31 @@ test("a token valid for more than 7 days is refused (401), whatever its exp", as
     });
     assert.equal(res.status, status, `exp ${exp}`);
   }
+});
+
+test("an ICE restart (PATCH) on a WHIP session that never connected is answered at once and the client connects with it", async () => {
+  const room = "restart-early";
+  const pub = await weriftPublisher(["audio", "video"]);
+  closers.push(() => pub.pc.close());
+  const auth = { authorization: `Bearer ${await token(room, "alice", ["publish"])}` };
+  const res = await fetch(`${system.edge.url}/v1/rooms/${room}/whip`, {
+    method: "POST",
+    body: pub.offer.sdp,
+    headers: { ...auth, "content-type": "application/sdp" },
+  });
+  assert.equal(res.status, 201);
+  // Without the node's candidates the client's ICE cannot succeed: the session stays connecting.
+  const answer = (await res.text()).replace(/^a=candidate:.*\r\n/gm, "");
+  await pub.pc.setRemoteDescription({ type: "answer", sdp: answer });
+  await restartClientIce(pub.pc, answer, async (ufrag, pwd) => {
+    const patch = await fetch(`${system.edge.url}${res.headers.get("location")}`, {
+      method: "PATCH",
+      headers: { ...auth, "content-type": "application/trickle-ice-sdpfrag", "if-match": "*" },
+      body: `a=ice-ufrag:${ufrag}\r\na=ice-pwd:${pwd}\r\n`,
+    });
+    const frag = await patch.text();
+    assert.equal(patch.status, 200, frag);
+    return fragResult(frag);
+  });
+  await until(() => pub.pc.connectionState === "connected", 15_000, "the client connects");
 });

@@ -2,15 +2,14 @@
 // tracks) and ICE restart by SDP fragment (WHIP/WHEP PATCH), against real werift peers.
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
-import type { RTCPeerConnection } from "werift";
 import {
-  type IceRestartResult,
   NotFoundError,
   type Publisher,
   type PublishTransport,
   Router,
   type SubscribeTransport,
 } from "../../media-node/src/index.ts";
+import { iceOf, restartClientIce } from "../helpers/iceRestart.ts";
 import { MediaSource } from "../helpers/mediaSource.ts";
 import {
   CLIENT_CODECS,
@@ -75,47 +74,6 @@ function subscribeTransport(): SubscribeTransport {
 /** The sections of an SDP after the session part, one per m-line. */
 function mediaSections(sdp: string): string[] {
   return sdp.split("\r\nm=").slice(1);
-}
-
-function iceOf(sdp: string): { ufrag: string; pwd: string } {
-  return {
-    ufrag: /^a=ice-ufrag:(\S+)/m.exec(sdp)![1],
-    pwd: /^a=ice-pwd:(\S+)/m.exec(sdp)![1],
-  };
-}
-
-/**
- * What a WHIP/WHEP client does with the PATCH response: its last answer with the node's new
- * credentials and candidates put in (RFC 9725 section 4.3.2).
- */
-function patchedAnswer(previous: string, node: IceRestartResult): string {
-  const lines = previous.split("\r\n").filter((l) => !l.startsWith("a=candidate:"));
-  const out: string[] = [];
-  for (const line of lines) {
-    if (line.startsWith("a=ice-ufrag:")) out.push(`a=ice-ufrag:${node.ufrag}`);
-    else if (line.startsWith("a=ice-pwd:")) {
-      out.push(`a=ice-pwd:${node.pwd}`, ...node.candidates.map((c) => `a=${c}`));
-    } else out.push(line);
-  }
-  return out.join("\r\n");
-}
-
-/** Restarts ICE on a werift client (the offerer) through a node transport's fragment API. */
-async function restartClientIce(
-  pc: RTCPeerConnection,
-  previousAnswer: string,
-  restart: (ufrag: string, pwd: string) => Promise<IceRestartResult>,
-): Promise<IceRestartResult> {
-  pc.restartIce();
-  await pc.setLocalDescription(await pc.createOffer());
-  await waitGathered(pc);
-  const client = iceOf(pc.localDescription!.sdp);
-  const node = await restart(client.ufrag, client.pwd);
-  await pc.setRemoteDescription({ type: "answer", sdp: patchedAnswer(previousAnswer, node) });
-  // werift's connect() skips ICE while DTLS is up, so its own restart never runs the checks
-  // (the node works around the same thing in WebRtcPeer): start the client's ICE agent by hand.
-  for (const t of pc.iceTransports) if (!t.connection.nominated) void t.start().catch(() => {});
-  return node;
 }
 
 test("WHEP: a recvonly offer is answered with the room's audio and video, media flows", async () => {
