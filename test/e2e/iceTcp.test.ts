@@ -17,7 +17,7 @@ import { buildTopology, dropUdp, topologyUnavailable } from "../helpers/topology
 
 const skip = browserUnavailable() ?? topologyUnavailable();
 const SECRET = "ice-tcp-test-secret-0123456789abcdef";
-const PORTS = { http: 8080, udp: 40000, tcp: 40001 };
+const PORTS = { http: 8080, udp: 40000, tcp: 40001, metrics: 9464 };
 
 test("UDP blocked: Chromium publishes and another Chromium decodes over ICE-TCP on one port", {
   skip: skip ?? false,
@@ -34,6 +34,7 @@ test("UDP blocked: Chromium publishes and another Chromium decodes over ICE-TCP 
         WEIR_SECRET: SECRET,
         WEIR_UDP_PORT: String(PORTS.udp),
         WEIR_TCP_PORT: String(PORTS.tcp),
+        WEIR_METRICS_PORT: String(PORTS.metrics),
       },
       enter: topology.server.enter,
     });
@@ -85,7 +86,7 @@ test("UDP blocked: Chromium publishes and another Chromium decodes over ICE-TCP 
       t.diagnostic(`${who} ${path} path: ${JSON.stringify(p)}`);
     }
     assert.ok(dropped.read() > 0, "the client's UDP was really dropped");
-    const metrics = await fetchMetrics(topology.server.enter, PORTS.http);
+    const metrics = await fetchMetrics(topology.server.enter, PORTS.metrics);
     assert.match(metrics, /^weir_tcp_mux_connections [1-9]/m, metrics);
     t.diagnostic(`client UDP packets dropped: ${dropped.read()}`);
   } finally {
@@ -95,7 +96,7 @@ test("UDP blocked: Chromium publishes and another Chromium decodes over ICE-TCP 
   }
 });
 
-/** GET /metrics from inside the server's namespace (the test's own cannot reach it). */
+/** GET /metrics from inside the server's namespace, on its loopback-only metrics port. */
 async function fetchMetrics(enter: string[], port: number): Promise<string> {
   const { execFileSync } = await import("node:child_process");
   const [cmd, ...args] = enter;

@@ -3,7 +3,7 @@
 // refuses anything else with a message that says why. POST /dev/token reads at most 4 KiB.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { startNatsServer } from "../helpers/natsServer.ts";
+import { freePort, startNatsServer } from "../helpers/natsServer.ts";
 import { type Embedded, startEmbedded } from "../helpers/system.ts";
 
 const SECRET = "weir-embedded-dev-mode-test-secret-0123456789";
@@ -115,4 +115,30 @@ test("TURN settings: half of them, or a bad URL, refuse to start and say why", a
     badUrl,
     /WEIR_TURN_URLS: "https:\/\/turn\.example\.test" is not a stun:, turn: or turns: URL/,
   );
+});
+
+test("/metrics (it names rooms) is on the API port only while that is loopback; WEIR_METRICS_PORT serves it on its own loopback port", async () => {
+  const local = await startEmbedded();
+  try {
+    const res = await fetch(`${local.url}/metrics`);
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /^weir_/m);
+  } finally {
+    await local.stop();
+  }
+  const metricsPort = await freePort();
+  const env = { WEIR_HOST: "0.0.0.0", WEIR_SECRET: SECRET, WEIR_METRICS_PORT: String(metricsPort) };
+  const exposed = await startEmbedded({ env });
+  try {
+    assert.equal((await fetch(`${exposed.url}/metrics`)).status, 404);
+    const own = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    assert.equal(own.status, 200);
+    assert.match(await own.text(), /^weir_/m);
+    assert.match(
+      exposed.log(),
+      new RegExp(`metrics: http://127\\.0\\.0\\.1:${metricsPort}/metrics`),
+    );
+  } finally {
+    await exposed.stop();
+  }
 });

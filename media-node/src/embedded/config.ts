@@ -30,6 +30,11 @@ export interface EmbeddedConfig {
   tcpPort?: number;
   /** WEIR_TURN_URLS, WEIR_TURN_SECRET, WEIR_TURN_TTL: TURN credentials for clients. */
   turn: TurnConfig | undefined;
+  /**
+   * Where GET /metrics is served: on the API port while WEIR_HOST is loopback (the text names
+   * rooms), and on WEIR_METRICS_PORT (on WEIR_METRICS_HOST, 127.0.0.1) when that is set.
+   */
+  metrics: { onApi: boolean; port?: number; host: string };
   /** WEIR_MAX_SESSIONS and WEIR_MAX_SESSIONS_PER_IDENTITY, as for a media node. */
   limits: Pick<MediaNodeConfig, "maxSessions" | "maxSessionsPerIdentity">;
 }
@@ -54,6 +59,11 @@ export function embeddedConfig(env: NodeJS.ProcessEnv): EmbeddedConfig {
     sessionSecret: env.WEIR_SESSION_SECRET ?? secret,
     devSecret,
     limits: sessionLimits((_flag, name) => env[name] || undefined),
+    metrics: {
+      onApi: isLoopback(host),
+      host: env.WEIR_METRICS_HOST ?? "127.0.0.1",
+      ...(env.WEIR_METRICS_PORT ? { port: parseUdpPort(env.WEIR_METRICS_PORT, "metrics") } : {}),
+    },
     ...(env.WEIR_UDP_PORT ? { udpPort: parseUdpPort(env.WEIR_UDP_PORT) } : {}),
     ...(env.WEIR_TCP_PORT ? { tcpPort: tcpPortOf(env) } : {}),
     turn: turnConfig(env),

@@ -9,6 +9,7 @@ import { TcpMux } from "../ice/TcpMux.ts";
 import { UdpMux } from "../ice/UdpMux.ts";
 import { ConfigError } from "../service/config.ts";
 import { createLogger, errorFields, withoutCredentials } from "../service/log.ts";
+import { startMetricsServer } from "../service/metricsServer.ts";
 import { NodeService } from "../service/NodeService.ts";
 import { openBus } from "./bus.ts";
 import { embeddedConfig } from "./config.ts";
@@ -54,16 +55,24 @@ async function main(): Promise<void> {
         secret: config.secret,
         devTokens: config.devSecret,
         node: service,
+        metricsOnApi: config.metrics.onApi,
         ...(udpMux ? { udpMux } : {}),
         ...(tcpMux ? { tcpMux } : {}),
       }),
   });
+  const ports = { ...(udpMux ? { udpMux } : {}), ...(tcpMux ? { tcpMux } : {}) };
+  const { port: metricsPort, host: metricsHost } = config.metrics;
+  const metrics =
+    metricsPort === undefined
+      ? undefined
+      : await startMetricsServer(service.node, metricsPort, metricsHost, ports);
   const busName = config.natsUrl === undefined ? "in-process" : withoutCredentials(config.natsUrl);
   process.stdout.write(
     [
       `Weir is running: ${edge.url}/`,
       `  bus: ${busName}   media addresses: ${listenIps.join(", ")}${udpMux ? `, all on UDP port ${udpMux.port}` : ""}${tcpMux ? ` and TCP port ${tcpMux.port}` : ""}`,
       ...(config.turn ? [`  TURN for clients: ${config.turn.urls.join(", ")}`] : []),
+      `  metrics: ${metricsWhere(config.metrics, edge.url)}`,
       ...(config.devSecret
         ? [
             "  using the DEVELOPMENT secret (set WEIR_SECRET in production); the demo page mints its own tokens",
@@ -78,6 +87,7 @@ async function main(): Promise<void> {
     void service
       .drain()
       .then(() => edge.close())
+      .then(() => metrics?.close())
       .then(() => tcpMux?.close())
       .then(() => udpMux?.close())
       .then(() => closeBus())
@@ -85,6 +95,13 @@ async function main(): Promise<void> {
   };
   process.once("SIGINT", () => stop("SIGINT"));
   process.once("SIGTERM", () => stop("SIGTERM"));
+}
+
+function metricsWhere(m: { onApi: boolean; port?: number; host: string }, api: string): string {
+  const host = m.host.includes(":") ? `[${m.host}]` : m.host;
+  const own = m.port === undefined ? [] : [`http://${host}:${m.port}/metrics`];
+  const all = m.onApi ? [`${api}/metrics`, ...own] : own;
+  return all.length > 0 ? all.join(", ") : "off on a non-loopback API host: set WEIR_METRICS_PORT";
 }
 
 /** A day's token for the demo room, printed in development mode only (the secret is public). */

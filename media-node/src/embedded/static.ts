@@ -6,7 +6,7 @@ import { readTextLimited } from "../../../edge/src/http.ts";
 import { NAME_PATTERN } from "../../../shared/limits.ts";
 import type { TcpMux } from "../ice/TcpMux.ts";
 import type { UdpMux } from "../ice/UdpMux.ts";
-import { renderMetrics } from "../metrics.ts";
+import { METRICS_CONTENT_TYPE, metricsText } from "../service/metricsServer.ts";
 import type { NodeService } from "../service/NodeService.ts";
 
 const root = (p: string) => fileURLToPath(new URL(`../../../client/${p}`, import.meta.url));
@@ -24,6 +24,8 @@ export interface StaticOptions {
   /** Mint demo tokens at POST /dev/token (development secret only). */
   devTokens: boolean;
   node: NodeService;
+  /** Serve /metrics here: only while the API listens on loopback (the text names rooms). */
+  metricsOnApi: boolean;
   /** The one UDP port, when WEIR_UDP_PORT is set (its counters go to /metrics). */
   udpMux?: UdpMux;
   /** The one ICE-TCP port, when WEIR_TCP_PORT is set. */
@@ -35,15 +37,11 @@ export function staticRoutes(app: Hono, opts: StaticOptions): void {
   for (const [path, [file, type]] of Object.entries(FILES)) {
     app.get(path, async (c) => c.body(await readFile(root(file)), 200, { "content-type": type }));
   }
-  app.get("/metrics", (c) =>
-    c.text(
-      renderMetrics(routerStats(opts.node), null, opts.udpMux?.stats, opts.tcpMux?.stats),
-      200,
-      {
-        "content-type": "text/plain; version=0.0.4",
-      },
-    ),
-  );
+  if (opts.metricsOnApi) {
+    app.get("/metrics", (c) =>
+      c.text(metricsText(opts.node.node, opts), 200, { "content-type": METRICS_CONTENT_TYPE }),
+    );
+  }
   if (!opts.devTokens) return;
   app.post("/dev/token", async (c) => {
     const body = safeParse(await readTextLimited(c.req.raw, DEV_TOKEN_BODY_BYTES, "body"));
@@ -61,11 +59,6 @@ export function staticRoutes(app: Hono, opts: StaticOptions): void {
     );
     return c.json({ token });
   });
-}
-
-function routerStats(service: NodeService) {
-  const node = service.node;
-  return node.roomNames.flatMap((room) => node.router(room)?.getStats() ?? []);
 }
 
 function safeParse(text: string): { room: string; identity: string } | null {

@@ -164,7 +164,7 @@ export function relayOptions(c: MediaNodeConfig): RelayServerOptions {
 /** ICE-TCP finds a connection's session among the UDP mux's sessions. */
 export const TCP_NEEDS_UDP = "--tcp-port (WEIR_TCP_PORT) needs --udp-port (WEIR_UDP_PORT)";
 
-export function parseUdpPort(s: string, kind: "UDP" | "TCP" = "UDP"): number {
+export function parseUdpPort(s: string, kind: "UDP" | "TCP" | "metrics" = "UDP"): number {
   const port = /^\d{1,5}$/.test(s.trim()) ? Number(s) : Number.NaN;
   if (!(port >= 0 && port <= 65535)) throw new ConfigError(`bad ${kind} port "${s}": 0-65535`);
   return port;

@@ -5,22 +5,36 @@ import { renderMetrics } from "../metrics.ts";
 import type { RelayServer } from "../relay/RelayServer.ts";
 import type { MediaNode } from "./MediaNode.ts";
 
-/** `GET /metrics` (Prometheus text) for the node's rooms and ports, on its own port. */
+export interface MetricsPorts {
+  relay?: RelayServer;
+  udpMux?: UdpMux;
+  tcpMux?: TcpMux;
+}
+
+export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4";
+
+/** The node's rooms and ports as Prometheus text. */
+export function metricsText(node: MediaNode, ports: MetricsPorts): string {
+  const stats = node.roomNames.flatMap((room) => node.router(room)?.getStats() ?? []);
+  return renderMetrics(stats, ports.relay?.getStats(), ports.udpMux?.stats, ports.tcpMux?.stats);
+}
+
+/**
+ * `GET /metrics` on its own port, loopback by default: the text names rooms, so it is for the
+ * operator's scraper, not for the API's public port.
+ */
 export function startMetricsServer(
   node: MediaNode,
   port: number,
   host = "127.0.0.1",
-  ports: { relay?: RelayServer; udpMux?: UdpMux; tcpMux?: TcpMux } = {},
+  ports: MetricsPorts = {},
 ): Promise<Server> {
   const server = createServer((req, res) => {
     if (req.method !== "GET" || req.url !== "/metrics") {
       res.writeHead(404).end();
       return;
     }
-    const stats = node.roomNames.flatMap((room) => node.router(room)?.getStats() ?? []);
-    res
-      .writeHead(200, { "content-type": "text/plain; version=0.0.4" })
-      .end(renderMetrics(stats, ports.relay?.getStats(), ports.udpMux?.stats, ports.tcpMux?.stats));
+    res.writeHead(200, { "content-type": METRICS_CONTENT_TYPE }).end(metricsText(node, ports));
   });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
