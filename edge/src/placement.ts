@@ -32,29 +32,55 @@ export function isFresh(n: NodeInfo | undefined, now: number): n is NodeInfo {
 }
 
 /**
- * The node for new work in `room`. The room's node while it is live (fresh, not draining) and
+ * The node for new work in `room`, and whether this call placed the room there. The room's node while it is live (fresh, not draining) and
  * not full. When it is full the room spans nodes: the least-loaded live node that already hosts
  * the room (fewer relays), else the least-loaded live node; the room keeps its node. When that
  * node is dead or draining (or the room is new), the pick becomes the room's node.
  * Throws 503 no_node_available when no node is live, 503 node_full when every live one is full.
  */
-export async function placeRoom(
+/**
+ * Runs `join` on the node `place` picks. When this call wrote the room's placement and the join
+ * fails, the placement is undone unless a node has opened the room meanwhile: a refused request
+ * must not pin a room name to a node (no node would ever clear it).
+ */
+export async function joinPlaced<T>(
   registry: NodeRegistry,
   room: string,
   now: number,
-): Promise<string> {
+  join: (nodeId: string) => Promise<T>,
+): Promise<T> {
+  const { nodeId, placed } = await place(registry, room, now);
+  try {
+    return await join(nodeId);
+  } catch (err) {
+    if (placed) await unplace(registry, room, nodeId).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function unplace(registry: NodeRegistry, room: string, nodeId: string): Promise<void> {
+  if ((await registry.roomMembers(room)).length > 0) return;
+  if ((await registry.getRoomNode(room)) === nodeId) await registry.clearRoom(room);
+}
+
+async function place(
+  registry: NodeRegistry,
+  room: string,
+  now: number,
+): Promise<{ nodeId: string; placed: boolean }> {
   const [nodes, mapped] = await Promise.all([registry.list(), registry.getRoomNode(room)]);
   const live = liveNodes(nodes, now);
   const home = live.find((n) => n.nodeId === mapped);
-  if (home && hasRoom(home)) return home.nodeId;
+  if (home && hasRoom(home)) return { nodeId: home.nodeId, placed: false };
   const members = mapped === null ? [] : await registry.roomMembers(room);
   const pick = leastLoaded(live.filter((n) => members.includes(n.nodeId))) ?? leastLoaded(live);
   if (pick === undefined && live.length > 0) {
     throw new WeirApiError("node_full", "every media node is at its session limit");
   }
   if (pick === undefined) throw new WeirApiError("no_node_available", "no media node is available");
-  if (!home) await registry.setRoomNode(room, pick.nodeId);
-  return pick.nodeId;
+  if (home) return { nodeId: pick.nodeId, placed: false };
+  await registry.setRoomNode(room, pick.nodeId);
+  return { nodeId: pick.nodeId, placed: true };
 }
 
 /**

@@ -6,6 +6,7 @@ import { NodeService, type NodeServiceOptions } from "../../media-node/src/servi
 export interface EmbeddedSystem {
   service: NodeService;
   edge: NodeEdge;
+  registry: MemoryRegistry;
   close(): Promise<void>;
 }
 
@@ -31,6 +32,7 @@ export async function startEmbedded(
   return {
     service,
     edge,
+    registry,
     async close() {
       await edge.close();
       await service.stop();

@@ -139,6 +139,7 @@ test("a WHIP offer with simulcast rids a relay could not carry is refused (400 i
     assert.equal((JSON.parse(answer) as { error: { code: string } }).error.code, "invalid_sdp");
   }
   assert.deepEqual(system.service.node.localParticipants("rids"), []);
+  assert.equal(await system.registry.getRoomNode("rids"), null, "no placement for failed joins");
 });
 
 test("a DataChannel with maxRetransmits over 65535 is refused: the room stays joinable", async () => {
@@ -268,4 +269,25 @@ test("an ICE restart (PATCH) on a WHIP session that never connected is answered 
     return fragResult(frag);
   });
   await until(() => pub.pc.connectionState === "connected", 15_000, "the client connects");
+});
+
+test("a WHIP or WHEP request the node refuses leaves no placement for its room", async () => {
+  const garbage =
+    "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n";
+  for (const [kind, status] of [
+    ["whip", 400],
+    ["whep", 404],
+  ] as const) {
+    const room = `refused-${kind}`;
+    const res = await fetch(`${system.edge.url}/v1/rooms/${room}/${kind}`, {
+      method: "POST",
+      body: garbage,
+      headers: {
+        authorization: `Bearer ${await token(room, "alice", ["publish", "subscribe"])}`,
+        "content-type": "application/sdp",
+      },
+    });
+    assert.equal(res.status, status, await res.text());
+    assert.equal(await system.registry.getRoomNode(room), null, `${kind}: no placement`);
+  }
 });

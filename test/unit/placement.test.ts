@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { MemoryRegistry } from "../../edge/src/bus/memoryBus.ts";
-import { leastLoaded, placeRoom, roomNode } from "../../edge/src/placement.ts";
+import { joinPlaced, leastLoaded, roomNode } from "../../edge/src/placement.ts";
 import type { NodeInfo } from "../../shared/bus.ts";
 import { WeirApiError } from "../../shared/errors.ts";
 
@@ -18,6 +18,11 @@ function node(nodeId: string, over: Partial<NodeInfo> = {}): NodeInfo {
     heartbeatAt: NOW,
     ...over,
   };
+}
+
+/** The node a join would go to (the join itself succeeds). */
+function placeRoom(r: MemoryRegistry, room: string, now: number): Promise<string> {
+  return joinPlaced(r, room, now, async (nodeId) => nodeId);
 }
 
 async function registryOf(...nodes: NodeInfo[]): Promise<MemoryRegistry> {
@@ -108,4 +113,20 @@ test("roomNode: falls back to a live member when the room's node is stale; membe
   await r.removeRoomMember("room", "b");
   assert.deepEqual(await r.roomMembers("room"), ["a"]);
   assert.equal(await roomNode(r, "room", NOW), null);
+});
+
+test("joinPlaced: a failed join undoes the placement it wrote, not one that was there or a room a node opened", async () => {
+  const r = await registryOf(node("a"));
+  const refused = () => Promise.reject(new WeirApiError("invalid_sdp", "no"));
+  await assert.rejects(joinPlaced(r, "new", NOW, refused), WeirApiError);
+  assert.equal(await r.getRoomNode("new"), null);
+  await r.setRoomNode("old", "a");
+  await assert.rejects(joinPlaced(r, "old", NOW, refused), WeirApiError);
+  assert.equal(await r.getRoomNode("old"), "a", "a placement it did not write stays");
+  const opened = async (nodeId: string) => {
+    await r.addRoomMember("busy", nodeId);
+    throw new WeirApiError("internal", "failed after the room opened");
+  };
+  await assert.rejects(joinPlaced(r, "busy", NOW, opened), WeirApiError);
+  assert.equal(await r.getRoomNode("busy"), "a", "a room some node opened keeps its node");
 });

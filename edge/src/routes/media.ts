@@ -8,7 +8,7 @@ import { ANY_ROOM, type Grant, type TokenClaims } from "../../../shared/token.ts
 import { requireAnyGrant, requireRoomName } from "../access.ts";
 import { makeSessionId, parseSessionId } from "../auth/sessionId.ts";
 import { quoteEtag, readTextLimited, requireContentType, requireSdp } from "../http.ts";
-import { placeRoom } from "../placement.ts";
+import { joinPlaced } from "../placement.ts";
 import { iceServerLinks } from "../turn.ts";
 import type { EdgeContext } from "./context.ts";
 
@@ -30,20 +30,21 @@ export function mediaRoutes(app: Hono, edge: EdgeContext): void {
       requireContentType(c.req.raw, SDP);
       const sdp = requireSdp(await readTextLimited(c.req.raw, LIMITS.sdpBytes, "SDP offer"));
 
-      const created = await edge.deps.withBus(async ({ bus, registry }) => {
-        const nodeId = await placeRoom(registry, room, edge.now());
-        const r =
-          kind === "whip"
-            ? await callNode(bus, nodeId, { op: "whip.create", room, identity: claims.sub, sdp })
-            : await callNode(bus, nodeId, {
-                op: "whep.create",
-                room,
-                identity: claims.sub,
-                sdp,
-                ...(participant !== undefined ? { participant } : {}),
-              });
-        return { ...r, nodeId };
-      });
+      const created = await edge.deps.withBus(({ bus, registry }) =>
+        joinPlaced(registry, room, edge.now(), async (nodeId) => {
+          const r =
+            kind === "whip"
+              ? await callNode(bus, nodeId, { op: "whip.create", room, identity: claims.sub, sdp })
+              : await callNode(bus, nodeId, {
+                  op: "whep.create",
+                  room,
+                  identity: claims.sub,
+                  sdp,
+                  ...(participant !== undefined ? { participant } : {}),
+                });
+          return { ...r, nodeId };
+        }),
+      );
       const id = await makeSessionId(created.nodeId, created.sessionId, edge.deps.sessionSecret);
       const headers = new Headers({
         "content-type": SDP,

@@ -5,7 +5,7 @@ import { WeirApiError } from "../../../shared/errors.ts";
 import { callNode } from "../../../shared/nodeClient.ts";
 import type { RoomInfo } from "../../../shared/room.ts";
 import { requireAnyGrant, requireRoomName } from "../access.ts";
-import { placeRoom, roomNode } from "../placement.ts";
+import { joinPlaced, roomNode } from "../placement.ts";
 import { openWsSession, type WsHandler } from "../protocol.ts";
 import type { EdgeContext } from "./context.ts";
 
@@ -60,10 +60,11 @@ export function roomRoutes(app: Hono, edge: EdgeContext): void {
     const handler = await new Promise<WsHandler>((resolve, reject) => {
       edge.deps
         .withBus(async (ctx) => {
-          const nodeId = await placeRoom(ctx.registry, room, edge.now());
           const iceServers = await edge.iceServers(claims.sub);
           const verify = (t: string) => edge.access.verify(t);
-          const h = await openWsSession({ ctx, nodeId, room, claims, iceServers, verify });
+          const h = await joinPlaced(ctx.registry, room, edge.now(), (nodeId) =>
+            openWsSession({ ctx, nodeId, room, claims, iceServers, verify }),
+          );
           resolve(h);
           await h.closed;
         })
