@@ -157,7 +157,24 @@ export class MediaNode {
 
   /** A room event from another node: hand it to this node's sessions in the room. */
   deliverRemoteRoomEvent(room: string, event: RoomEvent): void {
-    this.#rooms.get(room)?.deliver(event);
+    const local = this.#rooms.get(room);
+    if (!local) return;
+    // the identity just joined on another node: that socket is the newer one
+    if (event.type === "participant.joined") this.#replaceSockets(local, event.identity);
+    local.deliver(event);
+  }
+
+  /**
+   * One participant per identity: a newer socket (a reload, a second tab, here or on another
+   * node) replaces the older ones instead of merging into a participant neither client sees whole.
+   */
+  #replaceSockets(room: LocalRoom, identity: string, newer?: Session): void {
+    for (const older of room.sessions) {
+      if (older instanceof WsSession && older !== newer && older.identity === identity) {
+        older.replaced();
+        void this.#end(older);
+      }
+    }
   }
 
   /** Refuse new sessions from now on ("draining"). */
@@ -254,14 +271,7 @@ export class MediaNode {
       if (room.empty) void this.#closeRoom(room); // others were admitted during the wait
       throw err;
     }
-    // one participant per identity: the newer socket replaces the older ones (a reload, a
-    // second tab) instead of merging into a participant neither client sees whole
-    for (const older of room.sessions) {
-      if (older instanceof WsSession && older !== session && older.identity === cmd.identity) {
-        older.replaced();
-        void this.#end(older);
-      }
-    }
+    this.#replaceSockets(room, cmd.identity, session);
     return {
       sessionId: session.id,
       welcome: {
