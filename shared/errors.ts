@@ -39,8 +39,8 @@ export type ErrorBody = z.infer<typeof ErrorBody>;
 /** An error that crosses the wire: it knows its code and HTTP status. */
 export class WeirApiError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string) {
-    super(message);
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = "WeirApiError";
     this.code = code;
   }

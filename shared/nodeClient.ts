@@ -19,6 +19,7 @@ export async function callNode<Op extends NodeOp>(
     throw new WeirApiError(
       "node_unavailable",
       `media node ${nodeId} did not answer: ${(err as Error).message}`,
+      { cause: err },
     );
   }
   const reply = NodeReply.safeParse(safeJson(raw));

@@ -8,6 +8,7 @@ import { cors } from "hono/cors";
 import { Access } from "./access.ts";
 import type { EdgeDeps } from "./deps.ts";
 import { notFound, onError } from "./errors.ts";
+import { GoneNodes } from "./placement.ts";
 import type { EdgeContext } from "./routes/context.ts";
 import { mediaRoutes } from "./routes/media.ts";
 import { roomRoutes } from "./routes/rooms.ts";
@@ -22,6 +23,7 @@ export function createApp(deps: EdgeDeps): Hono {
     deps,
     access: new Access(deps.token),
     now,
+    gone: new GoneNodes(),
     iceServers: (identity) => iceServersFor(deps.turn, identity, now()),
   };
   const app = new Hono();

@@ -1,4 +1,10 @@
-import { liveNodes, NODE_STALE_MS, type NodeInfo, type NodeRegistry } from "../../shared/bus.ts";
+import {
+  BusError,
+  liveNodes,
+  NODE_STALE_MS,
+  type NodeInfo,
+  type NodeRegistry,
+} from "../../shared/bus.ts";
 import { WeirApiError } from "../../shared/errors.ts";
 
 /** A node that can take a new session: live, not draining, not full. */
@@ -39,27 +45,67 @@ export function isFresh(n: NodeInfo | undefined, now: number): n is NodeInfo {
  * Throws 503 no_node_available when no node is live, 503 node_full when every live one is full.
  */
 /**
+ * Nodes this edge found gone before their heartbeat went stale: a request on the node's subject
+ * had no responders (NATS drops a dead process's subscriptions at once, a heartbeat goes stale
+ * only after NODE_STALE_MS). Placement skips them until their heartbeat could have gone stale.
+ */
+export class GoneNodes {
+  readonly #until = new Map<string, number>();
+
+  add(nodeId: string, now: number): void {
+    for (const [id, until] of this.#until) if (until < now) this.#until.delete(id);
+    this.#until.set(nodeId, now + NODE_STALE_MS);
+  }
+
+  has(nodeId: string, now: number): boolean {
+    return (this.#until.get(nodeId) ?? 0) >= now;
+  }
+}
+
+/** Did `err` come from a node that nobody answers for (no subscription on its subject)? */
+function noResponders(err: unknown): boolean {
+  const cause = err instanceof Error ? err.cause : undefined;
+  return cause instanceof BusError && cause.reason === "no_responders";
+}
+
+/** Tries after a gone node: one per node at most, and a bound for a fleet of dead ones. */
+const MAX_GONE_RETRIES = 3;
+
+/**
  * Runs `join` on the node `place` picks. When this call wrote the room's placement and the join
  * fails, the placement is undone unless a node has opened the room meanwhile: a refused request
- * must not pin a room name to a node (no node would ever clear it).
+ * must not pin a room name to a node (no node would ever clear it). A node with no responders is
+ * remembered as gone and the join placed again, so clients of a killed node are back in the
+ * time of a request, not of a stale heartbeat.
  */
 export async function joinPlaced<T>(
   registry: NodeRegistry,
   room: string,
   now: number,
   join: (nodeId: string) => Promise<T>,
+  gone: GoneNodes,
 ): Promise<T> {
-  const { nodeId, placed } = await place(registry, room, now);
-  try {
-    return await join(nodeId);
-  } catch (err) {
-    if (placed) await unplace(registry, room, nodeId).catch(() => undefined);
-    throw err;
+  for (let retries = 0; ; retries++) {
+    const { nodeId, placed } = await place(registry, room, now, gone);
+    try {
+      return await join(nodeId);
+    } catch (err) {
+      const isGone = noResponders(err);
+      if (isGone) gone.add(nodeId, now);
+      if (placed || isGone) await unplace(registry, room, nodeId, isGone).catch(() => undefined);
+      if (!isGone || retries >= MAX_GONE_RETRIES) throw err;
+    }
   }
 }
 
-async function unplace(registry: NodeRegistry, room: string, nodeId: string): Promise<void> {
-  if ((await registry.roomMembers(room)).length > 0) return;
+/** Clears the room's placement on `nodeId`, unless some node opened the room (or it is gone). */
+async function unplace(
+  registry: NodeRegistry,
+  room: string,
+  nodeId: string,
+  gone: boolean,
+): Promise<void> {
+  if (!gone && (await registry.roomMembers(room)).length > 0) return;
   if ((await registry.getRoomNode(room)) === nodeId) await registry.clearRoom(room);
 }
 
@@ -67,9 +113,10 @@ async function place(
   registry: NodeRegistry,
   room: string,
   now: number,
+  gone: GoneNodes,
 ): Promise<{ nodeId: string; placed: boolean }> {
   const [nodes, mapped] = await Promise.all([registry.list(), registry.getRoomNode(room)]);
-  const live = liveNodes(nodes, now);
+  const live = liveNodes(nodes, now).filter((n) => !gone.has(n.nodeId, now));
   const home = live.find((n) => n.nodeId === mapped);
   if (home && hasRoom(home)) return { nodeId: home.nodeId, placed: false };
   const members = mapped === null ? [] : await registry.roomMembers(room);

@@ -208,6 +208,14 @@ test("(c) the Room reconnects after its node is SIGKILLed and B decodes again", 
     100,
   );
   const connectedAfter = Math.round(performance.now() - killedAt);
+  await untilDecoding(bob.page, "B decodes a first frame of A again", {
+    frames: 1,
+    audioPackets: 1,
+    timeoutMs: 30_000,
+  }).catch((err: Error) => {
+    throw new Error(`${err.message}\n${diag()}`);
+  });
+  const firstFrameAfter = Math.round(performance.now() - killedAt);
   const s = await untilDecoding(bob.page, "B decodes A again", {
     frames: 30,
     audioPackets: 30,
@@ -235,7 +243,7 @@ test("(c) the Room reconnects after its node is SIGKILLed and B decodes again", 
   );
   assert.equal((await roomInbound(alice.page)).state, "connected");
   console.log(
-    `  SIGKILL ${victim}: B reconnecting after ${reconnectingAfter} ms, room on ${survivor} after ${movedAfter} ms, connected after ${connectedAfter} ms, ${s.videoFramesDecoded} frames decoded after ${decodingAfter} ms (then ${later.videoFramesDecoded})`,
+    `  SIGKILL ${victim}: B reconnecting after ${reconnectingAfter} ms, room on ${survivor} after ${movedAfter} ms, connected after ${connectedAfter} ms, first frame decoded after ${firstFrameAfter} ms, ${s.videoFramesDecoded} frames after ${decodingAfter} ms (then ${later.videoFramesDecoded})`,
   );
   console.log(`  B states: ${(await roomStates(bob.page)).join(", ")}`);
 });

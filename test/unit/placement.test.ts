@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { MemoryRegistry } from "../../edge/src/bus/memoryBus.ts";
-import { joinPlaced, leastLoaded, roomNode } from "../../edge/src/placement.ts";
-import type { NodeInfo } from "../../shared/bus.ts";
+import { GoneNodes, joinPlaced, leastLoaded, roomNode } from "../../edge/src/placement.ts";
+import { BusError, NODE_STALE_MS, type NodeInfo } from "../../shared/bus.ts";
 import { WeirApiError } from "../../shared/errors.ts";
 
 const NOW = 1_000_000;
@@ -22,7 +22,7 @@ function node(nodeId: string, over: Partial<NodeInfo> = {}): NodeInfo {
 
 /** The node a join would go to (the join itself succeeds). */
 function placeRoom(r: MemoryRegistry, room: string, now: number): Promise<string> {
-  return joinPlaced(r, room, now, async (nodeId) => nodeId);
+  return joinPlaced(r, room, now, async (nodeId) => nodeId, new GoneNodes());
 }
 
 async function registryOf(...nodes: NodeInfo[]): Promise<MemoryRegistry> {
@@ -118,15 +118,42 @@ test("roomNode: falls back to a live member when the room's node is stale; membe
 test("joinPlaced: a failed join undoes the placement it wrote, not one that was there or a room a node opened", async () => {
   const r = await registryOf(node("a"));
   const refused = () => Promise.reject(new WeirApiError("invalid_sdp", "no"));
-  await assert.rejects(joinPlaced(r, "new", NOW, refused), WeirApiError);
+  await assert.rejects(joinPlaced(r, "new", NOW, refused, new GoneNodes()), WeirApiError);
   assert.equal(await r.getRoomNode("new"), null);
   await r.setRoomNode("old", "a");
-  await assert.rejects(joinPlaced(r, "old", NOW, refused), WeirApiError);
+  await assert.rejects(joinPlaced(r, "old", NOW, refused, new GoneNodes()), WeirApiError);
   assert.equal(await r.getRoomNode("old"), "a", "a placement it did not write stays");
   const opened = async (nodeId: string) => {
     await r.addRoomMember("busy", nodeId);
     throw new WeirApiError("internal", "failed after the room opened");
   };
-  await assert.rejects(joinPlaced(r, "busy", NOW, opened), WeirApiError);
+  await assert.rejects(joinPlaced(r, "busy", NOW, opened, new GoneNodes()), WeirApiError);
   assert.equal(await r.getRoomNode("busy"), "a", "a room some node opened keeps its node");
+});
+
+test("joinPlaced: a node with no responders is gone: the join goes to another node at once, until its heartbeat could be stale", async () => {
+  const r = await registryOf(node("a"), node("b", { load: 0.5 }));
+  await r.setRoomNode("room", "a");
+  const gone = new GoneNodes();
+  const tried: string[] = [];
+  const join = async (nodeId: string) => {
+    tried.push(nodeId);
+    if (nodeId === "a") {
+      const cause = new BusError("node_unavailable", "no responders", { reason: "no_responders" });
+      throw new WeirApiError("node_unavailable", "a did not answer", { cause });
+    }
+    return nodeId;
+  };
+  assert.equal(await joinPlaced(r, "room", NOW, join, gone), "b");
+  assert.deepEqual(tried, ["a", "b"]);
+  assert.equal(await r.getRoomNode("room"), "b");
+  assert.ok(gone.has("a", NOW + NODE_STALE_MS));
+  assert.ok(!gone.has("a", NOW + NODE_STALE_MS + 1));
+  // a timeout is not proof the node is gone: no retry elsewhere
+  const slow = async () => {
+    const cause = new BusError("node_unavailable", "timed out", { reason: "timeout" });
+    throw new WeirApiError("node_unavailable", "b did not answer", { cause });
+  };
+  await assert.rejects(joinPlaced(r, "room", NOW, slow, gone), WeirApiError);
+  assert.ok(!gone.has("b", NOW));
 });

@@ -31,19 +31,30 @@ export function mediaRoutes(app: Hono, edge: EdgeContext): void {
       const sdp = requireSdp(await readTextLimited(c.req.raw, LIMITS.sdpBytes, "SDP offer"));
 
       const created = await edge.deps.withBus(({ bus, registry }) =>
-        joinPlaced(registry, room, edge.now(), async (nodeId) => {
-          const r =
-            kind === "whip"
-              ? await callNode(bus, nodeId, { op: "whip.create", room, identity: claims.sub, sdp })
-              : await callNode(bus, nodeId, {
-                  op: "whep.create",
-                  room,
-                  identity: claims.sub,
-                  sdp,
-                  ...(participant !== undefined ? { participant } : {}),
-                });
-          return { ...r, nodeId };
-        }),
+        joinPlaced(
+          registry,
+          room,
+          edge.now(),
+          async (nodeId) => {
+            const r =
+              kind === "whip"
+                ? await callNode(bus, nodeId, {
+                    op: "whip.create",
+                    room,
+                    identity: claims.sub,
+                    sdp,
+                  })
+                : await callNode(bus, nodeId, {
+                    op: "whep.create",
+                    room,
+                    identity: claims.sub,
+                    sdp,
+                    ...(participant !== undefined ? { participant } : {}),
+                  });
+            return { ...r, nodeId };
+          },
+          edge.gone,
+        ),
       );
       const id = await makeSessionId(created.nodeId, created.sessionId, edge.deps.sessionSecret);
       const headers = new Headers({

@@ -62,8 +62,12 @@ export function roomRoutes(app: Hono, edge: EdgeContext): void {
         .withBus(async (ctx) => {
           const iceServers = await edge.iceServers(claims.sub);
           const verify = (t: string) => edge.access.verify(t);
-          const h = await joinPlaced(ctx.registry, room, edge.now(), (nodeId) =>
-            openWsSession({ ctx, nodeId, room, claims, iceServers, verify }),
+          const h = await joinPlaced(
+            ctx.registry,
+            room,
+            edge.now(),
+            (nodeId) => openWsSession({ ctx, nodeId, room, claims, iceServers, verify }),
+            edge.gone,
           );
           resolve(h);
           await h.closed;
