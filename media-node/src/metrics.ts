@@ -1,6 +1,7 @@
 import type { TcpMuxStats } from "./ice/TcpMux.ts";
 import type { UdpMuxStats } from "./ice/UdpMuxTypes.ts";
 import { livenessStats } from "./PeerLiveness.ts";
+import type { ProcessStats } from "./processMetrics.ts";
 import type { RouterStats } from "./RouterTypes.ts";
 import type { RelayServerStats } from "./relay/RelayServerTypes.ts";
 import { socketStats } from "./weriftSockets.ts";
@@ -53,23 +54,40 @@ const HELP: Record<string, [type: "gauge" | "counter", help: string]> = {
     "counter",
     "Packets dropped because an ICE-TCP connection's write queue was full (a client not reading).",
   ],
+  weir_sessions: ["gauge", "Client sessions (WebSocket, WHIP, WHEP) on this node."],
+  process_resident_memory_bytes: ["gauge", "Resident memory of the process."],
+  nodejs_heap_size_used_bytes: ["gauge", "V8 heap in use."],
+  process_open_fds: ["gauge", "Open file descriptors, sockets included."],
+  nodejs_active_timers: ["gauge", "Pending timers and immediates."],
+  nodejs_active_handles: ["gauge", "Other active libuv resources (sockets, servers, files)."],
   weir_relays: ["gauge", "Open relays to (origin) and from (downstream) other media nodes."],
   weir_relay_packets_received_total: ["counter", "Datagrams received at the relay port."],
   weir_relay_packets_sent_total: ["counter", "Datagrams sent from the relay port."],
   weir_relay_dropped_datagrams_total: ["counter", "Relay port datagrams dropped by reason."],
 };
 
-/**
- * Renders router statistics, and those of the node's relay port if it has one, in the
- * Prometheus text exposition format (version 0.0.4).
- */
-export function renderMetrics(
-  routers: readonly RouterStats[],
-  relay?: RelayServerStats | null,
-  udpMux?: UdpMuxStats | null,
-  tcpMux?: TcpMuxStats | null,
-): string {
+/** What renderMetrics shows: the routers, and the node's ports and process when given. */
+export interface MetricsInput {
+  routers: readonly RouterStats[];
+  relay?: RelayServerStats | null;
+  udpMux?: UdpMuxStats | null;
+  tcpMux?: TcpMuxStats | null;
+  sessions?: number;
+  process?: ProcessStats;
+}
+
+/** Renders the node's statistics in the Prometheus text exposition format (version 0.0.4). */
+export function renderMetrics({
+  routers,
+  relay,
+  udpMux,
+  tcpMux,
+  sessions,
+  process,
+}: MetricsInput): string {
   const samples: Sample[] = [["weir_routers", {}, routers.length]];
+  if (sessions !== undefined) samples.push(["weir_sessions", {}, sessions]);
+  if (process) samples.push(...processSamples(process));
   for (const r of routers) samples.push(...routerSamples(r));
   samples.push(
     ["weir_socket_failures_total", { phase: "open" }, socketStats.openFailures],
@@ -95,6 +113,17 @@ export function renderMetrics(
     for (const [, labels, value] of list) lines.push(`${name}${formatLabels(labels)} ${value}`);
   }
   return `${lines.join("\n")}\n`;
+}
+
+function processSamples(p: ProcessStats): Sample[] {
+  const out: Sample[] = [
+    ["process_resident_memory_bytes", {}, p.residentBytes],
+    ["nodejs_heap_size_used_bytes", {}, p.heapUsedBytes],
+    ["nodejs_active_timers", {}, p.timers],
+    ["nodejs_active_handles", {}, p.handles],
+  ];
+  if (p.openFds !== null) out.push(["process_open_fds", {}, p.openFds]);
+  return out;
 }
 
 function routerSamples(r: RouterStats): Sample[] {

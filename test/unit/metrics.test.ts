@@ -23,7 +23,7 @@ test("router stats render as Prometheus text with one HELP/TYPE per metric", () 
     publishTransports: [{ id: "pt", state: "connected", media, publishers: [] }],
     subscribeTransports: [{ id: "st", state: "connected", media, subscribers: [], mLines: 0 }],
   };
-  const text = renderMetrics([stats]);
+  const text = renderMetrics({ routers: [stats] });
   assert.match(text, /^# HELP weir_routers /m);
   assert.match(text, /^weir_routers 1$/m);
   assert.match(text, /^weir_rtp_packets_sent_total\{room="la_b"\} 60$/m);
@@ -43,7 +43,7 @@ test("relay port stats render as relays by role, datagrams in/out and drops by r
     ...media,
     droppedByTest: 0,
   });
-  const text = renderMetrics([], {
+  const relay = {
     address: { ip: "127.0.0.1", port: 50000 },
     relays: 3,
     packetsIn: 100,
@@ -53,7 +53,8 @@ test("relay port stats render as relays by role, datagrams in/out and drops by r
     droppedUnknownSource: 3,
     droppedAuth: 4,
     transports: [transport("a", "origin"), transport("b", "origin"), transport("c", "downstream")],
-  });
+  };
+  const text = renderMetrics({ routers: [], relay });
   assert.match(text, /^# TYPE weir_relays gauge$/m);
   assert.match(text, /^weir_relays\{role="origin"\} 2$/m);
   assert.match(text, /^weir_relays\{role="downstream"\} 1$/m);
@@ -67,5 +68,27 @@ test("relay port stats render as relays by role, datagrams in/out and drops by r
     ["malformed=1", "unknown_ssrc=2", "unknown_source=3", "auth=4"],
   );
   assert.equal(text.match(/^# TYPE weir_relay_dropped_datagrams_total counter$/gm)?.length, 1);
-  assert.doesNotMatch(renderMetrics([]), /weir_relay/, "no relay port, no relay metrics");
+  assert.doesNotMatch(
+    renderMetrics({ routers: [] }),
+    /weir_relay/,
+    "no relay port, no relay metrics",
+  );
+});
+
+test("process and session gauges: what a soak watches for growth", () => {
+  const text = renderMetrics({
+    routers: [],
+    sessions: 7,
+    process: { residentBytes: 100, heapUsedBytes: 50, openFds: 12, timers: 3, handles: 4 },
+  });
+  for (const line of [
+    "weir_sessions 7",
+    "process_resident_memory_bytes 100",
+    "nodejs_heap_size_used_bytes 50",
+    "process_open_fds 12",
+    "nodejs_active_timers 3",
+    "nodejs_active_handles 4",
+  ])
+    assert.match(text, new RegExp(`^${line}$`, "m"));
+  assert.match(text, /^# TYPE process_open_fds gauge$/m);
 });

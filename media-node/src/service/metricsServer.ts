@@ -2,6 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { TcpMux } from "../ice/TcpMux.ts";
 import type { UdpMux } from "../ice/UdpMux.ts";
 import { renderMetrics } from "../metrics.ts";
+import { processStats } from "../processMetrics.ts";
 import type { RelayServer } from "../relay/RelayServer.ts";
 import type { MediaNode } from "./MediaNode.ts";
 
@@ -13,10 +14,17 @@ export interface MetricsPorts {
 
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4";
 
-/** The node's rooms and ports as Prometheus text. */
+/** The node's rooms, sessions, ports and process as Prometheus text. */
 export function metricsText(node: MediaNode, ports: MetricsPorts): string {
   const stats = node.roomNames.flatMap((room) => node.router(room)?.getStats() ?? []);
-  return renderMetrics(stats, ports.relay?.getStats(), ports.udpMux?.stats, ports.tcpMux?.stats);
+  return renderMetrics({
+    routers: stats,
+    relay: ports.relay?.getStats(),
+    udpMux: ports.udpMux?.stats,
+    tcpMux: ports.tcpMux?.stats,
+    sessions: node.sessionCount,
+    process: processStats(),
+  });
 }
 
 /**
