@@ -3,6 +3,7 @@
  * with wrangler offline (cached per process), then serve it on a loopback port.
  */
 import { execFile } from "node:child_process";
+import { rmSync } from "node:fs";
 import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -16,6 +17,7 @@ let bundled: Promise<string> | null = null;
 export function bundleWorker(): Promise<string> {
   bundled ??= (async () => {
     const outdir = await mkdtemp(join(tmpdir(), "weir-edge-bundle-"));
+    process.once("exit", () => rmSync(outdir, { recursive: true, force: true }));
     await promisify(execFile)(
       "node_modules/.bin/wrangler",
       ["deploy", "--dry-run", "--outdir", outdir, "--config", "wrangler.toml"],
