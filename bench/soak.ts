@@ -3,8 +3,8 @@
 // seconds, leave (DELETE) and join again, over and over. Every few seconds the node's /metrics
 // gives its resident memory, V8 heap, file descriptors, timers, handles and sessions; each minute
 // prints their medians. The verdict: after the warm-up, none of them grows more than 10 %
-// (the peak over the last minute against the peak over the warm-up's last minute; timers are
-// counted by a preload, bench/lib/countTimers.ts, unref'd ones included).
+// (the peak over the last minute against the peak over the warm-up's last minute, the heap's
+// floor for the heap; timers are counted by a preload, bench/lib/countTimers.ts, unref'd too).
 //
 //   npm run soak -- [--minutes 30] [--subscribers 20] [--warmup 5] [--video-kbps 500]
 //                   [--out /tmp/weir-soak]
@@ -189,11 +189,16 @@ function describe(s: Sample): string {
   return `rss ${mb(s.rss)}, heap ${mb(s.heap)}, fds ${s.fds}, timers ${s.timers}, handles ${s.handles}, sessions ${s.sessions}`;
 }
 
-/** The peak of each gauge over a window: under steady churn peaks are steady, points are not. */
+/**
+ * Each gauge over a window, as steady churn makes it steady: the peak, but for the heap its floor
+ * (what survives collection; its peaks follow the collector's timing, not what is held).
+ */
 function peakOf(samples: Sample[]): Sample {
   const out = { at: samples.at(-1)?.at ?? 0 } as Sample;
-  for (const k of [...Object.keys(WATCHED), "sessions"] as (Watched | "sessions")[])
-    out[k] = Math.max(...samples.map((s) => s[k]));
+  for (const k of [...Object.keys(WATCHED), "sessions"] as (Watched | "sessions")[]) {
+    const xs = samples.map((s) => s[k]);
+    out[k] = k === "heap" ? Math.min(...xs) : Math.max(...xs);
+  }
   return out;
 }
 
