@@ -5,14 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BrowserHarness, browserUnavailable, type WeirPage } from "../helpers/browser.ts";
-import {
-  devToken,
-  type Embedded,
-  roomMedia,
-  startEmbedded,
-  startRoomApp,
-  untilDecoding,
-} from "../helpers/system.ts";
+import { type Embedded, publishAndView, roomPath, startEmbedded } from "../helpers/system.ts";
 import { buildTopology, dropUdp, topologyUnavailable } from "../helpers/topology.ts";
 
 const skip = browserUnavailable() ?? topologyUnavailable();
@@ -52,34 +45,18 @@ test("UDP blocked: Chromium publishes and another Chromium decodes over ICE-TCP 
       pages.push(await h.newPage(name, `${base}/`));
     }
     const [publisher, viewer] = pages;
-    const room = "ice-tcp";
-    await startRoomApp(publisher.page, {
+    await publishAndView(publisher.page, viewer.page, {
       edgeUrl: base,
-      token: await devToken(room, "alice", ["publish", "subscribe"], SECRET),
-      publish: true,
-    });
-    await startRoomApp(viewer.page, {
-      edgeUrl: base,
-      token: await devToken(room, "bob", ["subscribe"], SECRET),
-      publish: false,
-    });
-    await untilDecoding(viewer.page, "the viewer decodes over ICE-TCP", {
-      frames: 30,
-      audioPackets: 30,
-      timeoutMs: 30_000,
-    }).catch((err: Error) => {
-      throw new Error(`${err.message}\n${diag()}`);
+      room: "ice-tcp",
+      secret: SECRET,
+      what: "the viewer decodes over ICE-TCP",
+      diag,
     });
     for (const [who, page, path] of [
       ["publisher", publisher, "publish"],
       ["viewer", viewer, "subscribe"],
     ] as const) {
-      let media = await roomMedia(page.page);
-      for (let i = 0; i < 30 && media.now?.[path] == null; i++) {
-        await new Promise((r) => setTimeout(r, 200));
-        media = await roomMedia(page.page);
-      }
-      const p = media.now?.[path];
+      const { path: p, media } = await roomPath(page.page, path);
       assert.ok(p, `${who}: the Room reports its ${path} path: ${JSON.stringify(media)}`);
       assert.equal(p.transport, "tcp", `${who}: ${JSON.stringify(p)}`);
       assert.equal(p.remoteAddress, topology.serverAddress);

@@ -15,10 +15,9 @@ import {
   devToken,
   type Embedded,
   injectRfc9725,
-  roomMedia,
+  publishAndView,
+  roomPath,
   startEmbedded,
-  startRoomApp,
-  untilDecoding,
   whepFromPage,
   whipFromPage,
 } from "../helpers/system.ts";
@@ -83,35 +82,18 @@ test("a client that may only reach TCP 443: Room and WHIP/WHEP media through cot
     pages.push(publisher, viewer);
 
     // --- the Room client: one Chromium publishes, the other decodes -------------------------
-    const room = "turn-room";
-    await startRoomApp(publisher.page, {
+    await publishAndView(publisher.page, viewer.page, {
       edgeUrl: base,
-      token: await devToken(room, "alice", ["publish", "subscribe"], SECRET),
-      publish: true,
-    });
-    await startRoomApp(viewer.page, {
-      edgeUrl: base,
-      token: await devToken(room, "bob", ["subscribe"], SECRET),
-      publish: false,
-    });
-    await untilDecoding(viewer.page, "the Room viewer decodes through TURN", {
-      frames: 30,
-      audioPackets: 30,
-      timeoutMs: 30_000,
-    }).catch((err: Error) => {
-      throw new Error(`${err.message}\n${diag()}`);
+      room: "turn-room",
+      secret: SECRET,
+      what: "the Room viewer decodes through TURN",
+      diag,
     });
     for (const [who, page, path] of [
       ["publisher", publisher, "publish"],
       ["viewer", viewer, "subscribe"],
     ] as const) {
-      // The Room's view refreshes every 2 s; the event says when a path is first selected.
-      let media = await roomMedia(page.page);
-      for (let i = 0; i < 30 && media.now?.[path] == null; i++) {
-        await new Promise((r) => setTimeout(r, 200));
-        media = await roomMedia(page.page);
-      }
-      const p = media.now?.[path];
+      const { path: p, media } = await roomPath(page.page, path);
       assert.ok(p, `${who}: the Room reports its ${path} path: ${JSON.stringify(media)}`);
       assert.equal(p.transport, "relay", `${who}: ${JSON.stringify(p)}`);
       assert.equal(p.relayProtocol, "tls", `${who}: ${JSON.stringify(p)}`);

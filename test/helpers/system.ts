@@ -11,7 +11,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { transform } from "esbuild";
 import type { Page } from "playwright-core";
-import type { MediaConnection, Room } from "../../client/src/index.ts";
+import type { MediaConnection, MediaPath, Room } from "../../client/src/index.ts";
 import { DEV_SECRET } from "../../edge/src/auth/devSecret.ts";
 import { signToken } from "../../edge/src/auth/jwt.ts";
 import type { Grant } from "../../shared/token.ts";
@@ -339,6 +339,46 @@ export function roomMedia(
     const w = window as RoomWindow;
     return { now: w.weirRoom?.mediaConnection ?? null, events: w.weirMedia ?? [] };
   });
+}
+
+/**
+ * alice publishes camera and mic through the Room client on `publisher`; bob, on `viewer`,
+ * subscribes and decodes her (30 frames, 30 audio packets). `diag` explains a failure.
+ */
+export async function publishAndView(
+  publisher: Page,
+  viewer: Page,
+  o: { edgeUrl: string; room: string; secret: string; what: string; diag: () => string },
+): Promise<void> {
+  const token = (identity: string, grants: Grant[]) => devToken(o.room, identity, grants, o.secret);
+  const edgeUrl = o.edgeUrl;
+  await startRoomApp(publisher, {
+    edgeUrl,
+    token: await token("alice", ["publish", "subscribe"]),
+    publish: true,
+  });
+  await startRoomApp(viewer, { edgeUrl, token: await token("bob", ["subscribe"]), publish: false });
+  await untilDecoding(viewer, o.what, { frames: 30, audioPackets: 30, timeoutMs: 30_000 }).catch(
+    (err: Error) => {
+      throw new Error(`${err.message}\n${o.diag()}`);
+    },
+  );
+}
+
+/**
+ * The Room's selected path for `path` once it reports one (its view refreshes every 2 s; the
+ * `mediaconnectionchange` event says when a path is first selected), with the whole view.
+ */
+export async function roomPath(
+  page: Page,
+  path: "publish" | "subscribe",
+): Promise<{ path: MediaPath | null; media: Awaited<ReturnType<typeof roomMedia>> }> {
+  let media = await roomMedia(page);
+  for (let i = 0; i < 30 && media.now?.[path] == null; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    media = await roomMedia(page);
+  }
+  return { path: media.now?.[path] ?? null, media };
 }
 
 /** The page's Room state log (`window.weirStates`). */
