@@ -120,7 +120,7 @@ async function publish(url: string): Promise<void> {
     if (rtcp.type === 206) source.keyframe();
   });
   source.start();
-  await until(() => pub.pc.connectionState === "connected", 15_000, "publisher connected");
+  await until(() => pub.pc.connectionState === "connected", 60_000, "publisher connected");
   log(`publisher connected (${VIDEO_BPS / 1000} kbps video)`);
 }
 
