@@ -8,6 +8,7 @@ import {
   type RTCRtpHeaderExtensionParameters,
 } from "werift";
 import { InvalidSdpError, InvalidStateError } from "./errors.ts";
+import { iceCredentialError, sdpIceCredentials } from "./ice/credentials.ts";
 import {
   type ExpiryReason,
   type LivenessSubject,
@@ -196,7 +197,8 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
     if (!/^m=(audio|video|application) \d+ /m.test(sdp)) {
       throw new InvalidSdpError("SDP has no media section");
     }
-    if (!/^a=ice-ufrag:\S+/m.test(sdp) || !/^a=ice-pwd:\S+/m.test(sdp)) {
+    const ice = sdpIceCredentials(sdp);
+    if (!ice.ufrag || !ice.pwd) {
       throw new InvalidSdpError("SDP lacks ICE credentials (a=ice-ufrag / a=ice-pwd)");
     }
     if (!/^a=fingerprint:\S+ [0-9A-Fa-f:]+/m.test(sdp)) {
@@ -279,7 +281,7 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
     if (remote?.type !== "offer" || this.pc.signalingState !== "stable") {
       throw new InvalidStateError("ICE restart by fragment needs an answered remote offer");
     }
-    if (iceCredentials(remote.sdp).ufrag === ufrag) {
+    if (sdpIceCredentials(remote.sdp).ufrag === ufrag) {
       throw new InvalidSdpError("an ICE restart needs a new ice-ufrag");
     }
     const kept = this.pc.getTransceivers().map((t) => [t, t.codecs, t.headerExtensions] as const);
@@ -298,7 +300,7 @@ export class WebRtcPeer extends TypedEmitter<PeerEvents> {
     const local = await this.setLocalDescription(await this.pc.createAnswer());
     const candidates = local.sdp.match(/^a=candidate:.*$/gm) ?? [];
     return {
-      ...iceCredentials(local.sdp),
+      ...sdpIceCredentials(local.sdp),
       candidates: [...new Set(candidates)].map((c) => c.slice(2)),
     };
   }
@@ -616,22 +618,10 @@ function candidateIps(options: TransportOptions): string[] | undefined {
   return listenIps ? muxIps.filter((ip) => listenIps.includes(ip)) : muxIps;
 }
 
-/** ICE ufrag and pwd: 4 and 22 to 256 ice-chars (RFC 8839 section 5.4). */
+/** ICE ufrag and pwd as RFC 8839 section 5.4 allows them (ice/credentials.ts). */
 function checkIceCredentials(ufrag: unknown, pwd: unknown): void {
-  if (typeof ufrag !== "string" || !/^[A-Za-z0-9+/]{4,256}$/.test(ufrag)) {
-    throw new InvalidSdpError("ice-ufrag must be 4 to 256 ice-chars");
-  }
-  if (typeof pwd !== "string" || !/^[A-Za-z0-9+/]{22,256}$/.test(pwd)) {
-    throw new InvalidSdpError("ice-pwd must be 22 to 256 ice-chars");
-  }
-}
-
-/** The first ice-ufrag / ice-pwd of an SDP (max-bundle: one ICE transport). */
-function iceCredentials(sdp: string): { ufrag: string; pwd: string } {
-  return {
-    ufrag: /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1] ?? "",
-    pwd: /^a=ice-pwd:(\S+)/m.exec(sdp)?.[1] ?? "",
-  };
+  const error = iceCredentialError("ice-ufrag", ufrag) ?? iceCredentialError("ice-pwd", pwd);
+  if (error !== null) throw new InvalidSdpError(error);
 }
 
 /** The SDP with new ICE credentials everywhere and no candidates of the previous generation. */
