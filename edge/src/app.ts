@@ -10,6 +10,7 @@ import type { EdgeDeps } from "./deps.ts";
 import { notFound, onError } from "./errors.ts";
 import type { EdgeContext } from "./routes/context.ts";
 import { mediaRoutes } from "./routes/media.ts";
+import { recordingRoutes } from "./routes/recordings.ts";
 import { roomRoutes } from "./routes/rooms.ts";
 import { iceServersFor } from "./turn.ts";
 
@@ -39,5 +40,6 @@ export function createApp(deps: EdgeDeps): Hono {
   );
   roomRoutes(app, edge);
   mediaRoutes(app, edge);
+  recordingRoutes(app, edge);
   return app;
 }

@@ -100,10 +100,13 @@ export class MuxFile {
     return this.#failed;
   }
 
-  /** Per track: frames and bytes written, frames dropped (queue full, or out of order). */
-  trackStats(i: number): { frames: number; bytes: number; dropped: number } {
-    const { frames, bytes, dropped } = this.#tracks[i];
-    return { frames, bytes, dropped };
+  /**
+   * Per track: frames and bytes written, frames dropped (queue full, or out of order), and the
+   * file time of its latest frame (seconds).
+   */
+  trackStats(i: number): { frames: number; bytes: number; dropped: number; durationS: number } {
+    const { frames, bytes, dropped, lastSeconds } = this.#tracks[i];
+    return { frames, bytes, dropped, durationS: frames > 0 ? lastSeconds : 0 };
   }
 
   /** A frame of track `i` at `seconds` on the file's timeline. */

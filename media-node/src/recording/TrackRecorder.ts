@@ -111,6 +111,7 @@ export class TrackRecorder implements PacketTap, JitterSink {
       framesWritten: f ? f.frames : 0,
       framesDropped: this.#depack.dropped + (f ? f.dropped : 0),
       bytesWritten: f ? f.bytes : 0,
+      durationS: f ? f.durationS : 0,
       gaps: this.#gaps,
       keyframeRequests: this.#keyframeRequests,
     };

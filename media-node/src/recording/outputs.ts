@@ -27,6 +27,8 @@ export interface FileTrackStats {
   frames: number;
   bytes: number;
   dropped: number;
+  /** File time of the track's latest frame (seconds). */
+  durationS: number;
 }
 
 export interface RecordingOutput {
