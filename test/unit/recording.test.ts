@@ -227,6 +227,31 @@ describe("Recorder (VP8 through a Publisher, checked by ffprobe)", () => {
 });
 
 describe("MuxFile", () => {
+  it("an unfinished file of one long cluster (no keyframe after the first) decodes up to its end", async () => {
+    // A camera sends keyframes only when asked: one cluster grows for up to 32 s. Written with
+    // an unknown size, its blocks decode from a file the process never finished (killed, disk
+    // full): here 150 frames, 5 s, none of them a keyframe for the muxer but the first.
+    const path = join(dir, "one-cluster.webm");
+    const file = new MuxFile(path, [{ codec: "vp8", width: 160, height: 120 }], (e) => {
+      throw e;
+    });
+    const frames = vp8Frames();
+    for (let i = 0; i < 150; i++) {
+      const f = frames[i % frames.length];
+      // later copies of the fixture's keyframe are labelled delta: the decoder takes them as they are
+      file.write(0, { data: f.data, ts: i * 3000, keyframe: i === 0 }, i / 30);
+    }
+    await new Promise((r) => setTimeout(r, 100)); // the muxer's queue drains to the file
+    const p = probe(path); // never closed: no duration, no cues, the cluster's size unknown
+    assert.equal(p.decodeErrors, "");
+    assert.ok(p.streams[0].frames >= 148, `${p.streams[0].frames} of 150 frames decode`);
+    await file.close();
+    const closed = probe(path);
+    assert.equal(closed.decodeErrors, "");
+    assert.equal(closed.streams[0].frames, 150);
+    assert.ok(Math.abs(closed.duration - 5) < 0.1, `${closed.duration} s`);
+  });
+
   it("two frames within one millisecond still give a WebM with increasing timecodes", async () => {
     const path = join(dir, "same-ms.webm");
     const file = new MuxFile(path, [{ codec: "vp8", width: 160, height: 120 }], (e) => {

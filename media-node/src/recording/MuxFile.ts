@@ -84,7 +84,10 @@ export class MuxFile {
     const sink = new WritableStream<StreamTargetChunk>({
       write: (c) => {
         header.patch(c.data, c.position);
-        writeSync(fd, c.data, 0, c.data.length, c.position);
+        // a nearly full disk takes part of a write: the rest goes on (or throws ENOSPC)
+        for (let at = 0; at < c.data.length; ) {
+          at += writeSync(fd, c.data, at, c.data.length - at, c.position + at);
+        }
       },
     });
     this.#output = new Output({
