@@ -9,6 +9,7 @@ import type { RtpView } from "../rtp/rtpPacket.ts";
 import {
   type Depacketizer,
   type Frame,
+  H264Depacketizer,
   OpusDepacketizer,
   Vp8Depacketizer,
   Vp9Depacketizer,
@@ -134,5 +135,6 @@ export class TrackRecorder implements PacketTap, JitterSink {
 function depacketizer(codec: TrackCodec): Depacketizer {
   if (codec === "vp8") return new Vp8Depacketizer();
   if (codec === "vp9") return new Vp9Depacketizer();
+  if (codec === "h264") return new H264Depacketizer();
   return new OpusDepacketizer();
 }

@@ -59,6 +59,9 @@ export interface RecordingsHost {
   peers?: RecordingPeers;
 }
 
+/** What a Recorder writes (lower-case MIME types). */
+const RECORDABLE = new Set(["video/vp8", "video/vp9", "video/h264", "audio/opus"]);
+
 export const DEFAULT_MIN_FREE_BYTES = 64 * 1024 * 1024;
 /** Finished recordings kept for listing; older ones are forgotten (their files stay). */
 const HISTORY = 256;
@@ -222,10 +225,10 @@ export class Recordings {
     }));
     for (const t of tracks) {
       const codec = t.mimeType.toLowerCase();
-      if (codec !== "video/vp8" && codec !== "video/vp9" && codec !== "audio/opus") {
+      if (!RECORDABLE.has(codec)) {
         throw new WeirApiError(
           "bad_request",
-          `track ${t.publisherId} is ${t.mimeType}: recording takes VP8, VP9 and Opus`,
+          `track ${t.publisherId} is ${t.mimeType}: recording takes VP8, VP9, H.264 and Opus`,
         );
       }
     }
