@@ -7,12 +7,20 @@
 //                    [--concurrency 8] [--subs-per-proc 50] [--idle-wait 30] [--out /tmp/weir-bench]
 //                    [--prof] [--video-kbps 1400]
 import { type ChildProcess, fork } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { log } from "./lib/log.ts";
-import { printTables, type RunResult, summarize } from "./lib/report.ts";
+import {
+  printRecordTable,
+  printTables,
+  type RecordWindow,
+  type RunInput,
+  type RunResult,
+  recordComparison,
+  summarize,
+} from "./lib/report.ts";
 import { mapLimit, Rpc, withTimeout } from "./lib/rpc.ts";
 import type {
   MemorySample,
@@ -36,8 +44,13 @@ const { values } = parseArgs({
     prof: { type: "boolean", default: false },
     "idle-wait": { type: "string", default: "30" },
     "video-kbps": { type: "string", default: "1400" },
+    // bench:record: after the main window, pairs of windows without and with a Recorder
+    "record-pairs": { type: "string", default: "0" },
+    "record-seconds": { type: "string", default: "5" },
   },
 });
+const RECORD_PAIRS = Number.parseInt(values["record-pairs"], 10);
+const RECORD_SECONDS = Number(values["record-seconds"]);
 const NS = values.n.split(",").map((s) => Number.parseInt(s, 10));
 const SECONDS = Number(values.seconds);
 const WARMUP_S = Number(values.warmup);
@@ -56,7 +69,9 @@ if (
   !(WARMUP_S >= 0) ||
   !(CONCURRENCY > 0) ||
   !(SUBS_PER_PROC > 0) ||
-  !(IDLE_WAIT_S >= 0)
+  !(IDLE_WAIT_S >= 0) ||
+  !(RECORD_PAIRS >= 0) ||
+  !(RECORD_SECONDS > 0)
 ) {
   usage("bad --n, --seconds, --warmup, --concurrency or --subs-per-proc");
 }
@@ -273,7 +288,7 @@ async function runOne(sfuName: string, n: number): Promise<RunResult> {
     ]);
     const machineBusy = machineBusyUs() - busy0;
     const subsWin = mergePeers(subsWins);
-    const result = summarize({
+    const input: RunInput = {
       sfu: sfuName,
       n,
       setupMs,
@@ -287,7 +302,11 @@ async function runOne(sfuName: string, n: number): Promise<RunResult> {
       loadAvg1: loadavg()[0],
       machineBusyUs: machineBusy,
       udpSockets,
-    });
+    };
+    const result = summarize(input);
+    if (RECORD_PAIRS > 0 && sfuName !== "werift") {
+      result.record = recordComparison(await recordWindows(sfuName, n, sfu, pub, subProcs, input));
+    }
     log(
       `${sfuName} N=${n}: ${result.forwardedPps.toFixed(0)} pkt/s forwarded, ` +
         `${result.cpuUsPerPacket.toFixed(1)} µs CPU/pkt, loss ${result.lossPct.toFixed(2)} %, ` +
@@ -297,6 +316,69 @@ async function runOne(sfuName: string, n: number): Promise<RunResult> {
   } finally {
     await stop(children);
   }
+}
+
+/**
+ * bench:record: RECORD_PAIRS pairs of windows, one without and one with a Recorder on both
+ * tracks (order alternating per pair, so a drift in the machine's load falls on both), same
+ * processes and subscribers. The recorder starts 1.5 s before its window (its file opens on
+ * the first keyframe) and stops after it (finishing the file is outside the window).
+ */
+async function recordWindows(
+  sfuName: string,
+  n: number,
+  sfu: Child,
+  pub: Child,
+  subProcs: Child[],
+  base: RunInput,
+): Promise<RecordWindow[]> {
+  const dir = join(values.out, "record", `${sfuName}-${n}-${process.pid}`);
+  const out: RecordWindow[] = [];
+  type Rec = { packets: number; frames: number; bytes: number };
+  for (let pair = 0; pair < RECORD_PAIRS; pair++) {
+    const order = pair % 2 === 0 ? [false, true] : [true, false];
+    for (const recording of order) {
+      if (recording) {
+        await sfu.rpc.call("recordStart", { dir }, 10_000);
+        await sleep(1500);
+      }
+      await Promise.all([
+        sfu.rpc.call("windowStart", {}, 5_000),
+        pub.rpc.call("windowStart", {}, 5_000),
+        ...subProcs.map((c) => c.rpc.call("windowStart", {}, 5_000)),
+      ]);
+      const rec0 = recording ? await sfu.rpc.call<Rec>("recordStats", {}, 5_000) : null;
+      await sleep(RECORD_SECONDS * 1000);
+      const rec1 = recording ? await sfu.rpc.call<Rec>("recordStats", {}, 5_000) : null;
+      const [sfuWin, pubWin, subsWins] = await Promise.all([
+        sfu.rpc.call<SfuWindow>("windowEnd", {}, 10_000),
+        pub.rpc.call<PublisherWindow>("windowEnd", {}, 10_000),
+        Promise.all(subProcs.map((c) => c.rpc.call<PeersWindow>("windowEnd", {}, 10_000))),
+      ]);
+      if (recording) await sfu.rpc.call("recordStop", {}, 20_000);
+      const r = summarize({ ...base, sfuWin, pubWin, subsWin: mergePeers(subsWins) });
+      const w: RecordWindow = {
+        pair,
+        recording,
+        cpuUs: sfuWin.cpuUserUs + sfuWin.cpuSystemUs,
+        elapsedMs: sfuWin.elapsedMs,
+        cpuUsPerPacket: r.cpuUsPerPacket,
+        forwardedPps: r.forwardedPps,
+        eldP99Ms: r.eldP99Ms,
+        lossPct: r.lossPct,
+        recordedPackets: rec0 && rec1 ? rec1.packets - rec0.packets : 0,
+        framesWritten: rec0 && rec1 ? rec1.frames - rec0.frames : 0,
+      };
+      out.push(w);
+      log(
+        `${sfuName} N=${n}: pair ${pair} ${recording ? "with" : "without"} a recorder: ` +
+          `${w.cpuUsPerPacket.toFixed(2)} µs CPU/forwarded pkt, ELD p99 ${w.eldP99Ms.toFixed(1)} ms` +
+          (recording ? `, ${w.recordedPackets} packets recorded, ${w.framesWritten} frames` : ""),
+      );
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+  return out;
 }
 
 async function main(): Promise<void> {
@@ -325,6 +407,7 @@ async function main(): Promise<void> {
     }
   }
   printTables(results, failures);
+  if (RECORD_PAIRS > 0) printRecordTable(results);
   mkdirSync(values.out, { recursive: true });
   const date = new Date().toISOString().replaceAll(":", "-").replace(/\..*$/, "");
   const path = join(values.out, `forward-${date}.json`);

@@ -2,7 +2,7 @@
 /**
  * Mints a development access token (HS256):
  *
- *   npm run token -- --room R --identity I [--publish] [--subscribe] [--data] [--admin] [--ttl S]
+ *   npm run token -- --room R --identity I [--publish] [--subscribe] [--data] [--admin] [--record] [--ttl S]
  *
  * Signs with `WEIR_SECRET`, or with the public development secret (and a warning on stderr)
  * when it is not set. Without grant flags the token gets publish + subscribe + data. `--ttl` is
@@ -15,7 +15,7 @@ import { MAX_TOKEN_LIFETIME_S, signToken } from "../edge/src/auth/jwt.ts";
 import { GRANTS, type Grant } from "../shared/token.ts";
 
 const USAGE =
-  "usage: npm run token -- --room R --identity I [--publish] [--subscribe] [--data] [--admin] [--ttl S]";
+  "usage: npm run token -- --room R --identity I [--publish] [--subscribe] [--data] [--admin] [--record] [--ttl S]";
 
 function fail(message: string): never {
   process.stderr.write(`token: ${message}\n${USAGE}\n`);
@@ -33,6 +33,7 @@ async function main(): Promise<void> {
         subscribe: { type: "boolean" },
         data: { type: "boolean" },
         admin: { type: "boolean" },
+        record: { type: "boolean" },
         ttl: { type: "string" },
         help: { type: "boolean", short: "h" },
       },

@@ -17,10 +17,14 @@ export const ERROR_STATUS = {
   unsupported_media_type: 415,
   too_many_sessions: 429,
   internal: 500,
+  /** Recording is not set up on the media node (no WEIR_RECORDINGS_DIR). */
+  recording_disabled: 501,
   no_node_available: 503,
   node_full: 503,
   node_unavailable: 503,
   draining: 503,
+  /** The recording node's disk is (nearly) full. */
+  insufficient_storage: 507,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -2,6 +2,7 @@ export * from "./bus.ts";
 export * from "./errors.ts";
 export * from "./limits.ts";
 export * from "./nodeClient.ts";
+export * from "./recording.ts";
 export * from "./room.ts";
 export * from "./rpc.ts";
 export * from "./subjects.ts";

@@ -2,6 +2,13 @@ import * as z from "zod/mini";
 import type { Bus } from "./bus.ts";
 import { WeirApiError } from "./errors.ts";
 import { safeJson } from "./nodeClient.ts";
+import {
+  ActiveRecording,
+  MAX_RECORDED_TRACKS,
+  RecordingId,
+  RecordingInfo,
+  RecordingLayout,
+} from "./recording.ts";
 import { Name, ParticipantInfo } from "./room.ts";
 import { NodeReply } from "./rpc.ts";
 import { subjects } from "./subjects.ts";
@@ -20,6 +27,21 @@ export const PeerRequest = z.discriminatedUnion("op", [
   z.object({ op: z.literal("data.unwant"), room: Name, dataPublisherId: Id, nodeId: Name }),
   /** Liveness: a dead node's subscription is gone, so this fails with no responders at once. */
   z.object({ op: z.literal("ping") }),
+  /**
+   * Start a recording of these publishers here (this node hosts most of them; the others come
+   * through relays). Sent by the node a start request reached; never forwarded again.
+   */
+  z.object({
+    op: z.literal("recording.start"),
+    room: Name,
+    startedBy: z.string().check(z.minLength(1), z.maxLength(128)),
+    layout: RecordingLayout,
+    publisherIds: z
+      .array(z.string().check(z.minLength(1), z.maxLength(256)))
+      .check(z.minLength(1), z.maxLength(MAX_RECORDED_TRACKS)),
+  }),
+  z.object({ op: z.literal("recording.stop"), recordingId: RecordingId, room: z.optional(Name) }),
+  z.object({ op: z.literal("recording.list"), room: Name }),
 ]);
 export type PeerRequest = z.infer<typeof PeerRequest>;
 export type PeerOp = PeerRequest["op"];
@@ -29,6 +51,8 @@ export const PeerResult = {
     epoch: z.string(),
     seq: z.number().check(z.int(), z.gte(0)),
     participants: z.array(ParticipantInfo),
+    /** Recordings running on that node (absent: none). */
+    recordings: z.optional(z.array(ActiveRecording)),
   }),
   "data.want": z.object({
     label: z.string().check(z.maxLength(65535)),
@@ -41,6 +65,9 @@ export const PeerResult = {
   }),
   "data.unwant": z.object({}),
   ping: z.object({}),
+  "recording.start": RecordingInfo,
+  "recording.stop": RecordingInfo,
+  "recording.list": z.object({ recordings: z.array(RecordingInfo) }),
 } as const;
 export type PeerResult<Op extends PeerOp> = z.infer<(typeof PeerResult)[Op]>;
 

@@ -1,5 +1,6 @@
 import * as z from "zod/mini";
 import { LIMITS, NAME_PATTERN } from "./limits.ts";
+import { RECORDING_EVENT_SCHEMAS } from "./recording.ts";
 
 export const Name = z.string().check(z.regex(NAME_PATTERN));
 export const Sdp = z.string().check(z.minLength(1), z.maxLength(LIMITS.sdpBytes));
@@ -68,6 +69,8 @@ export const ROOM_EVENT_SCHEMAS = [
     identity: z.string(),
     dataPublisherId: z.string(),
   }),
+  /** A recording of the room started / stopped (no `identity`: it is for everyone). */
+  ...RECORDING_EVENT_SCHEMAS,
 ] as const;
 export const RoomEvent = z.discriminatedUnion("type", ROOM_EVENT_SCHEMAS);
 export type RoomEvent = z.infer<typeof RoomEvent>;

@@ -1,6 +1,7 @@
 import * as z from "zod/mini";
 import { ErrorInfo } from "./errors.ts";
 import { LIMITS } from "./limits.ts";
+import { RecordingId, RecordingInfo, RecordingRequest } from "./recording.ts";
 import { Name, RoomInfo, Sdp } from "./room.ts";
 import { GRANTS } from "./token.ts";
 import { ClientMessage, ServerMessage } from "./ws.ts";
@@ -50,6 +51,20 @@ export const NodeCommand = z.discriminatedUnion("op", [
   }),
   z.object({ op: z.literal("ws.message"), sessionId: LocalId, message: ClientMessage }),
   z.object({ op: z.literal("ws.close"), sessionId: LocalId }),
+  /**
+   * Recordings (grant record or admin, checked by the edge). `recording.start` goes to the room's
+   * node, which starts it on the node hosting the tracks; `recording.stop` to the node the id
+   * names; `recording.list` to every node (each lists its own). `room` is the token's room on a
+   * stop (absent: a `*` token): a recording of another room is not found.
+   */
+  z.object({
+    op: z.literal("recording.start"),
+    room: Name,
+    identity: Identity,
+    request: RecordingRequest,
+  }),
+  z.object({ op: z.literal("recording.stop"), recordingId: RecordingId, room: z.optional(Name) }),
+  z.object({ op: z.literal("recording.list"), room: Name }),
 ]);
 export type NodeCommand = z.infer<typeof NodeCommand>;
 export type NodeOp = NodeCommand["op"];
@@ -64,6 +79,9 @@ export const NodeResult = {
   "ws.open": z.object({ sessionId: LocalId, welcome: ServerMessage }),
   "ws.message": z.object({ reply: z.optional(ServerMessage) }),
   "ws.close": z.object({}),
+  "recording.start": RecordingInfo,
+  "recording.stop": RecordingInfo,
+  "recording.list": z.object({ recordings: z.array(RecordingInfo) }),
 } as const;
 export type NodeResult<Op extends NodeOp> = z.infer<(typeof NodeResult)[Op]>;
 

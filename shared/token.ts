@@ -13,14 +13,18 @@ import * as z from "zod/mini";
  *   apply one by one: a `"*"` token without `admin` cannot do admin things anywhere.
  * - `grants`: what the bearer may do in that room, no duplicates:
  *   `publish` (send media), `subscribe` (receive media), `data` (DataChannels),
- *   `admin` (manage the room: list, kick, end).
+ *   `admin` (manage the room: list, kick, end), `record` (start, list and stop recordings of
+ *   the room, and nothing else; `admin` may too).
  * - `exp`: expiry, seconds since the Unix epoch (JWT NumericDate). Required.
  * - `iat` (issued at) and `nbf` (not before): optional, seconds since the Unix epoch.
  *
  * Other registered claims (`iss`, `aud`, `jti`, ...) are accepted and dropped on parse.
  */
 
-export const GRANTS = ["publish", "subscribe", "data", "admin"] as const;
+export const GRANTS = ["publish", "subscribe", "data", "admin", "record"] as const;
+
+/** The grants that may start, list and stop recordings (any one of them). */
+export const RECORDING_GRANTS: readonly Grant[] = ["record", "admin"];
 export type Grant = (typeof GRANTS)[number];
 
 /** The room claim that matches every room. */

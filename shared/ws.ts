@@ -1,5 +1,6 @@
 import * as z from "zod/mini";
 import { ErrorInfo } from "./errors.ts";
+import { ActiveRecording, RecordingId, RecordingInfo, RecordingRequest } from "./recording.ts";
 import {
   DataChannelInfo,
   IceCandidate,
@@ -76,6 +77,14 @@ export const ClientMessage = z.discriminatedUnion("type", [
     spatial: z.optional(Layer),
     temporal: z.optional(Layer),
   }),
+  /**
+   * Recordings (grant record or admin), as over HTTP: `startRecording` gets `recording` (its
+   * status "starting"), `stopRecording` gets `recording` (stopped), `listRecordings` gets
+   * `recordings` (this room's, on every node).
+   */
+  z.object({ type: z.literal("startRecording"), id: RequestId, ...RecordingRequest.shape }),
+  z.object({ type: z.literal("stopRecording"), id: RequestId, recordingId: RecordingId }),
+  z.object({ type: z.literal("listRecordings"), id: RequestId }),
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
@@ -101,6 +110,8 @@ export const ServerMessage = z.discriminatedUnion("type", [
     participants: z.array(ParticipantInfo),
     /** STUN/TURN servers for this session's transports (absent when the edge has none). */
     iceServers: z.optional(z.array(IceServer).check(z.maxLength(8))),
+    /** Recordings of the room in progress (absent: none). */
+    recordings: z.optional(z.array(ActiveRecording)),
   }),
   z.object({
     type: z.literal("published"),
@@ -149,6 +160,10 @@ export const ServerMessage = z.discriminatedUnion("type", [
     dataPublisherId: z.string(),
     reason: z.enum(["overflow", "unpublished", "closed"]),
   }),
+  /** The reply to `startRecording` and `stopRecording`. */
+  z.object({ type: z.literal("recording"), id: RequestId, recording: RecordingInfo }),
+  /** The reply to `listRecordings`. */
+  z.object({ type: z.literal("recordings"), id: RequestId, recordings: z.array(RecordingInfo) }),
   /** The node is going away (drain); reconnect to get a new session. */
   z.object({ type: z.literal("goaway"), reason: z.string() }),
   /**

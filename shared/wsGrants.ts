@@ -1,4 +1,4 @@
-import type { Grant } from "./token.ts";
+import { type Grant, RECORDING_GRANTS } from "./token.ts";
 import type { ClientMessage } from "./ws.ts";
 
 /**
@@ -21,6 +21,9 @@ const NEEDS: Record<ClientMessage["type"], (m: ClientMessage) => readonly Grant[
   subscribeData: () => DATA,
   unsubscribeData: () => DATA,
   layers: () => SUB,
+  startRecording: () => RECORDING_GRANTS,
+  stopRecording: () => RECORDING_GRANTS,
+  listRecordings: () => RECORDING_GRANTS,
 };
 const PUB: readonly Grant[] = ["publish"];
 const SUB: readonly Grant[] = ["subscribe"];

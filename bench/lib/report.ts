@@ -19,7 +19,123 @@ export interface RunInput {
   udpSockets: number;
 }
 
+/** One bench:record window: the same run's subscribers, without or with a Recorder. */
+export interface RecordWindow {
+  pair: number;
+  recording: boolean;
+  /** SFU process CPU (user + system) over the window, µs. */
+  cpuUs: number;
+  elapsedMs: number;
+  cpuUsPerPacket: number;
+  forwardedPps: number;
+  eldP99Ms: number;
+  lossPct: number;
+  /** Packets the recorder took in the window (0 without). */
+  recordedPackets: number;
+  framesWritten: number;
+}
+
+/** Medians over the pairs of one run; ratios are with / without, pair by pair. */
+export interface RecordComparison {
+  pairs: number;
+  cpuUsPerPacketWithout: number;
+  cpuUsPerPacketWith: number;
+  /** Median of the pairs' (with / without) µs per forwarded packet. */
+  forwardRatio: number;
+  eldP99MsWithout: number;
+  eldP99MsWith: number;
+  lossPctWithout: number;
+  lossPctWith: number;
+  /** Median over pairs: (CPU with − CPU without, per second of window) / recorded packets. */
+  recorderUsPerPacket: number;
+  recordedPps: number;
+  windows: RecordWindow[];
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export function recordComparison(windows: RecordWindow[]): RecordComparison {
+  const pairs = [...new Set(windows.map((w) => w.pair))];
+  const off = windows.filter((w) => !w.recording);
+  const on = windows.filter((w) => w.recording);
+  const ratios: number[] = [];
+  const recorder: number[] = [];
+  for (const p of pairs) {
+    const a = off.find((w) => w.pair === p);
+    const b = on.find((w) => w.pair === p);
+    if (!a || !b) continue;
+    ratios.push(b.cpuUsPerPacket / a.cpuUsPerPacket);
+    // the extra CPU per second of window, over the packets recorded per second
+    const extraPerS = b.cpuUs / b.elapsedMs - a.cpuUs / a.elapsedMs;
+    const recordedPerMs = b.recordedPackets / b.elapsedMs;
+    if (recordedPerMs > 0) recorder.push(extraPerS / recordedPerMs);
+  }
+  return {
+    pairs: pairs.length,
+    cpuUsPerPacketWithout: median(off.map((w) => w.cpuUsPerPacket)),
+    cpuUsPerPacketWith: median(on.map((w) => w.cpuUsPerPacket)),
+    forwardRatio: median(ratios),
+    eldP99MsWithout: median(off.map((w) => w.eldP99Ms)),
+    eldP99MsWith: median(on.map((w) => w.eldP99Ms)),
+    lossPctWithout: median(off.map((w) => w.lossPct)),
+    lossPctWith: median(on.map((w) => w.lossPct)),
+    recorderUsPerPacket: median(recorder),
+    recordedPps: median(on.map((w) => (1000 * w.recordedPackets) / w.elapsedMs)),
+    windows,
+  };
+}
+
+/** bench:record's table: forwarding cost without and with a recorder, the recorder's own cost. */
+export function printRecordTable(results: RunResult[]): void {
+  const rows = results.filter((r) => r.record);
+  if (rows.length === 0) return;
+  console.log(
+    "\nRecording (bench:record): medians over pairs of windows in the same run, without / with a Recorder on both tracks\n",
+  );
+  const head = [
+    "SFU",
+    "N",
+    "pairs",
+    "fwd µs/pkt without",
+    "with",
+    "ratio",
+    "ELD p99 ms without",
+    "with",
+    "loss % without",
+    "with",
+    "recorded pkt/s",
+    "recorder µs/recorded pkt",
+  ];
+  const lines = rows.map((r) => {
+    const c = r.record as RecordComparison;
+    return [
+      r.sfu,
+      String(r.n),
+      String(c.pairs),
+      c.cpuUsPerPacketWithout.toFixed(2),
+      c.cpuUsPerPacketWith.toFixed(2),
+      c.forwardRatio.toFixed(3),
+      c.eldP99MsWithout.toFixed(1),
+      c.eldP99MsWith.toFixed(1),
+      c.lossPctWithout.toFixed(2),
+      c.lossPctWith.toFixed(2),
+      c.recordedPps.toFixed(0),
+      c.recorderUsPerPacket.toFixed(1),
+    ];
+  });
+  console.log(`| ${head.join(" | ")} |`);
+  console.log(`|${head.map(() => "---").join("|")}|`);
+  for (const l of lines) console.log(`| ${l.join(" | ")} |`);
+}
+
 export interface RunResult {
+  /** bench:record: without / with a Recorder, same run. */
+  record?: RecordComparison;
   sfu: string;
   n: number;
   /** Subscribers receiving both tracks before the window. */

@@ -34,6 +34,14 @@ rpc.handle("addSubscriber", ({ id }: { id: number }) =>
   sfu.addSubscriber(id, (offer) => rpc.call<Sdp>("negotiate", { id, offer }, 30_000)),
 );
 rpc.handle("counters", () => sfu.counters());
+// bench:record: a Recorder on the publisher's tracks, started and stopped between windows
+const weir = () => {
+  if (!(sfu instanceof WeirSfu)) throw new Error(`${kind} cannot record`);
+  return sfu;
+};
+rpc.handle("recordStart", ({ dir }: { dir: string }) => weir().startRecording(dir));
+rpc.handle("recordStats", () => weir().recordingStats());
+rpc.handle("recordStop", () => weir().stopRecording());
 rpc.handle("udpSockets", () => udpSocketsOf(process.pid));
 rpc.handle("describe", ({ id }: { id: number }) => sfu.describe(id));
 rpc.handle("memory", (): MemorySample => {

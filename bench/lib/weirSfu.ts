@@ -3,6 +3,7 @@
 // (a UdpMux) instead of a socket per transport.
 import {
   type Publisher,
+  Recorder,
   Router,
   type SubscribeTransport,
   UdpMux,
@@ -18,6 +19,7 @@ export class WeirSfu implements SfuUnderTest {
   readonly #useMux: boolean;
   #publishers: Publisher[] = [];
   readonly #subscribers = new Map<number, SubscribeTransport>();
+  #recorder: Recorder | null = null;
 
   constructor(opts: { mux?: boolean } = {}) {
     this.#useMux = opts.mux ?? false;
@@ -59,6 +61,28 @@ export class WeirSfu implements SfuUnderTest {
     }
   }
 
+  /** Starts recording both tracks (a file per track) under `directory` (bench:record). */
+  startRecording(directory: string): void {
+    if (this.#recorder) throw new Error("already recording");
+    this.#recorder = new Recorder({ publishers: this.#publishers, directory });
+    this.#recorder.on("error", (e) => log(`sfu(weir): recorder error ${e.message}`));
+  }
+
+  /** Packets taken, frames and bytes written so far by the recorder. */
+  recordingStats(): { packets: number; frames: number; bytes: number } {
+    const tracks = this.#recorder?.getStats().tracks ?? [];
+    return {
+      packets: tracks.reduce((a, t) => a + t.packets, 0),
+      frames: tracks.reduce((a, t) => a + t.framesWritten, 0),
+      bytes: tracks.reduce((a, t) => a + t.bytesWritten, 0),
+    };
+  }
+
+  async stopRecording(): Promise<void> {
+    await this.#recorder?.stop();
+    this.#recorder = null;
+  }
+
   counters(): SfuCounters {
     if (!this.#router) return { audioIn: 0, videoIn: 0, out: 0 };
     const stats = this.router.getStats();
@@ -91,6 +115,7 @@ export class WeirSfu implements SfuUnderTest {
   }
 
   async close(): Promise<void> {
+    await this.stopRecording();
     await this.#router?.close();
     await this.#mux?.close();
   }

@@ -1,3 +1,4 @@
+import type { ActiveRecording, RecordingInfo, RecordingRequest } from "../../shared/recording.ts";
 import type { ServerMessage } from "../../shared/ws.ts";
 import { DataPublication } from "./DataPublication.ts";
 import { DataSubscription } from "./DataSubscription.ts";
@@ -14,6 +15,7 @@ import type {
   RemoteTrack,
   RoomEvents,
   RoomOptions,
+  RoomRecording,
   RoomState,
   TokenProvider,
 } from "./RoomTypes.ts";
@@ -63,6 +65,8 @@ export class Room extends TypedEmitter<RoomEvents> {
   readonly #dataSubscriptions = new Map<string, DataSubscription>();
   /** Data subscriptions waiting for their channel, by data publisher id. */
   readonly #dataWaiters = new Map<string, (channel: RTCDataChannel) => void>();
+  /** Recordings running in the room, by id. */
+  readonly #recordings = new Map<string, RoomRecording>();
   #session: Session | null = null;
   #state: RoomState = "new";
   #url = "";
@@ -115,6 +119,44 @@ export class Room extends TypedEmitter<RoomEvents> {
   /** Everyone else in the room, with their published tracks. */
   get participants(): ParticipantInfo[] {
     return [...this.#participants.values()];
+  }
+
+  /** The recordings running in the room (kept up to date by `recordingstarted`/`stopped`). */
+  get recordings(): RoomRecording[] {
+    return [...this.#recordings.values()];
+  }
+
+  /**
+   * Starts recording (token grant `record` or `admin`): `trackIds`, a `participant`'s tracks, or
+   * (neither) every track in the room; `layout` "track" (a file per track, default) or
+   * "participant" (a file per participant). Files go to the recording node's disk.
+   */
+  async startRecording(request: RecordingRequest = {}): Promise<RecordingInfo> {
+    const reply = await this.#connected().socket.request({ type: "startRecording", ...request });
+    if (reply.type !== "recording") throw new WeirClientError("closed", "unexpected reply");
+    return reply.recording;
+  }
+
+  /** Stops a recording (grant `record` or `admin`); resolves with it, files finished. */
+  async stopRecording(recordingId: string): Promise<RecordingInfo> {
+    const reply = await this.#connected().socket.request({ type: "stopRecording", recordingId });
+    if (reply.type !== "recording") throw new WeirClientError("closed", "unexpected reply");
+    return reply.recording;
+  }
+
+  /** The room's recordings, running and finished, with their files (grant `record` or `admin`). */
+  async listRecordings(): Promise<RecordingInfo[]> {
+    const reply = await this.#connected().socket.request({ type: "listRecordings" });
+    if (reply.type !== "recordings") throw new WeirClientError("closed", "unexpected reply");
+    return reply.recordings;
+  }
+
+  #connected(): Session {
+    const s = this.#session;
+    if (!s || this.#state !== "connected") {
+      throw new WeirClientError("invalid_state", "the Room is not connected");
+    }
+    return s;
   }
 
   /**
@@ -249,6 +291,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     for (const p of socket.welcome.participants) {
       if (p.identity !== this.#identity) this.#participants.set(p.identity, p);
     }
+    this.#syncRecordings(socket.welcome.recordings ?? []);
     this.#attempt = 0;
     this.#setState("connected");
     for (const local of this.#local.values()) await this.#publishOn(s, local);
@@ -439,6 +482,13 @@ export class Room extends TypedEmitter<RoomEvents> {
         return;
       case "data.ended":
         return this.#dataEnded(m.dataSubscriberId, m.reason);
+      case "recording.started":
+        return this.#recordingStarted(m);
+      case "recording.stopped":
+        if (this.#recordings.delete(m.recordingId)) {
+          this.emit("recordingstopped", { recordingId: m.recordingId, reason: m.reason });
+        }
+        return;
       case "goaway":
         return this.#lost(s);
       case "replaced":
@@ -446,6 +496,24 @@ export class Room extends TypedEmitter<RoomEvents> {
       default:
         return;
     }
+  }
+
+  #recordingStarted(r: ActiveRecording): void {
+    if (this.#recordings.has(r.recordingId)) return;
+    const { type: _, ...recording } = r;
+    this.#recordings.set(r.recordingId, recording);
+    this.emit("recordingstarted", recording);
+  }
+
+  /** The welcome's running recordings: those gone during a reconnect stop, new ones start. */
+  #syncRecordings(running: ActiveRecording[]): void {
+    const ids = new Set(running.map((r) => r.recordingId));
+    for (const id of [...this.#recordings.keys()]) {
+      if (ids.has(id)) continue;
+      this.#recordings.delete(id);
+      this.emit("recordingstopped", { recordingId: id, reason: "stopped" });
+    }
+    for (const r of running) this.#recordingStarted(r);
   }
 
   #trackPublished(t: PublishedTrack): void {

@@ -1,3 +1,10 @@
+import type {
+  ActiveRecording,
+  RecordingEndReason,
+  RecordingInfo,
+  RecordingLayout,
+  RecordingRequest,
+} from "../../shared/recording.ts";
 import type { ParticipantInfo, TrackInfo } from "../../shared/room.ts";
 import type { PublishedData } from "./DataTypes.ts";
 import type { MediaPath, MediaTransport, RelayProtocol } from "./mediaPath.ts";
@@ -73,7 +80,17 @@ export interface RoomEvents {
    * not fire it; `room.mediaConnection.rttMs` is refreshed every 2 s.
    */
   mediaconnectionchange: [MediaConnection | null];
+  /**
+   * A recording of the room started (also for those running when the Room connects): who and
+   * which tracks are recorded. `room.recordings` lists the ones running.
+   */
+  recordingstarted: [RoomRecording];
+  /** A recording ended: asked to, its tracks left, its disk failed, or its node stopped. */
+  recordingstopped: [{ recordingId: string; reason: RecordingEndReason }];
   error: [Error];
 }
 
-export type { ParticipantInfo };
+/** A recording running in the room, as every participant sees it. */
+export type RoomRecording = Omit<ActiveRecording, "type">;
+
+export type { ParticipantInfo, RecordingInfo, RecordingLayout, RecordingRequest };

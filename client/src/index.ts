@@ -26,9 +26,13 @@ export type {
   LocalTrack,
   MediaConnection,
   PublishedTrack,
+  RecordingInfo,
+  RecordingLayout,
+  RecordingRequest,
   RemoteTrack,
   RoomEvents,
   RoomOptions,
+  RoomRecording,
   RoomState,
   TokenProvider,
 } from "./RoomTypes.ts";

@@ -11,6 +11,7 @@ import { notFound, onError } from "./errors.ts";
 import { GoneNodes } from "./placement.ts";
 import type { EdgeContext } from "./routes/context.ts";
 import { mediaRoutes } from "./routes/media.ts";
+import { recordingRoutes } from "./routes/recordings.ts";
 import { roomRoutes } from "./routes/rooms.ts";
 import { iceServersFor } from "./turn.ts";
 
@@ -41,5 +42,6 @@ export function createApp(deps: EdgeDeps): Hono {
   );
   roomRoutes(app, edge);
   mediaRoutes(app, edge);
+  recordingRoutes(app, edge);
   return app;
 }

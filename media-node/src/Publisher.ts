@@ -32,6 +32,8 @@ const TICK_MS = 20;
  * what it needs and return: the packet buffer is reused, and the forward path waits for it.
  */
 export interface PacketTap {
+  /** The simulcast encoding it takes (a relay brings it over); absent: the top one. */
+  readonly encoding?: number;
   tap(buf: Buffer, view: RtpView, layers: PacketLayers, nowMs: number): void;
 }
 
@@ -112,6 +114,11 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
 
   get subscribers(): readonly Subscriber[] {
     return this.#subscribers;
+  }
+
+  /** Packet taps (recorders); the list is replaced, never changed in place, on add and remove. */
+  get taps(): readonly PacketTap[] {
+    return this.#taps;
   }
 
   /** Hot path: one received, decrypted, parsed packet of one of this publisher's encodings. */

@@ -138,12 +138,16 @@ export interface MediaNodeProc extends Proc {
   id: string;
 }
 
-/** `args` adds flags, e.g. `["--max-sessions", "2"]`; `env` adds variables. */
+/**
+ * `args` adds flags, e.g. `["--max-sessions", "2"]`; `env` adds variables; `enter` is a command
+ * prefix the node runs under (e.g. `unshare -m ...` for a mount namespace of its own).
+ */
 export async function startMediaNode(
   natsUrl: string,
   id: string,
   args: string[] = [],
   env: NodeJS.ProcessEnv = {},
+  enter: string[] = [],
 ): Promise<MediaNodeProc> {
   const { proc } = await spawnTsx(
     "media-node/src/service/main.ts",
@@ -151,6 +155,7 @@ export async function startMediaNode(
     { ...process.env, ...env },
     /"msg":"media node started"/,
     30_000,
+    enter,
   );
   return { ...proc, id };
 }

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { after, describe, test } from "node:test";
+import { embeddedConfig } from "../../media-node/src/embedded/config.ts";
 import { connectNatsBus } from "../../media-node/src/service/bus/natsBus.ts";
 import { ConfigError, loadConfig, transportOptions } from "../../media-node/src/service/config.ts";
 import { callNode } from "../../shared/nodeClient.ts";
@@ -48,6 +49,7 @@ describe("config", () => {
         maxSessions: 100,
         maxSessionsPerIdentity: 4,
         drainGraceMs: undefined,
+        recordings: {},
       },
     );
     assert.deepEqual(transportOptions(e), {
@@ -74,6 +76,23 @@ describe("config", () => {
     assert.equal(g.udpPort, 40000);
     assert.equal(loadConfig(["--udp-port", "0"], {}).udpPort, 0);
     assert.equal(loadConfig(["--udp-port", "0", "--tcp-port", "40001"], {}).tcpPort, 40001);
+  });
+
+  test("recordings: off by default; a directory (made absolute) and a free-space floor by flag or variable", () => {
+    assert.deepEqual(loadConfig([], {}).recordings, {});
+    const env = { WEIR_RECORDINGS_DIR: "/var/rec", WEIR_RECORDINGS_MIN_FREE_MB: "128" };
+    assert.deepEqual(loadConfig([], env).recordings, {
+      directory: "/var/rec",
+      minFreeBytes: 128 * 1048576,
+    });
+    const flags = loadConfig(["--recordings-dir", "rec", "--recordings-min-free-mb", "0.5"], env);
+    assert.deepEqual(flags.recordings, { directory: `${process.cwd()}/rec`, minFreeBytes: 524288 });
+    assert.throws(() => loadConfig(["--recordings-min-free-mb", "-1"], {}), ConfigError);
+    const embedded = embeddedConfig({}, ["--recordings-dir", "/srv/rec"]);
+    assert.equal(embedded.recordings.directory, "/srv/rec");
+    assert.equal(embeddedConfig({ WEIR_RECORDINGS_DIR: "/x" }).recordings.directory, "/x");
+    assert.deepEqual(embeddedConfig({}).recordings, {});
+    assert.throws(() => embeddedConfig({}, ["--nope"]), ConfigError);
   });
 
   test("bad values are ConfigErrors", () => {

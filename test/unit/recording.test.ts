@@ -11,11 +11,13 @@ import { DEFAULT_CODECS } from "../../media-node/src/codecs.ts";
 import type { WeirError } from "../../media-node/src/errors.ts";
 import { Publisher } from "../../media-node/src/Publisher.ts";
 import { superframe } from "../../media-node/src/recording/depacketize.ts";
+import { avcC, spsSize } from "../../media-node/src/recording/h264.ts";
 import { JitterBuffer, type RecPacket } from "../../media-node/src/recording/JitterBuffer.ts";
 import { MuxFile } from "../../media-node/src/recording/MuxFile.ts";
 import { Recorder } from "../../media-node/src/recording/Recorder.ts";
 import { SeqUnwrapper, TimestampUnwrapper } from "../../media-node/src/recording/unwrap.ts";
 import { parseRtp, RtpView } from "../../media-node/src/rtp/rtpPacket.ts";
+import { h264AccessUnits, packetizeH264 } from "../fixtures/packets/h264Annexb.ts";
 import { prng } from "../fixtures/packets/hex.ts";
 import { packetizeVp8, type RtpSpec, rtpPacket, vp8Frames } from "../fixtures/packets/vp8Ivf.ts";
 import { probe } from "../helpers/ffprobe.ts";
@@ -197,8 +199,8 @@ describe("Recorder (VP8 through a Publisher, checked by ffprobe)", () => {
     assert.throws(() => new Recorder({ publishers: [], directory: dir }), {
       code: "invalid_argument",
     });
-    const h264 = vp8Publisher("h", "video/H264");
-    assert.throws(() => new Recorder({ publishers: [h264], directory: dir }), {
+    const av1 = vp8Publisher("h", "video/AV1");
+    assert.throws(() => new Recorder({ publishers: [av1], directory: dir }), {
       code: "unsupported_codec",
     });
     const p = vp8Publisher("twice");
@@ -226,7 +228,84 @@ describe("Recorder (VP8 through a Publisher, checked by ffprobe)", () => {
   });
 });
 
+describe("H.264 (RFC 6184 to Matroska, checked by ffprobe)", () => {
+  const units = h264AccessUnits();
+  const packets = packetizeH264(units, SEQ0, TS0);
+
+  it("reads the picture size from the SPS and builds the avcC record", () => {
+    const sps = units[0].nals.find((n) => (n[0] & 0x1f) === 7);
+    const pps = units[0].nals.find((n) => (n[0] & 0x1f) === 8);
+    assert.ok(sps && pps);
+    assert.deepEqual(spsSize(sps), { width: 160, height: 120 });
+    assert.equal(spsSize(Buffer.from([0x67, 0x42])), null);
+    const rec = avcC(sps, pps);
+    assert.deepEqual([...rec.subarray(0, 6)], [1, sps[1], sps[2], sps[3], 0xff, 0xe1]);
+    assert.equal(rec.length, 11 + sps.length + pps.length);
+  });
+
+  async function recordH264(id: string, list: typeof packets) {
+    const publisher = vp8Publisher(id, "video/H264");
+    const rec = new Recorder({ publishers: [publisher], directory: dir, id, repairWaitMs: 20 });
+    const created: string[] = [];
+    rec.on("filecreated", (f) => created.push(f.path));
+    feed(publisher, list);
+    await rec.stop();
+    assert.equal(created.length, 1);
+    return { path: created[0], stats: rec.getStats().tracks[0] };
+  }
+
+  it("single NAL units, STAP-A and FU-A across wraps: every frame in a .mkv that decodes", async () => {
+    assert.equal(units.length, 60);
+    assert.ok(packets.length > 70, "some slices were fragmented");
+    const { path, stats } = await recordH264("h264", packets);
+    assert.match(path, /\.mkv$/);
+    const p = probe(path);
+    assert.equal(p.streams[0].codec, "h264");
+    assert.equal(p.streams[0].width, 160);
+    assert.equal(p.decodeErrors, "");
+    assert.equal(p.streams[0].frames, 60);
+    assert.ok(Math.abs(p.duration - 2) < 0.05, `duration ${p.duration}`);
+    assert.equal(stats.framesWritten, 60);
+  });
+
+  it("a lost fragment drops frames up to the next IDR, which it asks for", async () => {
+    const firstOfFrame5 = packets.findIndex((p) => p.ts === (TS0 + 5 * 3000) >>> 0);
+    const lossy = packets.filter((_, i) => i !== firstOfFrame5);
+    const { path, stats } = await recordH264("h264-lossy", lossy);
+    const p = probe(path);
+    assert.equal(p.decodeErrors, "");
+    assert.equal(p.streams[0].frames, 35); // 0-4, then the IDR at 30 and after
+    assert.equal(stats.gaps, 1);
+    assert.equal(stats.keyframeRequests, 2);
+  });
+});
+
 describe("MuxFile", () => {
+  it("an unfinished file of one long cluster (no keyframe after the first) decodes up to its end", async () => {
+    // A camera sends keyframes only when asked: one cluster grows for up to 32 s. Written with
+    // an unknown size, its blocks decode from a file the process never finished (killed, disk
+    // full): here 150 frames, 5 s, none of them a keyframe for the muxer but the first.
+    const path = join(dir, "one-cluster.webm");
+    const file = new MuxFile(path, [{ codec: "vp8", width: 160, height: 120 }], (e) => {
+      throw e;
+    });
+    const frames = vp8Frames();
+    for (let i = 0; i < 150; i++) {
+      const f = frames[i % frames.length];
+      // later copies of the fixture's keyframe are labelled delta: the decoder takes them as they are
+      file.write(0, { data: f.data, ts: i * 3000, keyframe: i === 0 }, i / 30);
+    }
+    await new Promise((r) => setTimeout(r, 100)); // the muxer's queue drains to the file
+    const p = probe(path); // never closed: no duration, no cues, the cluster's size unknown
+    assert.equal(p.decodeErrors, "");
+    assert.ok(p.streams[0].frames >= 148, `${p.streams[0].frames} of 150 frames decode`);
+    await file.close();
+    const closed = probe(path);
+    assert.equal(closed.decodeErrors, "");
+    assert.equal(closed.streams[0].frames, 150);
+    assert.ok(Math.abs(closed.duration - 5) < 0.1, `${closed.duration} s`);
+  });
+
   it("two frames within one millisecond still give a WebM with increasing timecodes", async () => {
     const path = join(dir, "same-ms.webm");
     const file = new MuxFile(path, [{ codec: "vp8", width: 160, height: 120 }], (e) => {

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { parseArgs } from "node:util";
 import { DEV_SECRET } from "../../../edge/src/auth/devSecret.ts";
 import { MIN_SECRET_BYTES } from "../../../edge/src/auth/jwt.ts";
 import { parseTurnConfig, type TurnConfig } from "../../../edge/src/turn.ts";
@@ -9,9 +10,11 @@ import {
   type MediaNodeConfig,
   parsePortRange,
   parseUdpPort,
+  recordingsConfig,
   sessionLimits,
   TCP_NEEDS_UDP,
 } from "../service/config.ts";
+import type { RecordingsConfig } from "../service/Recordings.ts";
 import type { TransportOptions } from "../TransportTypes.ts";
 
 export interface EmbeddedConfig {
@@ -37,13 +40,32 @@ export interface EmbeddedConfig {
   metrics: { onApi: boolean; port?: number; host: string };
   /** WEIR_MAX_SESSIONS and WEIR_MAX_SESSIONS_PER_IDENTITY, as for a media node. */
   limits: Pick<MediaNodeConfig, "maxSessions" | "maxSessionsPerIdentity">;
+  /** --recordings-dir / WEIR_RECORDINGS_DIR (and the min free space): recording, when set. */
+  recordings: RecordingsConfig;
 }
 
 /**
  * Reads the embedded mode's settings from the environment. Throws ConfigError when development
  * mode would be reachable from elsewhere (see `requireDevModeAllowed`).
  */
-export function embeddedConfig(env: NodeJS.ProcessEnv): EmbeddedConfig {
+export function embeddedConfig(env: NodeJS.ProcessEnv, argv: string[] = []): EmbeddedConfig {
+  let flags: Record<string, string | boolean | undefined>;
+  try {
+    flags = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        "recordings-dir": { type: "string" },
+        "recordings-min-free-mb": { type: "string" },
+      },
+    }).values;
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  const pick = (flag: string, name: string) => {
+    const v = flags[flag];
+    return typeof v === "string" ? v : env[name] || undefined;
+  };
   const secret = env.WEIR_SECRET ?? DEV_SECRET;
   const host = env.WEIR_HOST ?? "127.0.0.1";
   const natsUrl = env.NATS_URL || undefined;
@@ -67,6 +89,7 @@ export function embeddedConfig(env: NodeJS.ProcessEnv): EmbeddedConfig {
     ...(env.WEIR_UDP_PORT ? { udpPort: parseUdpPort(env.WEIR_UDP_PORT) } : {}),
     ...(env.WEIR_TCP_PORT ? { tcpPort: tcpPortOf(env) } : {}),
     turn: turnConfig(env),
+    recordings: recordingsConfig(pick),
     transport: {
       listenIps,
       announcedIps: env.WEIR_ANNOUNCED_IP

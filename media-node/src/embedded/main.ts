@@ -16,7 +16,7 @@ import { embeddedConfig } from "./config.ts";
 import { staticRoutes } from "./static.ts";
 
 async function main(): Promise<void> {
-  const config = embeddedConfig(process.env);
+  const config = embeddedConfig(process.env, process.argv.slice(2));
   const log = createLogger({ fields: { node: config.nodeId } });
   const { bus, registry, close: closeBus } = await openBus(config.natsUrl, log);
   const listenIps = config.transport.listenIps ?? [];
@@ -39,6 +39,7 @@ async function main(): Promise<void> {
       ...(tcpMux ? { tcpMux } : {}),
     },
     ...config.limits,
+    recordings: config.recordings,
     log,
   });
   await service.start();
@@ -73,6 +74,7 @@ async function main(): Promise<void> {
       `  bus: ${busName}   media addresses: ${listenIps.join(", ")}${udpMux ? `, all on UDP port ${udpMux.port}` : ""}${tcpMux ? ` and TCP port ${tcpMux.port}` : ""}`,
       ...(config.turn ? [`  TURN for clients: ${config.turn.urls.join(", ")}`] : []),
       `  metrics: ${metricsWhere(config.metrics, edge.url)}`,
+      `  recordings: ${config.recordings.directory ?? "off (set WEIR_RECORDINGS_DIR or --recordings-dir)"}`,
       ...(config.devSecret
         ? [
             "  using the DEVELOPMENT secret (set WEIR_SECRET in production); the demo page mints its own tokens",

@@ -10,6 +10,7 @@ import {
   EncodedAudioPacketSource,
   EncodedPacket,
   EncodedVideoPacketSource,
+  MkvOutputFormat,
   Output,
   StreamTarget,
   type StreamTargetChunk,
@@ -18,13 +19,21 @@ import {
 import { CrashSafeHeader } from "./crashSafe.ts";
 import type { Frame } from "./depacketize.ts";
 
-export type TrackCodec = "vp8" | "vp9" | "opus";
+export type TrackCodec = "vp8" | "vp9" | "h264" | "opus";
 
 export interface MuxTrack {
   codec: TrackCodec;
   /** Video size (from the first keyframe); 0 for audio. */
   width: number;
   height: number;
+  /** H.264: the avcC record and codec string of the first keyframe. */
+  description?: Uint8Array;
+  codecString?: string;
+}
+
+/** WebM takes VP8, VP9 and Opus; a file with H.264 is Matroska. */
+export function containerOf(codecs: readonly TrackCodec[]): "webm" | "mkv" {
+  return codecs.includes("h264") ? "mkv" : "webm";
 }
 
 /** Frames queued behind a slow disk before new ones are dropped. */
@@ -47,6 +56,14 @@ function decoderConfig(t: MuxTrack): object {
   // profile 0, level 1 (a placeholder: WebM keeps no level), 8 bits
   if (t.codec === "vp9") {
     return { codec: "vp09.00.10.08", codedWidth: t.width, codedHeight: t.height };
+  }
+  if (t.codec === "h264") {
+    return {
+      codec: t.codecString ?? "avc1.42e01f",
+      codedWidth: t.width,
+      codedHeight: t.height,
+      description: t.description,
+    };
   }
   return { codec: "opus", numberOfChannels: 2, sampleRate: 48000, description: opusHead(2) };
 }
@@ -84,11 +101,16 @@ export class MuxFile {
     const sink = new WritableStream<StreamTargetChunk>({
       write: (c) => {
         header.patch(c.data, c.position);
-        writeSync(fd, c.data, 0, c.data.length, c.position);
+        // a nearly full disk takes part of a write: the rest goes on (or throws ENOSPC)
+        for (let at = 0; at < c.data.length; ) {
+          at += writeSync(fd, c.data, at, c.data.length - at, c.position + at);
+        }
       },
     });
+    const format =
+      containerOf(tracks.map((t) => t.codec)) === "mkv" ? MkvOutputFormat : WebMOutputFormat;
     this.#output = new Output({
-      format: new WebMOutputFormat({ minimumClusterDuration: 1 }),
+      format: new format({ minimumClusterDuration: 1 }),
       target: new StreamTarget(sink),
     });
     this.#tracks = tracks.map((t) => this.#addTrack(t));
@@ -100,10 +122,13 @@ export class MuxFile {
     return this.#failed;
   }
 
-  /** Per track: frames and bytes written, frames dropped (queue full, or out of order). */
-  trackStats(i: number): { frames: number; bytes: number; dropped: number } {
-    const { frames, bytes, dropped } = this.#tracks[i];
-    return { frames, bytes, dropped };
+  /**
+   * Per track: frames and bytes written, frames dropped (queue full, or out of order), and the
+   * file time of its latest frame (seconds).
+   */
+  trackStats(i: number): { frames: number; bytes: number; dropped: number; durationS: number } {
+    const { frames, bytes, dropped, lastSeconds } = this.#tracks[i];
+    return { frames, bytes, dropped, durationS: frames > 0 ? lastSeconds : 0 };
   }
 
   /** A frame of track `i` at `seconds` on the file's timeline. */
@@ -140,7 +165,7 @@ export class MuxFile {
   #addTrack(t: MuxTrack): TrackState {
     const meta = { decoderConfig: decoderConfig(t) };
     if (t.codec !== "opus") {
-      const source = new EncodedVideoPacketSource(t.codec);
+      const source = new EncodedVideoPacketSource(t.codec === "h264" ? "avc" : t.codec);
       this.#output.addVideoTrack(source);
       return { source, meta, held: null, lastSeconds: 0, frames: 0, bytes: 0, dropped: 0 };
     }

@@ -31,7 +31,8 @@ const TICK_MS = 20;
 const REPAIR_WAIT_MS = 300;
 
 function trackCodec(p: Publisher): TrackCodec {
-  if (p.codecName === "vp8" || p.codecName === "vp9" || p.codecName === "opus") return p.codecName;
+  const c = p.codecName;
+  if (c === "vp8" || c === "vp9" || c === "h264" || c === "opus") return c;
   throw new UnsupportedCodecError(`recording ${p.codec.mimeType} is not supported yet`);
 }
 

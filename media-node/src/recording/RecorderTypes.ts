@@ -44,6 +44,8 @@ export interface TrackRecordingStats {
   /** Frames not written: incomplete, or after a loss until the next keyframe. */
   framesDropped: number;
   bytesWritten: number;
+  /** File time of the latest frame written (seconds). */
+  durationS: number;
   /** Holes in the sequence that NACK repair did not fill in time. */
   gaps: number;
   keyframeRequests: number;

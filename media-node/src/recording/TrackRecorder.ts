@@ -9,6 +9,7 @@ import type { RtpView } from "../rtp/rtpPacket.ts";
 import {
   type Depacketizer,
   type Frame,
+  H264Depacketizer,
   OpusDepacketizer,
   Vp8Depacketizer,
   Vp9Depacketizer,
@@ -111,6 +112,7 @@ export class TrackRecorder implements PacketTap, JitterSink {
       framesWritten: f ? f.frames : 0,
       framesDropped: this.#depack.dropped + (f ? f.dropped : 0),
       bytesWritten: f ? f.bytes : 0,
+      durationS: f ? f.durationS : 0,
       gaps: this.#gaps,
       keyframeRequests: this.#keyframeRequests,
     };
@@ -133,5 +135,6 @@ export class TrackRecorder implements PacketTap, JitterSink {
 function depacketizer(codec: TrackCodec): Depacketizer {
   if (codec === "vp8") return new Vp8Depacketizer();
   if (codec === "vp9") return new Vp9Depacketizer();
+  if (codec === "h264") return new H264Depacketizer();
   return new OpusDepacketizer();
 }

@@ -4,6 +4,13 @@
  * points at offset 0, so a demuxer jumps back and reads garbage. In the chunk that first writes
  * the Segment start we mark its size unknown (RFC 8794 6.2) and turn the SeekHead into a Void of
  * the same length; finalize overwrites both with the real values.
+ *
+ * Clusters too: mediabunny opens one with a 5-byte size that covers only its Timestamp and
+ * writes the real size when the cluster closes, and it closes a cluster only at a keyframe of
+ * every track. A camera in a call sends keyframes only when asked (Chromium: minutes apart), so a
+ * cluster can hold 30 s, and a killed process (or a full disk) left its blocks outside any
+ * cluster: nothing decoded. Each new cluster's size is written as unknown (RFC 8794 6.2: it ends
+ * where the next level-1 element starts); closing it overwrites that with the real size.
  */
 const EBML_ID = [0x1a, 0x45, 0xdf, 0xa3];
 const SEGMENT_ID = [0x18, 0x53, 0x80, 0x67];
@@ -36,6 +43,7 @@ export class CrashSafeHeader {
 
   /** Called with each chunk before it is written at `position`. */
   patch(chunk: Uint8Array, position: number): void {
+    openClusters(chunk);
     if (this.#done) return;
     if (position === 0) {
       const w = varIntWidth(chunk[4]);
@@ -71,5 +79,23 @@ function patchSegmentStart(chunk: Uint8Array, seg: number): void {
   for (let i = 8; i >= 2; i--) {
     chunk[head + i] = rest & 0xff;
     rest = Math.floor(rest / 256);
+  }
+}
+
+/**
+ * A cluster as mediabunny opens it: the Cluster id, a 5-byte size of 3 (its Timestamp element
+ * only, id 0xE7). Ten fixed bytes: media data matches them by chance with odds of 2^-80.
+ */
+const CLUSTER_OPEN = Buffer.from([0x1f, 0x43, 0xb6, 0x75, 0x08, 0x00, 0x00, 0x00, 0x03, 0xe7]);
+/** A 5-byte EBML size with every value bit set: unknown. */
+const UNKNOWN_SIZE_5 = [0x0f, 0xff, 0xff, 0xff, 0xff];
+
+/** Marks the size of every cluster this chunk opens as unknown (closing it sets the real one). */
+export function openClusters(chunk: Uint8Array): void {
+  const b = Buffer.isBuffer(chunk)
+    ? chunk
+    : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+  for (let at = b.indexOf(CLUSTER_OPEN); at >= 0; at = b.indexOf(CLUSTER_OPEN, at + 10)) {
+    for (let i = 0; i < 5; i++) b[at + 4 + i] = UNKNOWN_SIZE_5[i];
   }
 }

@@ -4,6 +4,7 @@
  */
 import { parseVp8, Vp8Descriptor } from "../rtp/codecs/vp8.ts";
 import { parseVp9, Vp9Descriptor } from "../rtp/codecs/vp9.ts";
+import { avcC, avcCodecString, spsSize } from "./h264.ts";
 import type { RecPacket } from "./JitterBuffer.ts";
 
 export interface Frame {
@@ -14,6 +15,9 @@ export interface Frame {
   /** Picture size, when the frame tells it (video keyframes). */
   width?: number;
   height?: number;
+  /** H.264 keyframes: the avcC record of their SPS and PPS, and the codec string. */
+  description?: Uint8Array;
+  codecString?: string;
 }
 
 export interface Depacketizer {
@@ -207,4 +211,128 @@ export function superframe(frames: Buffer[]): Buffer {
   for (let i = 0; i < frames.length; i++) index.writeUIntLE(frames[i].length, 1 + i * bytes, bytes);
   index[index.length - 1] = marker;
   return Buffer.concat([...frames, index]);
+}
+
+const NAL_IDR = 5;
+const NAL_SPS = 7;
+const NAL_PPS = 8;
+const STAP_A = 24;
+const FU_A = 28;
+
+/**
+ * H.264 (RFC 6184, packetization-mode 1: single NAL units, STAP-A, FU-A): an access unit is the
+ * NAL units of one timestamp up to the marker, written length-prefixed (4 bytes). The latest SPS
+ * and PPS make a keyframe's avcC record and size; an IDR without them is not written.
+ */
+export class H264Depacketizer extends KeyframeGate implements Depacketizer {
+  #nals: Buffer[] = [];
+  /** The open FU-A unit: its rebuilt header byte, then the fragments. */
+  #fu: Buffer[] | null = null;
+  #ts = -1;
+  #broken = false;
+  #sps: Buffer | null = null;
+  #pps: Buffer | null = null;
+
+  packet(p: RecPacket): Frame | null {
+    const b = p.payload;
+    if (b.length < 1) return null;
+    if (p.ts !== this.#ts) {
+      if (this.#nals.length > 0 || this.#fu) this.#abandon();
+      this.#ts = p.ts;
+      this.#broken = false;
+    }
+    const t = b[0] & 0x1f;
+    if (t >= 1 && t <= 23) this.#nal(b);
+    else if (t === STAP_A) this.#stap(b);
+    else if (t === FU_A) this.#fuA(b);
+    else this.#broken = true; // STAP-B, MTAP, FU-B: not in packetization-mode 1
+    return p.marker ? this.#complete() : null;
+  }
+
+  gap(): void {
+    this.#abandon();
+    this.waitForKeyframe();
+  }
+
+  #stap(b: Buffer): void {
+    for (let at = 1; at < b.length; ) {
+      const n = at + 2 <= b.length ? b.readUInt16BE(at) : 0;
+      at += 2;
+      if (n === 0 || at + n > b.length) {
+        this.#broken = true;
+        return;
+      }
+      this.#nal(b.subarray(at, at + n));
+      at += n;
+    }
+  }
+
+  #fuA(b: Buffer): void {
+    if (b.length < 3) {
+      this.#broken = true;
+      return;
+    }
+    const fu = b[1];
+    if (fu & 0x80) {
+      if (this.#fu) this.#broken = true; // the last unit never ended
+      this.#fu = [Buffer.from([(b[0] & 0xe0) | (fu & 0x1f)]), b.subarray(2)];
+    } else if (this.#fu) {
+      this.#fu.push(b.subarray(2));
+    } else {
+      this.#broken = true; // a fragment whose start we never saw
+      return;
+    }
+    if (fu & 0x40) {
+      this.#nal(Buffer.concat(this.#fu));
+      this.#fu = null;
+    }
+  }
+
+  #nal(n: Buffer): void {
+    const t = n[0] & 0x1f;
+    if (t === NAL_SPS) this.#sps = Buffer.from(n);
+    else if (t === NAL_PPS) this.#pps = Buffer.from(n);
+    this.#nals.push(n);
+  }
+
+  #complete(): Frame | null {
+    const nals = this.#nals;
+    this.#nals = [];
+    if (this.#broken || this.#fu || nals.length === 0) {
+      this.#nals = nals;
+      this.#abandon();
+      return null;
+    }
+    const key = nals.some((n) => (n[0] & 0x1f) === NAL_IDR);
+    const sps = this.#sps;
+    const pps = this.#pps;
+    const size = key && sps ? spsSize(sps) : null;
+    if (key && (!sps || !pps || !size)) {
+      this.lose(); // an IDR nobody can decode without its parameter sets
+      return null;
+    }
+    if (!this.pass(key)) return null;
+    const data = Buffer.alloc(nals.reduce((a, n) => a + 4 + n.length, 0));
+    let at = 0;
+    for (const n of nals) {
+      data.writeUInt32BE(n.length, at);
+      data.set(n, at + 4);
+      at += 4 + n.length;
+    }
+    const frame: Frame = { data, ts: this.#ts, keyframe: key };
+    if (key && sps && pps && size) {
+      frame.width = size.width;
+      frame.height = size.height;
+      frame.description = avcC(sps, pps);
+      frame.codecString = avcCodecString(sps);
+    }
+    return frame;
+  }
+
+  #abandon(): void {
+    const had = this.#nals.length > 0 || this.#fu !== null;
+    this.#nals = [];
+    this.#fu = null;
+    if (had) this.lose();
+  }
 }

@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import type { Publisher } from "../Publisher.ts";
 import type { Frame } from "./depacketize.ts";
-import { MuxFile, type MuxTrack, type TrackCodec } from "./MuxFile.ts";
+import { containerOf, MuxFile, type MuxTrack, type TrackCodec } from "./MuxFile.ts";
 import type { RecordingFile } from "./RecorderTypes.ts";
 
 export interface OutputTrack {
@@ -27,6 +27,8 @@ export interface FileTrackStats {
   frames: number;
   bytes: number;
   dropped: number;
+  /** File time of the track's latest frame (seconds). */
+  durationS: number;
 }
 
 export interface RecordingOutput {
@@ -48,7 +50,11 @@ function safe(s: string): string {
 function muxTrack(t: OutputTrack, f: Frame): MuxTrack | null {
   if (t.codec === "opus") return { codec: "opus", width: 0, height: 0 };
   if (!f.keyframe || !f.width || !f.height) return null;
-  return { codec: t.codec, width: f.width, height: f.height };
+  if (t.codec === "h264" && !f.description) return null;
+  const mt: MuxTrack = { codec: t.codec, width: f.width, height: f.height };
+  if (f.description) mt.description = f.description;
+  if (f.codecString) mt.codecString = f.codecString;
+  return mt;
 }
 
 function describe(path: string, tracks: readonly OutputTrack[]): RecordingFile {
@@ -84,7 +90,9 @@ export class PerTrackOutput implements RecordingOutput {
   constructor(dir: string, id: string, tracks: readonly OutputTrack[], host: OutputHost) {
     this.#tracks = tracks;
     this.#host = host;
-    this.#paths = tracks.map((t) => join(dir, `${safe(id)}-${safe(t.publisher.id)}.webm`));
+    this.#paths = tracks.map((t) =>
+      join(dir, `${safe(id)}-${safe(t.publisher.id)}.${containerOf([t.codec])}`),
+    );
     this.#files = tracks.map(() => null);
     this.#firstTs = tracks.map(() => 0);
     this.#failed = tracks.map(() => false);
@@ -138,7 +146,7 @@ export class ParticipantOutput implements RecordingOutput {
   constructor(dir: string, id: string, tracks: readonly OutputTrack[], host: OutputHost) {
     this.#tracks = tracks;
     this.#host = host;
-    this.#path = join(dir, `${safe(id)}.webm`);
+    this.#path = join(dir, `${safe(id)}.${containerOf(tracks.map((t) => t.codec))}`);
     this.#formats = tracks.map(() => null);
     this.#first = tracks.map(() => null);
     this.#dropped = tracks.map(() => 0);

@@ -1,7 +1,7 @@
 import { codecsMatch } from "../codecs.ts";
 import { UnsupportedCodecError } from "../errors.ts";
 import type { LayerTarget } from "../layers/LayerFilter.ts";
-import { Publisher, type PublisherHost } from "../Publisher.ts";
+import { type PacketTap, Publisher, type PublisherHost } from "../Publisher.ts";
 import type { Router } from "../Router.ts";
 import { buildCompound, buildRemb, buildRr } from "../rtp/rtcp/build.ts";
 import { createReportBlock, type ReportBlock } from "../rtp/rtcp/common.ts";
@@ -12,6 +12,9 @@ import { type RelayHost, RelayTransport } from "./RelayTransport.ts";
 import type { RelayAnswer, RelayLayers, RelayRequest } from "./RelayTransportTypes.ts";
 import { RELAY_EXTENSIONS } from "./relayExtensions.ts";
 import { newRelayKey, relayContext } from "./relayKeys.ts";
+
+/** The highest layer a relay.layers may name (a recorder wants them all). */
+const MAX_LAYER = 15;
 
 /** How often feedback limits and pauses are re-checked (the publisher's layer tick is 200 ms). */
 const LAYER_CHECK_MS = 200;
@@ -36,6 +39,8 @@ export class DownstreamRelay extends RelayTransport implements PublisherHost, Rt
   #blocks: ReportBlock[] = [];
   /** The publisher's subscriber list last seen (replaced on add/remove: identity = changed). */
   #seenSubs: readonly Subscriber[] = [];
+  /** The publisher's tap list last seen (recorders want their encoding relayed too). */
+  #seenTaps: readonly PacketTap[] = [];
   #lastLayerCheck = 0;
   #wantedQueued = false;
   readonly #emitWanted = () => {
@@ -139,6 +144,10 @@ export class DownstreamRelay extends RelayTransport implements PublisherHost, Rt
     if (publisher === null) return;
     publisher.tick(nowMs);
     if (publisher.subscribers !== this.#seenSubs) this.#watchSubscribers(publisher.subscribers);
+    if (publisher.taps !== this.#seenTaps) {
+      this.#seenTaps = publisher.taps;
+      this.#wantedMayChange();
+    }
     if (nowMs - this.#lastLayerCheck >= LAYER_CHECK_MS) {
       this.#lastLayerCheck = nowMs;
       this.#wantedMayChange();
@@ -163,11 +172,27 @@ export class DownstreamRelay extends RelayTransport implements PublisherHost, Rt
     queueMicrotask(this.#emitWanted);
   }
 
-  /** What the origin should relay for the local subscribers (relay.layers). */
+  /** What the origin should relay for the local subscribers and recorders (relay.layers). */
   wantedLayers(): RelayLayers {
     const subs = this.#publisher?.subscribers ?? [];
     const count = this.#publisher?.encodings.length ?? 1;
-    return wantedLayers(subs, count);
+    const wanted = wantedLayers(subs, count);
+    const taps = this.#publisher?.taps ?? [];
+    if (taps.length === 0) return wanted;
+    // a recorder takes every layer of its encoding
+    const encodings = new Set(wanted.encodings);
+    for (const t of taps) encodings.add(Math.min(t.encoding ?? count - 1, count - 1));
+    return {
+      spatial: MAX_LAYER,
+      temporal: MAX_LAYER,
+      encodings: [...encodings].sort((a, b) => a - b),
+    };
+  }
+
+  /** Whether anything here takes the relayed packets (subscribers or recorders). */
+  get wanted(): boolean {
+    const p = this.#publisher;
+    return p !== null && (p.subscribers.length > 0 || p.taps.length > 0);
   }
 
   protected sendReports(nowMs: number): void {

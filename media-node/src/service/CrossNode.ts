@@ -51,6 +51,7 @@ export class CrossNode {
     this.directory = new RoomDirectory({
       ...o,
       localParticipants: (room) => o.node.localParticipants(room),
+      localRecordings: (room) => o.node.recordings.active(room),
       deliver: (room, event) => o.node.deliverRemoteRoomEvent(room, event),
     });
     this.data = new DataBridge({ ...o, router: (room) => o.node.router(room) });
@@ -68,7 +69,13 @@ export class CrossNode {
 
   start(): void {
     this.#sub = this.#o.bus.subscribe(subjects.nodePeer(this.#o.nodeId), (data, respond) => {
-      respond?.(JSON.stringify(this.#handle(data)));
+      void this.#handle(data).then((reply) => {
+        try {
+          respond?.(JSON.stringify(reply));
+        } catch (err) {
+          this.#o.log.warn("peer reply failed", errorFields(err));
+        }
+      });
     });
     this.watcher.start();
   }
@@ -82,7 +89,11 @@ export class CrossNode {
   /** The room opened here: mirror it (MediaNode waits for `ready` before welcoming). */
   openRoom(room: string): RemoteRoom {
     const ready = this.directory.open(room);
-    return { ready, participants: () => this.directory.participants(room) };
+    return {
+      ready,
+      participants: () => this.directory.participants(room),
+      recordings: () => this.directory.recordings(room),
+    };
   }
 
   closeRoom(room: string): void {
@@ -111,11 +122,11 @@ export class CrossNode {
     await this.remoteMedia?.(room, publisherId, host?.nodeId);
   }
 
-  #handle(data: string): NodeReply {
+  async #handle(data: string): Promise<NodeReply> {
     const req = PeerRequest.safeParse(safeJson(data));
     if (!req.success) return { ok: false, error: { code: "bad_request", message: "bad request" } };
     try {
-      return { ok: true, result: this.#dispatch(req.data) };
+      return { ok: true, result: await this.#dispatch(req.data) };
     } catch (err) {
       const { error, expected } = toApiError(err);
       if (!expected) this.#o.log.error("peer request failed", { ...errorFields(err) });
@@ -123,8 +134,15 @@ export class CrossNode {
     }
   }
 
-  #dispatch(r: PeerRequest): PeerResult<PeerOp> {
+  async #dispatch(r: PeerRequest): Promise<PeerResult<PeerOp>> {
+    const recordings = this.#o.node.recordings;
     switch (r.op) {
+      case "recording.start":
+        return recordings.startHere(r.room, r.startedBy, r.layout, r.publisherIds);
+      case "recording.stop":
+        return recordings.stop(r.recordingId, r.room);
+      case "recording.list":
+        return { recordings: recordings.listHere(r.room) };
       case "room.snapshot":
         return this.directory.snapshot(r.room);
       case "data.want":

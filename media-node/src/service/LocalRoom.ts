@@ -1,3 +1,4 @@
+import type { ActiveRecording } from "../../../shared/recording.ts";
 import type {
   DataChannelInfo,
   ParticipantInfo,
@@ -24,6 +25,8 @@ export interface RemoteRoom {
   readonly ready: Promise<void>;
   /** Participants on other nodes with their tracks and DataChannels. */
   participants(): ParticipantInfo[];
+  /** Recordings running on other nodes. */
+  recordings?(): ActiveRecording[];
 }
 
 /**
@@ -134,10 +137,14 @@ export class LocalRoom {
     return list.flatMap((p) => [...p.tracks.keys()]);
   }
 
-  /** Hands a room event to every session here except the participant's own. */
+  /**
+   * Hands a room event to every session here except the participant's own; an event of no
+   * participant (a recording started or stopped) goes to everyone.
+   */
   deliver(event: RoomEvent): void {
+    const own = "identity" in event ? event.identity : undefined;
     for (const p of this.#participants.values()) {
-      if (p.identity === event.identity) continue;
+      if (p.identity === own) continue;
       for (const s of p.sessions) s.deliver(event);
     }
   }

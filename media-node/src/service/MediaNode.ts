@@ -1,7 +1,9 @@
 import { WeirApiError } from "../../../shared/errors.ts";
+import type { ActiveRecording, RecordingInfo } from "../../../shared/recording.ts";
 import type { ParticipantInfo, RoomEvent, RoomInfo } from "../../../shared/room.ts";
 import { NodeCommand, type NodeOp, NodeResult, type SessionCaller } from "../../../shared/rpc.ts";
 import type { ClientMessage, ServerMessage } from "../../../shared/ws.ts";
+import { missingGrant } from "../../../shared/wsGrants.ts";
 import type { CodecCapability } from "../codecs.ts";
 import { IceSocketError } from "../errors.ts";
 import { Router } from "../Router.ts";
@@ -11,6 +13,7 @@ import { HttpSession } from "./HttpSession.ts";
 import { newSessionId } from "./ids.ts";
 import { LocalRoom, type RemoteRoom } from "./LocalRoom.ts";
 import { errorFields, type Logger, silentLogger } from "./log.ts";
+import { type RecordingPeers, Recordings, type RecordingsConfig } from "./Recordings.ts";
 import type { Session, SessionContext } from "./Session.ts";
 import { WhepSession } from "./WhepSession.ts";
 import { WhipSession } from "./WhipSession.ts";
@@ -29,6 +32,10 @@ export interface MediaNodeHooks {
   sessionClosed?(sessionId: string): void;
   /** Before a subscribe: make a publisher of another node subscribable here (a relay). */
   resolvePublisher?(room: string, publisherId: string): Promise<void>;
+  /** Recordings across nodes: the room's other nodes, relays, requests to other nodes. */
+  recordingPeers?: RecordingPeers;
+  /** A recording ended (stopped, its tracks left, or failed): for webhooks. */
+  recordingFinished?(info: RecordingInfo): void;
 }
 
 export interface MediaNodeOptions {
@@ -40,6 +47,10 @@ export interface MediaNodeOptions {
   codecs?: CodecCapability[];
   hooks?: MediaNodeHooks;
   log?: Logger;
+  /** The node's id: recording ids carry it (default "node"). */
+  nodeId?: string;
+  /** Where recordings go (unset directory: recording is off). */
+  recordings?: RecordingsConfig;
 }
 
 type Command<Op extends NodeOp> = Extract<NodeCommand, { op: Op }>;
@@ -68,6 +79,8 @@ export class MediaNode {
   readonly #log: Logger;
   readonly #rooms = new Map<string, LocalRoom>();
   readonly #sessions = new Map<string, Session>();
+  /** This node's recordings (SDK Recorders behind the recording.* commands). */
+  readonly recordings: Recordings;
   #draining = false;
   #closed = false;
 
@@ -75,6 +88,17 @@ export class MediaNode {
     this.#options = options;
     this.#hooks = options.hooks ?? {};
     this.#log = options.log ?? silentLogger;
+    const hooks = this.#hooks;
+    this.recordings = new Recordings(options.recordings ?? {}, {
+      nodeId: options.nodeId ?? "node",
+      log: this.#log.child({ part: "recording" }),
+      room: (name) => this.#rooms.get(name),
+      roomEvent: (room, event) => this.#raise(room, event),
+      finished: (info) => hooks.recordingFinished?.(info),
+      get peers() {
+        return hooks.recordingPeers;
+      },
+    });
     this.maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
     this.maxSessionsPerIdentity =
       options.maxSessionsPerIdentity ?? DEFAULT_MAX_SESSIONS_PER_IDENTITY;
@@ -187,10 +211,11 @@ export class MediaNode {
     for (const s of this.#sessions.values()) if (s instanceof WsSession) s.goaway(reason);
   }
 
-  /** Ends every session and closes every router. */
+  /** Finishes every recording, ends every session and closes every router. */
   async close(): Promise<void> {
     this.#closed = true;
     this.#draining = true;
+    await this.recordings.close();
     await Promise.all([...this.#sessions.values()].map((s) => this.#end(s)));
   }
 
@@ -212,6 +237,42 @@ export class MediaNode {
         return this.#wsMessage(cmd.sessionId, cmd.message);
       case "ws.close":
         return this.#delete(this.#session(cmd.sessionId));
+      case "recording.start":
+        return this.recordings.start(cmd.room, cmd.identity, cmd.request);
+      case "recording.stop":
+        return this.recordings.stop(cmd.recordingId, cmd.room);
+      case "recording.list":
+        return this.recordings.list(cmd.room).then((recordings) => ({ recordings }));
+    }
+  }
+
+  /** Recordings of the room in progress, on this node and the others (for a welcome). */
+  activeRecordings(room: string): ActiveRecording[] {
+    const remote = this.#rooms.get(room)?.remote?.recordings?.() ?? [];
+    return [...this.recordings.active(room), ...remote];
+  }
+
+  /** Recording messages of a WebSocket session (grant record or admin). */
+  async #wsRecording(session: WsSession, m: ClientMessage): Promise<ServerMessage | undefined> {
+    const missing = missingGrant(m, session.grants);
+    if (missing !== null) throw new WeirApiError("forbidden", missing);
+    const room = session.room.name;
+    switch (m.type) {
+      case "startRecording": {
+        const { type: _t, id, ...request } = m;
+        const recording = await this.recordings.start(room, session.identity, request);
+        return { type: "recording", id, recording };
+      }
+      case "stopRecording":
+        return {
+          type: "recording",
+          id: m.id,
+          recording: await this.recordings.stop(m.recordingId, room),
+        };
+      case "listRecordings":
+        return { type: "recordings", id: m.id, recordings: await this.recordings.list(room) };
+      default:
+        return undefined;
     }
   }
 
@@ -280,6 +341,7 @@ export class MediaNode {
         room: cmd.room,
         identity: cmd.identity,
         participants: session.room.allParticipants(),
+        ...recordingsField(this.activeRecordings(cmd.room)),
       },
     };
   }
@@ -290,6 +352,13 @@ export class MediaNode {
       throw new WeirApiError("conflict", "not a WebSocket session");
     }
     try {
+      if (
+        message.type === "startRecording" ||
+        message.type === "stopRecording" ||
+        message.type === "listRecordings"
+      ) {
+        return { reply: await this.#wsRecording(session, message) };
+      }
       if (message.type === "subscribe") {
         await this.#hooks.resolvePublisher?.(session.room.name, message.publisherId);
       } else if (message.type === "subscribeData") {
@@ -398,6 +467,13 @@ export class MediaNode {
     this.#hooks.roomEvent?.(room.name, event);
   }
 
+  /** A room event of this node for a room that may have closed here (a recording's end). */
+  #raise(roomName: string, event: RoomEvent): void {
+    const room = this.#rooms.get(roomName);
+    if (room) this.#roomEvent(room, event);
+    else this.#hooks.roomEvent?.(roomName, event);
+  }
+
   /** Ends a session (idempotent); the room closes with its last session. */
   async #end(session: Session): Promise<void> {
     if (this.#sessions.get(session.id) !== session) return;
@@ -421,4 +497,8 @@ export class MediaNode {
       this.#log.warn("router close failed", { room: room.name, ...errorFields(err) });
     });
   }
+}
+
+function recordingsField(list: ActiveRecording[]): { recordings?: ActiveRecording[] } {
+  return list.length > 0 ? { recordings: list } : {};
 }

@@ -2,20 +2,29 @@ import {
   type Bus,
   type BusSubscription,
   HEARTBEAT_MS,
+  liveNodes,
   type NodeInfo,
   type NodeRegistry,
 } from "../../../shared/bus.ts";
 import { WeirApiError } from "../../../shared/errors.ts";
 import { safeJson } from "../../../shared/nodeClient.ts";
+import { callPeer } from "../../../shared/peer.ts";
 import type { NodeOp, NodeReply, NodeResult } from "../../../shared/rpc.ts";
 import { subjects } from "../../../shared/subjects.ts";
 import type { RelayServer } from "../relay/RelayServer.ts";
 import { CrossNode } from "./CrossNode.ts";
 import { errorFields, type Logger, silentLogger } from "./log.ts";
-import { MediaNode, type MediaNodeOptions } from "./MediaNode.ts";
+import { MediaNode, type MediaNodeHooks, type MediaNodeOptions } from "./MediaNode.ts";
+import type { RecordingPeers } from "./Recordings.ts";
 import { RelayManager } from "./RelayManager.ts";
 
+/** A start may open relays first (their own request waits up to 5 s). */
+const RECORDING_PEER_TIMEOUT_MS = 8000;
+const RECORDING_LIST_TIMEOUT_MS = 2000;
+
 export interface NodeServiceOptions extends Omit<MediaNodeOptions, "hooks" | "log"> {
+  /** Hooks for the app around the node (a recording finished: webhooks). */
+  hooks?: Pick<MediaNodeHooks, "recordingFinished">;
   nodeId: string;
   bus: Bus;
   registry: NodeRegistry;
@@ -68,6 +77,8 @@ export class NodeService {
         roomClosed: (room) => this.crossNode.closeRoom(room),
         resolvePublisher: (room, publisherId) => this.crossNode.bringLocal(room, publisherId),
         sessionClosed: () => this.#loadChanged(),
+        recordingPeers: this.#recordingPeers(),
+        recordingFinished: (info) => options.hooks?.recordingFinished?.(info),
       },
     });
     this.crossNode = new CrossNode({
@@ -93,6 +104,39 @@ export class NodeService {
         relays.noteRoomEvent(room, nodeId, event),
       );
     }
+  }
+
+  /** Recordings across nodes: the directory, relays, and peer requests. */
+  #recordingPeers(): RecordingPeers {
+    const bus = this.#bus;
+    const self = this.nodeId;
+    return {
+      participantsByNode: (room) => this.crossNode.directory.participantsByNode(room),
+      bringLocal: (room, publisherId) => this.crossNode.bringLocal(room, publisherId),
+      start: (nodeId, r) =>
+        callPeer(bus, nodeId, { op: "recording.start", ...r }, RECORDING_PEER_TIMEOUT_MS),
+      stop: (nodeId, recordingId, room) =>
+        callPeer(
+          bus,
+          nodeId,
+          { op: "recording.stop", recordingId, ...(room === undefined ? {} : { room }) },
+          RECORDING_PEER_TIMEOUT_MS,
+        ),
+      list: async (room) => {
+        const nodes = liveNodes(await this.#registry.list(), Date.now()).filter(
+          (n) => n.nodeId !== self,
+        );
+        const lists = await Promise.all(
+          nodes.map((n) =>
+            callPeer(bus, n.nodeId, { op: "recording.list", room }, RECORDING_LIST_TIMEOUT_MS).then(
+              (r) => r.recordings,
+              () => [],
+            ),
+          ),
+        );
+        return lists.flat();
+      },
+    };
   }
 
   /** Subscribes to the node's RPC subject and registers the node. */

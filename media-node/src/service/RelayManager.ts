@@ -154,7 +154,7 @@ export class RelayManager {
     this.#downstream.set(k, d);
     // Sent as soon as B's subscribers change what they want; the sweep is the fallback.
     relay.on("wantedchange", () => {
-      if ((relay.publisher?.subscribers.length ?? 0) > 0) this.#syncLayers(d);
+      if (relay.wanted) this.#syncLayers(d);
     });
     relay.on("closed", (reason) => {
       if (this.#downstream.get(k)?.relay === relay) this.#downstream.delete(k);
@@ -198,7 +198,7 @@ export class RelayManager {
     const now = performance.now();
     const idleMs = this.#o.idleMs ?? 2000;
     for (const [k, d] of this.#downstream) {
-      if ((d.relay.publisher?.subscribers.length ?? 0) > 0) {
+      if (d.relay.wanted) {
         d.idleSince = now;
         this.#syncLayers(d);
         continue;
@@ -224,7 +224,7 @@ export class RelayManager {
       () => {
         d.inFlight = false;
         // What changed while this one was in flight goes now.
-        if ((d.relay.publisher?.subscribers.length ?? 0) > 0) this.#syncLayers(d);
+        if (d.relay.wanted) this.#syncLayers(d);
       },
       (err) => {
         d.inFlight = false;

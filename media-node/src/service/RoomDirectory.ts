@@ -1,6 +1,7 @@
 import type { Bus, BusSubscription, NodeRegistry } from "../../../shared/bus.ts";
 import { safeJson } from "../../../shared/nodeClient.ts";
 import { callPeer, type PeerResult } from "../../../shared/peer.ts";
+import type { ActiveRecording } from "../../../shared/recording.ts";
 import { type ParticipantInfo, RoomBusMessage, type RoomEvent } from "../../../shared/room.ts";
 import { subjects } from "../../../shared/subjects.ts";
 import { newId } from "../ids.ts";
@@ -16,6 +17,8 @@ export interface RoomDirectoryOptions {
   log: Logger;
   /** This node's own participants of a room (what other nodes get as a snapshot). */
   localParticipants(room: string): ParticipantInfo[];
+  /** Recordings running on this node in a room (what other nodes get in a snapshot). */
+  localRecordings?(room: string): ActiveRecording[];
   /** A room event from another node, for this node's sessions in the room. */
   deliver(room: string, event: RoomEvent): void;
 }
@@ -98,7 +101,13 @@ export class RoomDirectory extends TypedEmitter<RoomDirectoryEvents> {
   snapshot(room: string): PeerResult<"room.snapshot"> {
     const entry = this.#rooms.get(room);
     if (!entry) return { epoch: "", seq: 0, participants: [] };
-    return { epoch: entry.epoch, seq: entry.seq, participants: this.#o.localParticipants(room) };
+    const recordings = this.#o.localRecordings?.(room) ?? [];
+    return {
+      epoch: entry.epoch,
+      seq: entry.seq,
+      participants: this.#o.localParticipants(room),
+      ...(recordings.length > 0 ? { recordings } : {}),
+    };
   }
 
   /** The room's participants on other nodes (one entry per node an identity is on). */
@@ -106,6 +115,20 @@ export class RoomDirectory extends TypedEmitter<RoomDirectoryEvents> {
     const entry = this.#rooms.get(room);
     if (!entry) return [];
     return [...entry.views.values()].flatMap((v) => v.participants());
+  }
+
+  /** Recordings running on other nodes in `room`. */
+  recordings(room: string): ActiveRecording[] {
+    const entry = this.#rooms.get(room);
+    if (!entry) return [];
+    return [...entry.views.values()].flatMap((v) => v.recordings());
+  }
+
+  /** Each other node's participants of `room`, by node id. */
+  participantsByNode(room: string): Map<string, ParticipantInfo[]> {
+    const out = new Map<string, ParticipantInfo[]>();
+    for (const [nodeId, v] of this.#rooms.get(room)?.views ?? []) out.set(nodeId, v.participants());
+    return out;
   }
 
   /** Which node hosts publisher (track or DataChannel) `publisherId` of `room`, and its kind. */
@@ -209,12 +232,17 @@ export class RoomDirectory extends TypedEmitter<RoomDirectoryEvents> {
       snap = await callPeer(this.#o.bus, nodeId, { op: "room.snapshot", room });
     } catch (err) {
       this.#o.log.warn("room snapshot failed", { room, node: nodeId, ...errorFields(err) });
-      snap = { epoch: view0.epoch, seq: view0.seq, participants: view0.participants() };
+      snap = {
+        epoch: view0.epoch,
+        seq: view0.seq,
+        participants: view0.participants(),
+        recordings: view0.recordings(),
+      };
     }
     entry = this.#rooms.get(room);
     const view = entry?.views.get(nodeId);
     if (!entry || !view || view.synced) return;
-    const events = view.replace(snap.participants);
+    const events = view.replace(snap.participants, snap.recordings);
     const pending = view.pending
       .filter((p) => p.seq > snap.seq && snap.epoch !== "")
       .sort((a, b) => a.seq - b.seq);

@@ -1,3 +1,4 @@
+import type { ActiveRecording } from "../../../shared/recording.ts";
 import type {
   DataChannelInfo,
   ParticipantInfo,
@@ -23,6 +24,8 @@ export class RoomView {
   synced: boolean;
   pending: { seq: number; event: RoomEvent }[] = [];
   readonly #members = new Map<string, Member>();
+  /** Recordings running on that node. */
+  readonly #recordings = new Map<string, ActiveRecording>();
 
   constructor(epoch: string, synced: boolean) {
     this.epoch = epoch;
@@ -30,11 +33,17 @@ export class RoomView {
   }
 
   get empty(): boolean {
-    return this.#members.size === 0;
+    return this.#members.size === 0 && this.#recordings.size === 0;
   }
 
   /** Applies one event; false when it changes nothing here (a repeat). */
   apply(e: RoomEvent): boolean {
+    if (e.type === "recording.started") {
+      if (this.#recordings.has(e.recordingId)) return false;
+      this.#recordings.set(e.recordingId, e);
+      return true;
+    }
+    if (e.type === "recording.stopped") return this.#recordings.delete(e.recordingId);
     const m = this.#members.get(e.identity);
     switch (e.type) {
       case "participant.joined":
@@ -63,9 +72,16 @@ export class RoomView {
   }
 
   /** Replaces everything with a snapshot; returns the events that turn the old state into it. */
-  replace(participants: ParticipantInfo[]): RoomEvent[] {
+  replace(participants: ParticipantInfo[], recordings: ActiveRecording[] = []): RoomEvent[] {
     const next = new Map<string, ParticipantInfo>(participants.map((p) => [p.identity, p]));
     const out: RoomEvent[] = [];
+    const running = new Set(recordings.map((r) => r.recordingId));
+    for (const id of this.#recordings.keys())
+      if (!running.has(id))
+        out.push({ type: "recording.stopped", recordingId: id, reason: "node_stopped" });
+    for (const r of recordings) if (!this.#recordings.has(r.recordingId)) out.push(r);
+    this.#recordings.clear();
+    for (const r of recordings) this.#recordings.set(r.recordingId, r);
     for (const [identity, m] of this.#members) {
       const p = next.get(identity);
       for (const id of m.tracks.keys())
@@ -102,6 +118,11 @@ export class RoomView {
       if (m.data.size > 0) info.data = [...m.data.values()];
       return info;
     });
+  }
+
+  /** Recordings running on that node. */
+  recordings(): ActiveRecording[] {
+    return [...this.#recordings.values()];
   }
 
   /** Whether a track (`"media"`) or a DataChannel (`"data"`) with this id is published here. */

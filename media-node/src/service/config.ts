@@ -1,10 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { isIPv6 } from "node:net";
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { NAME_PATTERN } from "../../../shared/limits.ts";
 import { DEFAULT_RELAY_PORT, type RelayServerOptions } from "../relay/RelayServerTypes.ts";
 import type { TransportOptions } from "../TransportTypes.ts";
 import { DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_IDENTITY } from "./MediaNode.ts";
+import { DEFAULT_MIN_FREE_BYTES, type RecordingsConfig } from "./Recordings.ts";
 
 export interface MediaNodeConfig {
   natsUrl: string;
@@ -25,6 +27,8 @@ export interface MediaNodeConfig {
   relayPort?: number;
   /** Address other media nodes send relay traffic to (default: the first listen ip). */
   relayIp?: string;
+  /** Where this node writes recordings (unset directory: recording is off). */
+  recordings: RecordingsConfig;
 }
 
 export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
@@ -52,6 +56,10 @@ export const USAGE = `npm run media-node -- [options]
   --drain-grace <seconds>   WEIR_DRAIN_GRACE_S  wait for sessions on SIGTERM (default 30)
   --relay-port <port>       WEIR_RELAY_PORT     UDP port for relays between nodes (default ${DEFAULT_RELAY_PORT}, 0: any)
   --relay-ip <ip>           WEIR_RELAY_IP       address other nodes reach the relay port at
+  --recordings-dir <dir>    WEIR_RECORDINGS_DIR where recordings go (<dir>/<room>/...); unset: off
+  --recordings-min-free-mb <n>
+                            WEIR_RECORDINGS_MIN_FREE_MB  no new recording with less free
+                                                (default ${DEFAULT_MIN_FREE_BYTES / 1048576})
   log level: WEIR_LOG_LEVEL=debug|info|warn|error (default info)
   metrics: WEIR_METRICS_PORT=9464 serves GET /metrics (Prometheus) on WEIR_METRICS_HOST (127.0.0.1)`;
 
@@ -78,6 +86,8 @@ export function loadConfig(
         "drain-grace": { type: "string" },
         "relay-port": { type: "string" },
         "relay-ip": { type: "string" },
+        "recordings-dir": { type: "string" },
+        "recordings-min-free-mb": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -123,7 +133,25 @@ export function loadConfig(
       1000 * positiveInt(pick("drain-grace", "WEIR_DRAIN_GRACE_S") ?? "30", "drain grace", true),
     ...(relayPort === undefined ? {} : { relayPort }),
     ...(relayIp === undefined ? {} : { relayIp }),
+    recordings: recordingsConfig(pick),
   };
+}
+
+/** `--recordings-dir` and `--recordings-min-free-mb` (or their variables). */
+export function recordingsConfig(
+  pick: (flag: string, env: string) => string | undefined,
+): RecordingsConfig {
+  const dir = pick("recordings-dir", "WEIR_RECORDINGS_DIR");
+  const minFree = pick("recordings-min-free-mb", "WEIR_RECORDINGS_MIN_FREE_MB");
+  const out: RecordingsConfig = {};
+  if (dir !== undefined) out.directory = resolve(dir);
+  if (minFree !== undefined) {
+    const mb = Number(minFree);
+    if (!(Number.isFinite(mb) && mb >= 0))
+      throw new ConfigError(`bad recordings min free "${minFree}"`);
+    out.minFreeBytes = Math.round(mb * 1048576);
+  }
+  return out;
 }
 
 /** `--max-sessions` and `--max-sessions-per-identity` (or their variables), else the defaults. */

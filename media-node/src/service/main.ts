@@ -64,6 +64,7 @@ async function main(): Promise<void> {
     },
     drainGraceMs: config.drainGraceMs,
     relay,
+    recordings: config.recordings,
     log,
   });
   await service.start();
@@ -86,6 +87,7 @@ async function main(): Promise<void> {
     maxSessions: config.maxSessions,
     maxSessionsPerIdentity: config.maxSessionsPerIdentity,
     relay: relay.address,
+    recordings: config.recordings.directory ?? "off",
   });
   let stopping = false;
   const shutdown = (signal: string) => {
