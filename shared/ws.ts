@@ -6,6 +6,7 @@ import {
   ParticipantInfo,
   ROOM_EVENT_SCHEMAS,
   Sdp,
+  SpeakerList,
   TrackInfo,
 } from "./room.ts";
 
@@ -76,6 +77,16 @@ export const ClientMessage = z.discriminatedUnion("type", [
     spatial: z.optional(Layer),
     temporal: z.optional(Layer),
   }),
+  /**
+   * Mutes or unmutes one of the session's published tracks (grant publish); gets `ok`. The node
+   * stops forwarding a muted track and tells the room (`track.muted` / `track.unmuted`).
+   */
+  z.object({
+    type: z.literal("mute"),
+    id: RequestId,
+    publisherId: z.string().check(z.maxLength(256)),
+    muted: z.boolean(),
+  }),
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
@@ -101,6 +112,8 @@ export const ServerMessage = z.discriminatedUnion("type", [
     participants: z.array(ParticipantInfo),
     /** STUN/TURN servers for this session's transports (absent when the edge has none). */
     iceServers: z.optional(z.array(IceServer).check(z.maxLength(8))),
+    /** Who is speaking as the session joins, loudest first (absent when nobody is). */
+    speakers: z.optional(SpeakerList),
   }),
   z.object({
     type: z.literal("published"),
@@ -149,6 +162,11 @@ export const ServerMessage = z.discriminatedUnion("type", [
     dataPublisherId: z.string(),
     reason: z.enum(["overflow", "unpublished", "closed"]),
   }),
+  /**
+   * Who is speaking in the room, loudest first, pushed whenever that order of identities
+   * changes (an empty list: nobody any more). Levels are 0..1, as at that change.
+   */
+  z.object({ type: z.literal("speakers"), speakers: SpeakerList }),
   /** The node is going away (drain); reconnect to get a new session. */
   z.object({ type: z.literal("goaway"), reason: z.string() }),
   /**

@@ -21,6 +21,7 @@ const NEEDS: Record<ClientMessage["type"], (m: ClientMessage) => readonly Grant[
   subscribeData: () => DATA,
   unsubscribeData: () => DATA,
   layers: () => SUB,
+  mute: () => PUB,
 };
 const PUB: readonly Grant[] = ["publish"];
 const SUB: readonly Grant[] = ["subscribe"];

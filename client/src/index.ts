@@ -30,6 +30,7 @@ export type {
   RoomEvents,
   RoomOptions,
   RoomState,
+  SpeakerInfo,
   TokenProvider,
 } from "./RoomTypes.ts";
 export { ServerError, SignalingSocket } from "./SignalingSocket.ts";
