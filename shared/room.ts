@@ -11,6 +11,8 @@ export const TrackInfo = z.object({
   publisherId: z.string().check(z.minLength(1), z.maxLength(256)),
   kind: MediaKind,
   mimeType: z.string().check(z.maxLength(64)),
+  /** Present (true) while the publisher has the track muted: the node does not forward it. */
+  muted: z.optional(z.boolean()),
 });
 export type TrackInfo = z.infer<typeof TrackInfo>;
 
@@ -63,6 +65,10 @@ export const ROOM_EVENT_SCHEMAS = [
     identity: z.string(),
     publisherId: z.string(),
   }),
+  /** The track's publisher muted it: the node stops forwarding it until `track.unmuted`. */
+  z.object({ type: z.literal("track.muted"), identity: z.string(), publisherId: z.string() }),
+  /** Forwarding resumes (video on a keyframe the node asks the publisher for). */
+  z.object({ type: z.literal("track.unmuted"), identity: z.string(), publisherId: z.string() }),
   z.object({ type: z.literal("data.published"), identity: z.string(), ...DataChannelInfo.shape }),
   z.object({
     type: z.literal("data.unpublished"),
@@ -87,3 +93,33 @@ export const RoomBusMessage = z.object({
   seq: z.optional(z.number().check(z.int(), z.gte(1))),
 });
 export type RoomBusMessage = z.infer<typeof RoomBusMessage>;
+
+/**
+ * A participant who is speaking: `level` is its smoothed audio level, 0..1 (linear amplitude of
+ * the RFC 6464 levels its audio sends, over about 500 ms; 1 = full scale, 0.1 = -20 dBov).
+ */
+export const SpeakerInfo = z.object({
+  identity: z.string().check(z.minLength(1), z.maxLength(128)),
+  level: z.number().check(z.gte(0), z.lte(1)),
+});
+export type SpeakerInfo = z.infer<typeof SpeakerInfo>;
+
+/** The most speakers a list carries (the loudest ones). */
+export const MAX_SPEAKERS = 64;
+
+/** Speakers, loudest first. */
+export const SpeakerList = z.array(SpeakerInfo).check(z.maxLength(MAX_SPEAKERS));
+
+/**
+ * What travels on `weir.room.<room>.speakers`: one node's speaking participants (its own
+ * sessions' audio only), loudest first. Sent every speaker interval while the list is not
+ * empty, and once when it becomes empty; a list not refreshed for SPEAKERS_TTL_MS is dropped.
+ */
+export const RoomSpeakersMessage = z.object({
+  nodeId: z.string().check(z.maxLength(128)),
+  speakers: SpeakerList,
+});
+export type RoomSpeakersMessage = z.infer<typeof RoomSpeakersMessage>;
+
+/** How long a node's speaker list counts without a refresh (a lost "nobody" message). */
+export const SPEAKERS_TTL_MS = 1500;

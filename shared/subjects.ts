@@ -10,6 +10,8 @@ export const subjects = {
   sessionEvents: (sessionId: string) => `weir.session.${sessionId}.events`,
   /** Room-wide events; every node with sessions in the room listens. */
   roomEvents: (room: string) => `weir.room.${room}.events`,
+  /** Each node's speaking participants of a room (RoomSpeakersMessage); nodes only. */
+  roomSpeakers: (room: string) => `weir.room.${room}.speakers`,
   /** The messages of one DataPublisher, for the nodes that asked for them (`data.want`). */
   dataMessages: (room: string, dataPublisherId: string) => `weir.data.${room}.${dataPublisherId}`,
 } as const;

@@ -7,6 +7,7 @@ import {
   ParticipantInfo,
   ROOM_EVENT_SCHEMAS,
   Sdp,
+  SpeakerList,
   TrackInfo,
 } from "./room.ts";
 
@@ -85,6 +86,16 @@ export const ClientMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("startRecording"), id: RequestId, ...RecordingRequest.shape }),
   z.object({ type: z.literal("stopRecording"), id: RequestId, recordingId: RecordingId }),
   z.object({ type: z.literal("listRecordings"), id: RequestId }),
+  /**
+   * Mutes or unmutes one of the session's published tracks (grant publish); gets `ok`. The node
+   * stops forwarding a muted track and tells the room (`track.muted` / `track.unmuted`).
+   */
+  z.object({
+    type: z.literal("mute"),
+    id: RequestId,
+    publisherId: z.string().check(z.maxLength(256)),
+    muted: z.boolean(),
+  }),
 ]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 
@@ -112,6 +123,8 @@ export const ServerMessage = z.discriminatedUnion("type", [
     iceServers: z.optional(z.array(IceServer).check(z.maxLength(8))),
     /** Recordings of the room in progress (absent: none). */
     recordings: z.optional(z.array(ActiveRecording)),
+    /** Who is speaking as the session joins, loudest first (absent when nobody is). */
+    speakers: z.optional(SpeakerList),
   }),
   z.object({
     type: z.literal("published"),
@@ -164,6 +177,11 @@ export const ServerMessage = z.discriminatedUnion("type", [
   z.object({ type: z.literal("recording"), id: RequestId, recording: RecordingInfo }),
   /** The reply to `listRecordings`. */
   z.object({ type: z.literal("recordings"), id: RequestId, recordings: z.array(RecordingInfo) }),
+  /**
+   * Who is speaking in the room, loudest first, pushed whenever that order of identities
+   * changes (an empty list: nobody any more). Levels are 0..1, as at that change.
+   */
+  z.object({ type: z.literal("speakers"), speakers: SpeakerList }),
   /** The node is going away (drain); reconnect to get a new session. */
   z.object({ type: z.literal("goaway"), reason: z.string() }),
   /**

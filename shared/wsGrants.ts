@@ -24,6 +24,7 @@ const NEEDS: Record<ClientMessage["type"], (m: ClientMessage) => readonly Grant[
   startRecording: () => RECORDING_GRANTS,
   stopRecording: () => RECORDING_GRANTS,
   listRecordings: () => RECORDING_GRANTS,
+  mute: () => PUB,
 };
 const PUB: readonly Grant[] = ["publish"];
 const SUB: readonly Grant[] = ["subscribe"];

@@ -17,6 +17,7 @@ import type {
   RoomOptions,
   RoomRecording,
   RoomState,
+  SpeakerInfo,
   TokenProvider,
 } from "./RoomTypes.ts";
 import { SignalingSocket } from "./SignalingSocket.ts";
@@ -76,6 +77,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   #identity = "";
   #attempt = 0;
   #media: MediaConnection | null = null;
+  #speakers: SpeakerInfo[] = [];
 
   constructor(options: RoomOptions = {}) {
     super();
@@ -159,6 +161,11 @@ export class Room extends TypedEmitter<RoomEvents> {
     return s;
   }
 
+  /** Who is speaking now, loudest first (`activespeakers` tells when it changes). */
+  get activeSpeakers(): SpeakerInfo[] {
+    return this.#speakers;
+  }
+
   /**
    * Connects to the edge at `url` (e.g. "http://127.0.0.1:8080"); the room comes from the token.
    * With a TokenProvider the Room renews its token before it expires and on reconnects.
@@ -175,7 +182,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   async publish(track: MediaStreamTrack, options: PublishOptions = {}): Promise<LocalTrack> {
-    const local = { trackId: track.id, track, options };
+    const local: LocalTrack = { trackId: track.id, track, options, muted: false };
     this.#local.set(track.id, local);
     if (this.#session) await this.#publishOn(this.#session, local);
     return local;
@@ -188,6 +195,23 @@ export class Room extends TypedEmitter<RoomEvents> {
     const offer = await s.pub.unpublish(trackId);
     const reply = await s.socket.request({ type: "unpublish", offer: offer.sdp ?? "", trackId });
     if (reply.type === "answer") await s.pub.setAnswer({ type: "answer", sdp: reply.answer });
+  }
+
+  /**
+   * Mutes or unmutes a published track (the MediaStreamTrack or its id). Muted, the track sends
+   * silence or black (`track.enabled = false`) and the node forwards nothing of it; everyone in
+   * the room gets `trackmuted` / `trackunmuted`. Unmuted video resumes on a keyframe the node
+   * asks for. Kept across reconnects; a track muted before it is published starts muted.
+   */
+  async setMuted(track: MediaStreamTrack | string, muted: boolean): Promise<void> {
+    const id = typeof track === "string" ? track : track.id;
+    const local =
+      this.#local.get(id) ?? [...this.#local.values()].find((l) => l.publisherId === id);
+    if (!local) throw new WeirClientError("not_published", `no published track ${id}`);
+    local.muted = muted;
+    local.track.enabled = !muted;
+    const s = this.#session;
+    if (s && local.publisherId !== undefined) await this.#sendMute(s, local);
   }
 
   /** Subscribes to a publisher; the `track` event brings its MediaStreamTrack. */
@@ -292,6 +316,7 @@ export class Room extends TypedEmitter<RoomEvents> {
       if (p.identity !== this.#identity) this.#participants.set(p.identity, p);
     }
     this.#syncRecordings(socket.welcome.recordings ?? []);
+    this.#setSpeakers(socket.welcome.speakers ?? []);
     this.#attempt = 0;
     this.#setState("connected");
     for (const local of this.#local.values()) await this.#publishOn(s, local);
@@ -357,7 +382,15 @@ export class Room extends TypedEmitter<RoomEvents> {
       offer: offer.sdp ?? "",
       trackIds: [trackId],
     });
-    if (reply.type === "published") await s.pub.setAnswer({ type: "answer", sdp: reply.answer });
+    if (reply.type !== "published") return;
+    await s.pub.setAnswer({ type: "answer", sdp: reply.answer });
+    local.publisherId = reply.tracks.find((t) => t.trackId === trackId)?.publisherId ?? trackId;
+    if (local.muted) await this.#sendMute(s, local);
+  }
+
+  async #sendMute(s: Session, local: LocalTrack): Promise<void> {
+    const publisherId = local.publisherId ?? local.trackId;
+    await s.socket.request({ type: "mute", publisherId, muted: local.muted });
   }
 
   async #subscribeOn(s: Session, publisherId: string): Promise<void> {
@@ -471,6 +504,11 @@ export class Room extends TypedEmitter<RoomEvents> {
         return this.#trackPublished(m);
       case "track.unpublished":
         return this.#trackUnpublished(m.publisherId, m.identity);
+      case "track.muted":
+      case "track.unmuted":
+        return this.#trackMuted(m.publisherId, m.identity, m.type === "track.muted");
+      case "speakers":
+        return this.#setSpeakers(m.speakers);
       case "data.published": {
         const { type: _, ...published } = m;
         return this.#dataPublished(published);
@@ -521,7 +559,8 @@ export class Room extends TypedEmitter<RoomEvents> {
     p.tracks = [...p.tracks.filter((x) => x.publisherId !== t.publisherId), t];
     this.#participants.set(t.identity, p);
     const { identity, publisherId, kind, mimeType } = t;
-    this.emit("trackpublished", { identity, publisherId, kind, mimeType });
+    const muted = t.muted === true ? { muted: true } : {};
+    this.emit("trackpublished", { identity, publisherId, kind, mimeType, ...muted });
   }
 
   #trackUnpublished(publisherId: string, identity: string): void {
@@ -529,6 +568,25 @@ export class Room extends TypedEmitter<RoomEvents> {
     if (p) p.tracks = p.tracks.filter((t) => t.publisherId !== publisherId);
     this.#subscribers.delete(publisherId);
     this.emit("trackunpublished", { publisherId, identity });
+  }
+
+  #trackMuted(publisherId: string, identity: string, muted: boolean): void {
+    const p = this.#participants.get(identity);
+    if (p) {
+      p.tracks = p.tracks.map((t) => {
+        if (t.publisherId !== publisherId) return t;
+        const { muted: _m, ...rest } = t;
+        return muted ? { ...rest, muted: true } : rest;
+      });
+    }
+    this.emit(muted ? "trackmuted" : "trackunmuted", { publisherId, identity });
+  }
+
+  #setSpeakers(speakers: SpeakerInfo[]): void {
+    const before = this.#speakers.map((s) => s.identity).join("\n");
+    this.#speakers = speakers;
+    if (speakers.map((s) => s.identity).join("\n") !== before)
+      this.emit("activespeakers", speakers);
   }
 
   #dataPublished(d: PublishedData): void {

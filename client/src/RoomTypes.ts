@@ -5,7 +5,7 @@ import type {
   RecordingLayout,
   RecordingRequest,
 } from "../../shared/recording.ts";
-import type { ParticipantInfo, TrackInfo } from "../../shared/room.ts";
+import type { ParticipantInfo, SpeakerInfo, TrackInfo } from "../../shared/room.ts";
 import type { PublishedData } from "./DataTypes.ts";
 import type { MediaPath, MediaTransport, RelayProtocol } from "./mediaPath.ts";
 import type { PublishOptions } from "./PublishTransportTypes.ts";
@@ -35,6 +35,10 @@ export interface LocalTrack {
   trackId: string;
   track: MediaStreamTrack;
   options: PublishOptions;
+  /** The id the room knows the track by, once the node published it. */
+  publisherId?: string;
+  /** Muted with `room.setMuted` (kept across reconnects). */
+  muted: boolean;
 }
 
 export interface RemoteTrack {
@@ -71,6 +75,18 @@ export interface RoomEvents {
   track: [RemoteTrack];
   /** A subscribed track ended (unpublished, unsubscribed or lost in a reconnect). */
   trackended: [{ publisherId: string }];
+  /**
+   * A track in the room was muted: the node stops forwarding it until `trackunmuted` (also for
+   * this Room's own tracks, whoever muted them). `participants` show it as `muted: true`.
+   */
+  trackmuted: [{ publisherId: string; identity: string }];
+  /** A muted track is forwarded again (video from a keyframe). */
+  trackunmuted: [{ publisherId: string; identity: string }];
+  /**
+   * Who is speaking, loudest first (this Room's own identity included), whenever that order
+   * changes; [] when nobody is any more. `level` is 0..1 (linear amplitude, about 500 ms).
+   */
+  activespeakers: [SpeakerInfo[]];
   /** Someone in the room published a DataChannel you can subscribe to (`subscribeData`). */
   datapublished: [PublishedData];
   dataunpublished: [{ dataPublisherId: string; identity: string }];
@@ -93,4 +109,4 @@ export interface RoomEvents {
 /** A recording running in the room, as every participant sees it. */
 export type RoomRecording = Omit<ActiveRecording, "type">;
 
-export type { ParticipantInfo, RecordingInfo, RecordingLayout, RecordingRequest };
+export type { ParticipantInfo, RecordingInfo, RecordingLayout, RecordingRequest, SpeakerInfo };

@@ -34,6 +34,7 @@ export type {
   RoomOptions,
   RoomRecording,
   RoomState,
+  SpeakerInfo,
   TokenProvider,
 } from "./RoomTypes.ts";
 export { ServerError, SignalingSocket } from "./SignalingSocket.ts";

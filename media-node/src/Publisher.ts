@@ -5,13 +5,16 @@ import {
 } from "./buffer/ReceiveStream.ts";
 import type { CodecCapability, CodecName } from "./codecs.ts";
 import { codecName } from "./codecs.ts";
+import { EXT_URI } from "./headerExtensions.ts";
 import { PacketLayers } from "./layers/PacketLayers.ts";
 import { parseLayers } from "./layers/parseLayers.ts";
 import type { MediaKind, PublisherEvents, PublisherStats, ReceiveStats } from "./PublisherTypes.ts";
+import { readAudioLevel } from "./rtp/audioLevel.ts";
 import { Vp8Descriptor } from "./rtp/codecs/index.ts";
 import type { ReportBlock } from "./rtp/rtcp/common.ts";
 import type { RtpView } from "./rtp/rtpPacket.ts";
 import type { Subscriber } from "./Subscriber.ts";
+import type { AudioLevelMeter } from "./speakers/AudioLevelMeter.ts";
 import { TypedEmitter } from "./TypedEmitter.ts";
 
 export type { SenderReportInfo } from "./buffer/ReceiveStream.ts";
@@ -72,6 +75,10 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
   #lastLayerTick = 0;
   #lastTick = -Infinity;
   #closed = false;
+  #muted = false;
+  /** Id of the RFC 6464 audio level extension in this publisher's packets, 0 = not negotiated. */
+  readonly #audioLevelExtId: number;
+  #meter: AudioLevelMeter | null = null;
 
   constructor(init: PublisherInit) {
     super();
@@ -88,6 +95,57 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
       (rid, i) => new ReceiveStream(i, rid, video, init.codec.clockRate, init.host),
     );
     this.#bitrates = new Float64Array(this.encodings.length);
+    const levelExt = init.headerExtensions.find((e) => e.uri === EXT_URI.audioLevel);
+    this.#audioLevelExtId = init.kind === "audio" && levelExt ? levelExt.id : 0;
+  }
+
+  /**
+   * Whether the track is muted: its packets are still received (statistics, NACKs, taps such as
+   * a recorder) but not forwarded to any subscriber, relays included. See setMuted().
+   */
+  get muted(): boolean {
+    return this.#muted;
+  }
+
+  /**
+   * Mutes or unmutes the track; returns whether the state changed (and `mutechange` fired).
+   * While muted nothing is sent to subscribers; on unmute each subscriber starts again on a
+   * keyframe, which is requested from the publisher at once (PLI, or FIR where only FIR was
+   * negotiated). Audio resumes on its next packet.
+   */
+  setMuted(muted: boolean): boolean {
+    if (this.#closed || this.#muted === muted) return false;
+    this.#muted = muted;
+    if (!muted) {
+      for (const s of this.#subscribers) s.restart();
+      this.requestKeyframe();
+    }
+    this.emit("mutechange", muted);
+    return true;
+  }
+
+  /**
+   * Starts metering RFC 6464 audio levels into `meter` (the router's speaker detection does
+   * this); false when this is not an audio publisher with the extension negotiated.
+   */
+  meterAudioLevels(meter: AudioLevelMeter): boolean {
+    if (this.#audioLevelExtId === 0) return false;
+    this.#meter = meter;
+    return true;
+  }
+
+  get audioLevelMeter(): AudioLevelMeter | null {
+    return this.#meter;
+  }
+
+  /** Smoothed audio level (0..1 linear) at the last speaker interval; 0 when not metered. */
+  get audioLevel(): number {
+    return this.#meter?.level ?? 0;
+  }
+
+  /** Whether the last speaker interval judged this publisher speaking. */
+  get speaking(): boolean {
+    return this.#meter?.speaking ?? false;
   }
 
   get closed(): boolean {
@@ -136,8 +194,15 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
     // A layer that starts (again) is picked before this packet is forwarded: a subscriber
     // waiting for it must not miss its first keyframe (e.g. one resumed across a relay).
     if (resumed && this.simulcast) this.#tickAll(nowMs);
-    const subs = this.#subscribers;
-    for (let i = 0; i < subs.length; i++) subs[i].forward(buf, view, layers, nowMs);
+    const meter = this.#meter;
+    if (meter !== null) {
+      const level = readAudioLevel(buf, view, this.#audioLevelExtId);
+      if (level >= 0) meter.add(level);
+    }
+    if (!this.#muted) {
+      const subs = this.#subscribers;
+      for (let i = 0; i < subs.length; i++) subs[i].forward(buf, view, layers, nowMs);
+    }
     const taps = this.#taps;
     for (let i = 0; i < taps.length; i++) taps[i].tap(buf, view, layers, nowMs);
     if (this.due(nowMs)) this.tick(nowMs);
@@ -217,6 +282,8 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
       ssrc: this.ssrc,
       ...sum,
       subscribers: this.#subscribers.length,
+      muted: this.#muted,
+      ...(this.#meter ? { audioLevel: this.#meter.level, speaking: this.#meter.speaking } : {}),
       encodings,
     };
   }
@@ -228,6 +295,7 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
     for (const sub of this.#subscribers) sub.close();
     this.#subscribers = [];
     this.#taps = [];
+    this.#meter = null;
     for (const e of this.encodings) e.clear();
     this.emit("closed");
     this.removeAllListeners();

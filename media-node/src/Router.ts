@@ -8,6 +8,7 @@ import type { PublishTransportOptions } from "./PublishTransportTypes.ts";
 import type { RouterEvents, RouterOptions, RouterStats } from "./RouterTypes.ts";
 import { type SubscribeRouterContext, SubscribeTransport } from "./SubscribeTransport.ts";
 import type { SubscribeTransportOptions } from "./SubscribeTransportTypes.ts";
+import { type ActiveSpeaker, ActiveSpeakerDetector } from "./speakers/ActiveSpeakerDetector.ts";
 import { TypedEmitter } from "./TypedEmitter.ts";
 
 /** A room: the publishers in it and the transports that publish into and subscribe from it. */
@@ -19,6 +20,7 @@ export class Router extends TypedEmitter<RouterEvents> implements SubscribeRoute
   readonly #dataPublishers = new Map<string, DataPublisher>();
   readonly #publishTransports = new Set<PublishTransport>();
   readonly #subscribeTransports = new Set<SubscribeTransport>();
+  readonly #speakers: ActiveSpeakerDetector | null;
   #closed = false;
 
   constructor(options: RouterOptions = {}) {
@@ -26,6 +28,21 @@ export class Router extends TypedEmitter<RouterEvents> implements SubscribeRoute
     this.id = options.id ?? newId("room");
     this.codecs = options.codecs ?? DEFAULT_CODECS;
     this.#options = options;
+    this.#speakers =
+      options.activeSpeakers === false
+        ? null
+        : new ActiveSpeakerDetector(options.activeSpeakers ?? {}, (r) => {
+            this.emit("audiolevels", r.levels);
+            if (r.changed) this.emit("activespeakers", r.speakers);
+          });
+  }
+
+  /**
+   * Who is speaking now, loudest first: the audio publishers (with the RFC 6464 audio level
+   * extension) judged speaking at the last interval. `activespeakers` fires when it changes.
+   */
+  get activeSpeakers(): readonly ActiveSpeaker[] {
+    return this.#speakers?.speakers ?? [];
   }
 
   get closed(): boolean {
@@ -71,8 +88,10 @@ export class Router extends TypedEmitter<RouterEvents> implements SubscribeRoute
       throw new InvalidStateError(`a publisher with id ${publisher.id} already exists in the room`);
     }
     this.#publishers.set(publisher.id, publisher);
+    this.#speakers?.add(publisher);
     publisher.on("closed", () => {
       this.#publishers.delete(publisher.id);
+      this.#speakers?.remove(publisher);
       this.emit("publisherclosed", publisher);
     });
     this.emit("publisher", publisher);
@@ -105,6 +124,7 @@ export class Router extends TypedEmitter<RouterEvents> implements SubscribeRoute
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#speakers?.close();
     await Promise.all([
       ...[...this.#subscribeTransports].map((t) => t.close()),
       ...[...this.#publishTransports].map((t) => t.close()),

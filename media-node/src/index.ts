@@ -24,8 +24,17 @@ export { RelayServer } from "./relay/RelayServer.ts";
 export type * from "./relay/RelayServerTypes.ts";
 export { RelayTransport } from "./relay/RelayTransport.ts";
 export type * from "./relay/RelayTransportTypes.ts";
+export { AUDIO_LEVEL_SILENT, readAudioLevel } from "./rtp/audioLevel.ts";
 export { Subscriber } from "./Subscriber.ts";
 export type * from "./SubscriberTypes.ts";
 export { SubscribeTransport } from "./SubscribeTransport.ts";
 export type * from "./SubscribeTransportTypes.ts";
+export type {
+  ActiveSpeaker,
+  ActiveSpeakerReport,
+  AudioLevelInfo,
+} from "./speakers/ActiveSpeakerDetector.ts";
+export { ActiveSpeakerDetector } from "./speakers/ActiveSpeakerDetector.ts";
+export type { ActiveSpeakerOptions } from "./speakers/AudioLevelMeter.ts";
+export { AudioLevelMeter } from "./speakers/AudioLevelMeter.ts";
 export type * from "./TransportTypes.ts";

@@ -5,6 +5,18 @@ import { AUDIO_PTIME_MS, frameBytes, opusPayload, VIDEO_FPS, vp8Frame } from "./
 export interface MediaSourceOptions {
   videoBitrate?: number;
   keyframeIntervalMs?: number;
+  /**
+   * Writes the RFC 6464 audio level extension with this id on every audio packet, at
+   * `audioLevel`: the id negotiated for it (werift numbers its offer's extensions 1, 2, ...
+   * whatever ids it was configured with; see `audioLevelExtId()`).
+   */
+  audioLevelExtId?: number;
+}
+
+/** The id an SDP (an answer) gives urn:ietf:params:rtp-hdrext:ssrc-audio-level, or 0. */
+export function audioLevelExtId(sdp: string): number {
+  const m = /^a=extmap:(\d+)(?:\/\w+)? urn:ietf:params:rtp-hdrext:ssrc-audio-level\s*$/m.exec(sdp);
+  return m ? Number(m[1]) : 0;
 }
 
 export class MediaSource {
@@ -16,6 +28,8 @@ export class MediaSource {
   #forceKeyframe = true;
   videoPackets = 0;
   audioPackets = 0;
+  /** The level written with audioLevelExtId: -dBov, 0 (loudest) .. 127 (silence). */
+  audioLevel = 127;
 
   constructor(
     readonly video: MediaStreamTrack | undefined,
@@ -54,10 +68,17 @@ export class MediaSource {
       let n = 0;
       this.#timers.push(
         setInterval(() => {
+          const extId = this.options.audioLevelExtId;
           const header = new RtpHeader({
             payloadType: 111,
             sequenceNumber: this.#audioSeq++ & 0xffff,
             timestamp: (n * 960) >>> 0,
+            ...(extId
+              ? {
+                  extension: true,
+                  extensions: [{ id: extId, payload: Buffer.from([this.audioLevel & 0x7f]) }],
+                }
+              : {}),
           });
           track.writeRtp(new RtpPacket(header, opusPayload(n++)));
           this.audioPackets++;

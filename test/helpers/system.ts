@@ -249,6 +249,8 @@ type RoomWindow = Window & {
   weirStates?: string[];
   /** The Room's `mediaconnectionchange` events, in order (set by startRoomApp). */
   weirMedia?: (MediaConnection | null)[];
+  /** The camera and microphone tracks startRoomApp published. */
+  weirLocal?: MediaStreamTrack[];
 };
 
 /** Stats of the page's current Room subscribe connection (`window.weirRoom`). */
@@ -304,6 +306,7 @@ export async function startRoomApp(
     w.weirRoom = room;
     w.weirStates = [];
     w.weirMedia = [];
+    w.weirLocal = [];
     room.on("connectionstatechange", (s) => {
       w.weirStates?.push(`${Math.round(performance.now())} ${s}`);
     });
@@ -331,6 +334,7 @@ export async function startRoomApp(
       });
       for (const track of media.getTracks()) {
         await room.publish(track, { simulcast: track.kind === "video" && simulcast === true });
+        w.weirLocal?.push(track);
       }
     }
   }, opts);

@@ -126,6 +126,7 @@ test("the edge user is refused every node-only subject; relay.open on a node's R
     subjects.nodePeer("perm-a"),
     subjects.nodeRelay("perm-a"),
     subjects.roomEvents(ROOM),
+    subjects.roomSpeakers(ROOM),
     subjects.dataMessages(ROOM, "dp1"),
     subjects.sessionEvents("s1"),
     "$KV.weir-nodes.forged",
@@ -133,6 +134,7 @@ test("the edge user is refused every node-only subject; relay.open on a node's R
   const snooped = [
     subjects.nodeRpc("perm-a"),
     subjects.roomEvents(ROOM),
+    subjects.roomSpeakers(ROOM),
     "weir.data.>",
     "weir.node.*.relay",
   ];

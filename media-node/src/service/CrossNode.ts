@@ -2,7 +2,7 @@ import type { Bus, BusSubscription, NodeRegistry } from "../../../shared/bus.ts"
 import { WeirApiError } from "../../../shared/errors.ts";
 import { safeJson } from "../../../shared/nodeClient.ts";
 import { type PeerOp, PeerRequest, type PeerResult } from "../../../shared/peer.ts";
-import type { RoomEvent } from "../../../shared/room.ts";
+import { type RoomEvent, RoomSpeakersMessage, type SpeakerInfo } from "../../../shared/room.ts";
 import type { NodeReply } from "../../../shared/rpc.ts";
 import { subjects } from "../../../shared/subjects.ts";
 import { toApiError } from "./apiError.ts";
@@ -45,6 +45,8 @@ export class CrossNode {
   remoteMedia: RemoteMediaHook | null = null;
   readonly #o: CrossNodeOptions;
   #sub: BusSubscription | null = null;
+  /** Per room: the other nodes' speaker lists (`weir.room.<room>.speakers`). */
+  readonly #speakerSubs = new Map<string, BusSubscription>();
 
   constructor(o: CrossNodeOptions) {
     this.#o = o;
@@ -64,6 +66,7 @@ export class CrossNode {
     this.watcher.on("nodedied", (id) => {
       this.directory.nodeDied(id);
       this.data.nodeDied(id);
+      o.node.remoteSpeakersGone(id);
     });
   }
 
@@ -84,11 +87,21 @@ export class CrossNode {
     this.watcher.stop();
     this.#sub?.unsubscribe();
     this.#sub = null;
+    for (const sub of this.#speakerSubs.values()) sub.unsubscribe();
+    this.#speakerSubs.clear();
   }
 
   /** The room opened here: mirror it (MediaNode waits for `ready` before welcoming). */
   openRoom(room: string): RemoteRoom {
     const ready = this.directory.open(room);
+    if (!this.#speakerSubs.has(room)) {
+      const sub = this.#o.bus.subscribe(subjects.roomSpeakers(room), (data) => {
+        const m = RoomSpeakersMessage.safeParse(safeJson(data));
+        if (!m.success || m.data.nodeId === this.#o.nodeId) return;
+        this.#o.node.deliverRemoteSpeakers(room, m.data.nodeId, m.data.speakers);
+      });
+      this.#speakerSubs.set(room, sub);
+    }
     return {
       ready,
       participants: () => this.directory.participants(room),
@@ -97,12 +110,24 @@ export class CrossNode {
   }
 
   closeRoom(room: string): void {
+    this.#speakerSubs.get(room)?.unsubscribe();
+    this.#speakerSubs.delete(room);
     this.data.closeRoom(room);
     this.directory.close(room);
   }
 
   publish(room: string, event: RoomEvent): void {
     this.directory.publish(room, event);
+  }
+
+  /** Shares this node's speakers of `room` with the room's other nodes. */
+  publishSpeakers(room: string, speakers: SpeakerInfo[]): void {
+    const msg: RoomSpeakersMessage = { nodeId: this.#o.nodeId, speakers };
+    try {
+      this.#o.bus.publish(subjects.roomSpeakers(room), JSON.stringify(msg));
+    } catch (err) {
+      this.#o.log.warn("speakers publish failed", { room, ...errorFields(err) });
+    }
   }
 
   /**

@@ -3,11 +3,14 @@ import type {
   DataChannelInfo,
   ParticipantInfo,
   RoomEvent,
+  SpeakerInfo,
   TrackInfo,
 } from "../../../shared/room.ts";
 import type { DataPublisher } from "../DataPublisher.ts";
 import type { Publisher } from "../Publisher.ts";
 import type { Router } from "../Router.ts";
+import { RoomSpeakers } from "./RoomSpeakers.ts";
+import { withMuted } from "./RoomView.ts";
 import type { Session } from "./Session.ts";
 
 interface Participant {
@@ -29,24 +32,48 @@ export interface RemoteRoom {
   recordings?(): ActiveRecording[];
 }
 
+/** Room events that reach the participant they are about as well (its own track's mute). */
+const TO_OWNER: ReadonlySet<RoomEvent["type"]> = new Set(["track.muted", "track.unmuted"]);
+
 /**
  * One room on this node: its Router, its sessions, and who is in it with which tracks. Raises
- * the room's events (participant joined/left, track published/unpublished) through `onEvent`.
+ * the room's events (participant joined/left, track published/unpublished/muted/unmuted)
+ * through `onEvent`, and pushes who is speaking (`speakers`) to its sessions.
  */
 export class LocalRoom {
   readonly name: string;
   readonly router: Router;
+  /** Who is speaking in the room, across nodes. */
+  readonly speakers: RoomSpeakers;
   readonly #participants = new Map<string, Participant>();
   readonly #onEvent: (room: LocalRoom, event: RoomEvent) => void;
   /** Set by the node when the room can span nodes. */
   remote: RemoteRoom | null = null;
 
-  constructor(name: string, router: Router, onEvent: (room: LocalRoom, event: RoomEvent) => void) {
+  /** `shareSpeakers` sends this node's speakers to the room's other nodes. */
+  constructor(
+    name: string,
+    router: Router,
+    onEvent: (room: LocalRoom, event: RoomEvent) => void,
+    shareSpeakers?: (speakers: SpeakerInfo[]) => void,
+  ) {
     this.name = name;
     this.router = router;
     this.#onEvent = onEvent;
+    this.speakers = new RoomSpeakers({
+      ownerOf: (publisherId) => this.#ownerOf(publisherId),
+      share: shareSpeakers,
+      deliver: (list) => {
+        for (const s of this.sessions) s.speakersChanged(list);
+      },
+    });
+    router.on("audiolevels", (levels) => this.speakers.onLevels(levels));
   }
 
+  /** The room closed on this node. */
+  close(): void {
+    this.speakers.close();
+  }
   get empty(): boolean {
     return this.#participants.size === 0;
   }
@@ -79,19 +106,28 @@ export class LocalRoom {
     this.#onEvent(this, { type: "participant.left", identity: session.identity });
   }
 
-  /** Records a track a session published; it is unpublished when the publisher closes. */
+  /**
+   * Records a track a session published; it is unpublished when the publisher closes, and its
+   * mute state (Publisher.setMuted, from any caller) becomes `track.muted` / `track.unmuted`.
+   */
   trackPublished(identity: string, publisher: Publisher): TrackInfo {
-    const info: TrackInfo = {
-      publisherId: publisher.id,
-      kind: publisher.kind,
-      mimeType: publisher.codec.mimeType,
-    };
+    const info: TrackInfo = withMuted(
+      { publisherId: publisher.id, kind: publisher.kind, mimeType: publisher.codec.mimeType },
+      publisher.muted,
+    );
     const p = this.#participants.get(identity);
     if (!p) return info;
     p.tracks.set(publisher.id, info);
     publisher.once("closed", () => {
       if (!p.tracks.delete(publisher.id)) return;
       this.#onEvent(this, { type: "track.unpublished", identity, publisherId: publisher.id });
+    });
+    publisher.on("mutechange", (muted) => {
+      const t = p.tracks.get(publisher.id);
+      if (!t) return;
+      p.tracks.set(publisher.id, withMuted(t, muted));
+      const type = muted ? "track.muted" : "track.unmuted";
+      this.#onEvent(this, { type, identity, publisherId: publisher.id });
     });
     this.#onEvent(this, { type: "track.published", identity, ...info });
     return info;
@@ -138,14 +174,33 @@ export class LocalRoom {
   }
 
   /**
-   * Hands a room event to every session here except the participant's own; an event of no
-   * participant (a recording started or stopped) goes to everyone.
+   * Hands a room event to every session here except the participant's own (a mute event
+   * reaches its owner too: the app learns of a mute it did not make, from the server); an
+   * event of no participant (a recording started or stopped) goes to everyone.
    */
   deliver(event: RoomEvent): void {
-    const own = "identity" in event ? event.identity : undefined;
+    const own = "identity" in event && !TO_OWNER.has(event.type) ? event.identity : undefined;
     for (const p of this.#participants.values()) {
       if (p.identity === own) continue;
       for (const s of p.sessions) s.deliver(event);
     }
+  }
+
+  /** The local participant publishing `publisherId`, if any (relayed copies have none). */
+  #ownerOf(publisherId: string): string | undefined {
+    for (const p of this.#participants.values()) if (p.tracks.has(publisherId)) return p.identity;
+    return undefined;
+  }
+
+  /**
+   * Mutes or unmutes a track published on this node; false when no local participant publishes
+   * `publisherId` (or, with `identity`, not that participant). The room hears of it through the
+   * publisher's `mutechange`.
+   */
+  setMuted(publisherId: string, muted: boolean, identity?: string): boolean {
+    const owner = this.#ownerOf(publisherId);
+    if (owner === undefined || (identity !== undefined && owner !== identity)) return false;
+    this.router.getPublisher(publisherId)?.setMuted(muted);
+    return true;
   }
 }

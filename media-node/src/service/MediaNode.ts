@@ -1,6 +1,6 @@
 import { WeirApiError } from "../../../shared/errors.ts";
 import type { ActiveRecording, RecordingInfo } from "../../../shared/recording.ts";
-import type { ParticipantInfo, RoomEvent, RoomInfo } from "../../../shared/room.ts";
+import type { ParticipantInfo, RoomEvent, RoomInfo, SpeakerInfo } from "../../../shared/room.ts";
 import { NodeCommand, type NodeOp, NodeResult, type SessionCaller } from "../../../shared/rpc.ts";
 import type { ClientMessage, ServerMessage } from "../../../shared/ws.ts";
 import { missingGrant } from "../../../shared/wsGrants.ts";
@@ -25,6 +25,8 @@ export interface MediaNodeHooks {
   emit?(sessionId: string, message: ServerMessage): void;
   /** A room event raised on this node (to share with other nodes). */
   roomEvent?(room: string, event: RoomEvent): void;
+  /** This node's speakers of a room changed or are due again (to share with other nodes). */
+  speakers?(room: string, speakers: SpeakerInfo[]): void;
   /** The node now hosts the room (first session) / no longer does (last session left). */
   roomOpened?(room: string): RemoteRoom | undefined;
   roomClosed?(room: string): void;
@@ -201,6 +203,24 @@ export class MediaNode {
     }
   }
 
+  /** Another node's speakers of a room (its own sessions' audio). */
+  deliverRemoteSpeakers(room: string, nodeId: string, speakers: SpeakerInfo[]): void {
+    this.#rooms.get(room)?.speakers.onRemote(nodeId, speakers);
+  }
+
+  /** Another node died: its speakers leave every room here. */
+  remoteSpeakersGone(nodeId: string): void {
+    for (const room of this.#rooms.values()) room.speakers.nodeGone(nodeId);
+  }
+
+  /**
+   * Mutes or unmutes a track published on this node (a server-side mute); false when this node
+   * hosts no such track in the room. Its room hears `track.muted` / `track.unmuted`.
+   */
+  setTrackMuted(room: string, publisherId: string, muted: boolean): boolean {
+    return this.#rooms.get(room)?.setMuted(publisherId, muted) ?? false;
+  }
+
   /** Refuse new sessions from now on ("draining"). */
   startDraining(): void {
     this.#draining = true;
@@ -333,6 +353,7 @@ export class MediaNode {
       throw err;
     }
     this.#replaceSockets(room, cmd.identity, session);
+    const speakers = session.room.speakers.current;
     return {
       sessionId: session.id,
       welcome: {
@@ -342,6 +363,7 @@ export class MediaNode {
         identity: cmd.identity,
         participants: session.room.allParticipants(),
         ...recordingsField(this.activeRecordings(cmd.room)),
+        ...(speakers.length > 0 ? { speakers } : {}),
       },
     };
   }
@@ -456,7 +478,12 @@ export class MediaNode {
       codecs: this.#options.codecs,
       transport: this.#options.transport,
     });
-    room = new LocalRoom(name, router, (r, event) => this.#roomEvent(r, event));
+    room = new LocalRoom(
+      name,
+      router,
+      (r, event) => this.#roomEvent(r, event),
+      (speakers) => this.#hooks.speakers?.(name, speakers),
+    );
     this.#rooms.set(name, room);
     room.remote = this.#hooks.roomOpened?.(name) ?? null;
     return room;
@@ -492,6 +519,7 @@ export class MediaNode {
   async #closeRoom(room: LocalRoom): Promise<void> {
     if (this.#rooms.get(room.name) !== room) return;
     this.#rooms.delete(room.name);
+    room.close();
     this.#hooks.roomClosed?.(room.name);
     await room.router.close().catch((err) => {
       this.#log.warn("router close failed", { room: room.name, ...errorFields(err) });

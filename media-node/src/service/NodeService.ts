@@ -73,6 +73,7 @@ export class NodeService {
         emit: (sessionId, message) =>
           this.#publish(subjects.sessionEvents(sessionId), JSON.stringify(message)),
         roomEvent: (room, event) => this.crossNode.publish(room, event),
+        speakers: (room, speakers) => this.crossNode.publishSpeakers(room, speakers),
         roomOpened: (room) => this.crossNode.openRoom(room),
         roomClosed: (room) => this.crossNode.closeRoom(room),
         resolvePublisher: (room, publisherId) => this.crossNode.bringLocal(room, publisherId),

@@ -1,4 +1,4 @@
-import type { RoomEvent } from "../../../shared/room.ts";
+import type { RoomEvent, SpeakerInfo } from "../../../shared/room.ts";
 import type { ServerMessage } from "../../../shared/ws.ts";
 import type { LocalRoom } from "./LocalRoom.ts";
 import type { Logger } from "./log.ts";
@@ -48,4 +48,7 @@ export abstract class Session {
 
   /** A room event about someone else (only WebSocket sessions pass it on). */
   deliver(_event: RoomEvent): void {}
+
+  /** The room's speakers changed, loudest first (only WebSocket sessions pass it on). */
+  speakersChanged(_speakers: SpeakerInfo[]): void {}
 }

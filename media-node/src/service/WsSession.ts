@@ -1,5 +1,5 @@
 import { WeirApiError } from "../../../shared/errors.ts";
-import type { RoomEvent } from "../../../shared/room.ts";
+import type { RoomEvent, SpeakerInfo } from "../../../shared/room.ts";
 import type { Grant } from "../../../shared/token.ts";
 import type { ClientMessage, ServerMessage } from "../../../shared/ws.ts";
 import { missingGrant, nodeChecks } from "../../../shared/wsGrants.ts";
@@ -57,6 +57,10 @@ export class WsSession extends Session {
     this.ctx.emit(event);
   }
 
+  override speakersChanged(speakers: SpeakerInfo[]): void {
+    if (!this.closed) this.ctx.emit({ type: "speakers", speakers });
+  }
+
   goaway(reason: string): void {
     this.ctx.emit({ type: "goaway", reason });
   }
@@ -87,6 +91,8 @@ export class WsSession extends Session {
         return { type: "pong", id: m.id };
       case "layers":
         return this.#layers(m.id, m.subscriberId, m.spatial, m.temporal);
+      case "mute":
+        return this.#mute(m.id, m.publisherId, m.muted);
       default:
         return this.#handleData(m);
     }
@@ -179,6 +185,14 @@ export class WsSession extends Session {
     if (!subscriber) throw new WeirApiError("not_found", `no subscriber ${subscriberId}`);
     subscriber.setPreferredLayers({ spatial, temporal });
     return { type: "ok" as const, id };
+  }
+
+  /** Mutes or unmutes one of this session's published tracks. */
+  async #mute(id: string, publisherId: string, muted: boolean): Promise<Reply> {
+    const publisher = this.#pub?.publishers.find((p) => p.id === publisherId);
+    if (!publisher) throw new WeirApiError("not_found", `no published track ${publisherId}`);
+    publisher.setMuted(muted);
+    return { type: "ok", id };
   }
 
   async #answer(id: string, answer: string): Promise<Reply> {
