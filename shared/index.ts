@@ -4,6 +4,7 @@ export * from "./limits.ts";
 export * from "./nodeClient.ts";
 export * from "./room.ts";
 export * from "./rpc.ts";
+export * from "./serverApi.ts";
 export * from "./subjects.ts";
 export * from "./token.ts";
 export * from "./ws.ts";

@@ -10,6 +10,8 @@ export const TrackInfo = z.object({
   publisherId: z.string().check(z.minLength(1), z.maxLength(256)),
   kind: MediaKind,
   mimeType: z.string().check(z.maxLength(64)),
+  /** Present (true) while the publisher has the track muted: the node does not forward it. */
+  muted: z.optional(z.boolean()),
 });
 export type TrackInfo = z.infer<typeof TrackInfo>;
 
@@ -62,6 +64,10 @@ export const ROOM_EVENT_SCHEMAS = [
     identity: z.string(),
     publisherId: z.string(),
   }),
+  /** The track's publisher muted it: the node stops forwarding it until `track.unmuted`. */
+  z.object({ type: z.literal("track.muted"), identity: z.string(), publisherId: z.string() }),
+  /** Forwarding resumes (video on a keyframe the node asks the publisher for). */
+  z.object({ type: z.literal("track.unmuted"), identity: z.string(), publisherId: z.string() }),
   z.object({ type: z.literal("data.published"), identity: z.string(), ...DataChannelInfo.shape }),
   z.object({
     type: z.literal("data.unpublished"),

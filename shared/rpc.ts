@@ -2,6 +2,7 @@ import * as z from "zod/mini";
 import { ErrorInfo } from "./errors.ts";
 import { LIMITS } from "./limits.ts";
 import { Name, RoomInfo, Sdp } from "./room.ts";
+import { ADMIN_COMMAND_SCHEMAS, ADMIN_RESULTS } from "./serverApi.ts";
 import { GRANTS } from "./token.ts";
 import { ClientMessage, ServerMessage } from "./ws.ts";
 
@@ -50,6 +51,7 @@ export const NodeCommand = z.discriminatedUnion("op", [
   }),
   z.object({ op: z.literal("ws.message"), sessionId: LocalId, message: ClientMessage }),
   z.object({ op: z.literal("ws.close"), sessionId: LocalId }),
+  ...ADMIN_COMMAND_SCHEMAS,
 ]);
 export type NodeCommand = z.infer<typeof NodeCommand>;
 export type NodeOp = NodeCommand["op"];
@@ -64,6 +66,7 @@ export const NodeResult = {
   "ws.open": z.object({ sessionId: LocalId, welcome: ServerMessage }),
   "ws.message": z.object({ reply: z.optional(ServerMessage) }),
   "ws.close": z.object({}),
+  ...ADMIN_RESULTS,
 } as const;
 export type NodeResult<Op extends NodeOp> = z.infer<(typeof NodeResult)[Op]>;
 

@@ -1,4 +1,5 @@
 import type { ParticipantInfo, TrackInfo } from "../../shared/room.ts";
+import type { Grant } from "../../shared/token.ts";
 import type { PublishedData } from "./DataTypes.ts";
 import type { MediaPath, MediaTransport, RelayProtocol } from "./mediaPath.ts";
 import type { PublishOptions } from "./PublishTransportTypes.ts";
@@ -73,6 +74,15 @@ export interface RoomEvents {
    * not fire it; `room.mediaConnection.rttMs` is refreshed every 2 s.
    */
   mediaconnectionchange: [MediaConnection | null];
+  /**
+   * The server removed this participant (`cause: "removed"`) or closed the room
+   * (`"room_closed"`) through the server API; the Room is closed and does not reconnect.
+   */
+  removed: [{ cause: "removed" | "room_closed"; reason: string }];
+  /** The server changed this participant's grants (e.g. a viewer may publish now). */
+  grantschanged: [readonly Grant[]];
+  /** A data message from the server API: text, or bytes when it was sent as binary. */
+  data: [{ data: string | Uint8Array; topic?: string }];
   error: [Error];
 }
 

@@ -8,6 +8,7 @@ import { cors } from "hono/cors";
 import { Access } from "./access.ts";
 import type { EdgeDeps } from "./deps.ts";
 import { notFound, onError } from "./errors.ts";
+import { adminRoutes } from "./routes/admin.ts";
 import type { EdgeContext } from "./routes/context.ts";
 import { mediaRoutes } from "./routes/media.ts";
 import { roomRoutes } from "./routes/rooms.ts";
@@ -39,5 +40,6 @@ export function createApp(deps: EdgeDeps): Hono {
   );
   roomRoutes(app, edge);
   mediaRoutes(app, edge);
+  adminRoutes(app, edge);
   return app;
 }

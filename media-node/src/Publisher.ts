@@ -70,6 +70,7 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
   #lastLayerTick = 0;
   #lastTick = -Infinity;
   #closed = false;
+  #muted = false;
 
   constructor(init: PublisherInit) {
     super();
@@ -86,6 +87,31 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
       (rid, i) => new ReceiveStream(i, rid, video, init.codec.clockRate, init.host),
     );
     this.#bitrates = new Float64Array(this.encodings.length);
+  }
+
+  /**
+   * Whether the track is muted: its packets are still received (statistics, NACKs, taps such as
+   * a recorder) but not forwarded to any subscriber, relays included. See setMuted().
+   */
+  get muted(): boolean {
+    return this.#muted;
+  }
+
+  /**
+   * Mutes or unmutes the track; returns whether the state changed (and `mutechange` fired).
+   * While muted nothing is sent to subscribers; on unmute each subscriber starts again on a
+   * keyframe, which is requested from the publisher at once (PLI, or FIR where only FIR was
+   * negotiated). Audio resumes on its next packet.
+   */
+  setMuted(muted: boolean): boolean {
+    if (this.#closed || this.#muted === muted) return false;
+    this.#muted = muted;
+    if (!muted) {
+      for (const s of this.#subscribers) s.restart();
+      this.requestKeyframe();
+    }
+    this.emit("mutechange", muted);
+    return true;
   }
 
   get closed(): boolean {
@@ -129,8 +155,10 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
     // A layer that starts (again) is picked before this packet is forwarded: a subscriber
     // waiting for it must not miss its first keyframe (e.g. one resumed across a relay).
     if (resumed && this.simulcast) this.#tickAll(nowMs);
-    const subs = this.#subscribers;
-    for (let i = 0; i < subs.length; i++) subs[i].forward(buf, view, layers, nowMs);
+    if (!this.#muted) {
+      const subs = this.#subscribers;
+      for (let i = 0; i < subs.length; i++) subs[i].forward(buf, view, layers, nowMs);
+    }
     const taps = this.#taps;
     for (let i = 0; i < taps.length; i++) taps[i].tap(buf, view, layers, nowMs);
     if (this.due(nowMs)) this.tick(nowMs);
@@ -210,6 +238,7 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
       ssrc: this.ssrc,
       ...sum,
       subscribers: this.#subscribers.length,
+      muted: this.#muted,
       encodings,
     };
   }

@@ -21,6 +21,8 @@ export interface PublisherStats extends ReceiveStats {
   /** SSRC of the first encoding. */
   ssrc: number | null;
   subscribers: number;
+  /** Muted: received but not forwarded (Publisher.setMuted). */
+  muted: boolean;
   /** Per RTP stream: one, or one per simulcast layer (lowest resolution first). */
   encodings: EncodingStats[];
 }
@@ -36,4 +38,6 @@ export interface PublisherEvents {
   closed: [];
   /** Emitted once the first packet fixes the stream's SSRC. */
   ssrc: [number];
+  /** Muted (true) or unmuted (false) by setMuted(). */
+  mutechange: [boolean];
 }

@@ -232,10 +232,18 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
   setPaused(paused: boolean): void {
     if (this.#paused === paused) return;
     this.#paused = paused;
-    if (!paused) {
-      this.#sending.spatial = -1;
-      this.publisher.requestKeyframe(performance.now(), this.#target);
-    }
+    if (!paused) this.restart();
+  }
+
+  /**
+   * Forwarding starts again from the next keyframe of the target layer (requested now), in a
+   * new source epoch: the outgoing sequence numbers go on without a gap, the timestamps by the
+   * time that passed. For a stream that was not forwarded for a while (paused, a muted track).
+   */
+  restart(): void {
+    if (this.#closed) return;
+    this.#sending.spatial = -1;
+    this.publisher.requestKeyframe(performance.now(), this.#target);
   }
 
   /** Hot path: rewrite one packet of the publisher for this subscriber and send it. */

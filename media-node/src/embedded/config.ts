@@ -11,6 +11,8 @@ import {
   parseUdpPort,
   sessionLimits,
   TCP_NEEDS_UDP,
+  type WebhookConfig,
+  webhookConfig,
 } from "../service/config.ts";
 import type { TransportOptions } from "../TransportTypes.ts";
 
@@ -32,6 +34,8 @@ export interface EmbeddedConfig {
   turn: TurnConfig | undefined;
   /** WEIR_MAX_SESSIONS and WEIR_MAX_SESSIONS_PER_IDENTITY, as for a media node. */
   limits: Pick<MediaNodeConfig, "maxSessions" | "maxSessionsPerIdentity">;
+  /** WEIR_WEBHOOK_URLS and WEIR_WEBHOOK_SECRET, as for a media node. */
+  webhooks?: WebhookConfig;
 }
 
 /**
@@ -57,6 +61,7 @@ export function embeddedConfig(env: NodeJS.ProcessEnv): EmbeddedConfig {
     ...(env.WEIR_UDP_PORT ? { udpPort: parseUdpPort(env.WEIR_UDP_PORT) } : {}),
     ...(env.WEIR_TCP_PORT ? { tcpPort: tcpPortOf(env) } : {}),
     turn: turnConfig(env),
+    ...optionalWebhooks(env),
     transport: {
       listenIps,
       announcedIps: env.WEIR_ANNOUNCED_IP
@@ -65,6 +70,14 @@ export function embeddedConfig(env: NodeJS.ProcessEnv): EmbeddedConfig {
       portRange: env.WEIR_PORT_RANGE ? parsePortRange(env.WEIR_PORT_RANGE) : undefined,
     },
   };
+}
+
+function optionalWebhooks(env: NodeJS.ProcessEnv): { webhooks?: WebhookConfig } {
+  const webhooks = webhookConfig(
+    env.WEIR_WEBHOOK_URLS || undefined,
+    env.WEIR_WEBHOOK_SECRET || undefined,
+  );
+  return webhooks ? { webhooks } : {};
 }
 
 function turnConfig(env: NodeJS.ProcessEnv): TurnConfig | undefined {

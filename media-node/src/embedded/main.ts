@@ -38,6 +38,7 @@ async function main(): Promise<void> {
       ...(tcpMux ? { tcpMux } : {}),
     },
     ...config.limits,
+    ...(config.webhooks ? { webhooks: config.webhooks } : {}),
     log,
   });
   await service.start();

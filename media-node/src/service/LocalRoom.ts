@@ -7,6 +7,7 @@ import type {
 import type { DataPublisher } from "../DataPublisher.ts";
 import type { Publisher } from "../Publisher.ts";
 import type { Router } from "../Router.ts";
+import { withMuted } from "./RoomView.ts";
 import type { Session } from "./Session.ts";
 
 interface Participant {
@@ -26,6 +27,9 @@ export interface RemoteRoom {
   participants(): ParticipantInfo[];
 }
 
+/** Room events that reach the participant they are about as well (its own track's mute). */
+const TO_OWNER: ReadonlySet<RoomEvent["type"]> = new Set(["track.muted", "track.unmuted"]);
+
 /**
  * One room on this node: its Router, its sessions, and who is in it with which tracks. Raises
  * the room's events (participant joined/left, track published/unpublished) through `onEvent`.
@@ -37,6 +41,8 @@ export class LocalRoom {
   readonly #onEvent: (room: LocalRoom, event: RoomEvent) => void;
   /** Set by the node when the room can span nodes. */
   remote: RemoteRoom | null = null;
+  /** When this node opened the room (ms since the epoch). */
+  readonly openedAt = Date.now();
 
   constructor(name: string, router: Router, onEvent: (room: LocalRoom, event: RoomEvent) => void) {
     this.name = name;
@@ -50,6 +56,23 @@ export class LocalRoom {
 
   get sessions(): Session[] {
     return [...this.#participants.values()].flatMap((p) => [...p.sessions]);
+  }
+
+  /** This node's participants' identities, in join order. */
+  get identities(): string[] {
+    return [...this.#participants.keys()];
+  }
+
+  /** The sessions `identity` holds in this room on this node. */
+  sessionsOf(identity: string): Session[] {
+    return [...(this.#participants.get(identity)?.sessions ?? [])];
+  }
+
+  /** How many tracks this node's participants publish. */
+  get trackCount(): number {
+    let n = 0;
+    for (const p of this.#participants.values()) n += p.tracks.size;
+    return n;
   }
 
   /** How many sessions `identity` holds in this room on this node. */
@@ -76,19 +99,28 @@ export class LocalRoom {
     this.#onEvent(this, { type: "participant.left", identity: session.identity });
   }
 
-  /** Records a track a session published; it is unpublished when the publisher closes. */
+  /**
+   * Records a track a session published; it is unpublished when the publisher closes, and its
+   * mute state (Publisher.setMuted, from any caller) becomes `track.muted` / `track.unmuted`.
+   */
   trackPublished(identity: string, publisher: Publisher): TrackInfo {
-    const info: TrackInfo = {
-      publisherId: publisher.id,
-      kind: publisher.kind,
-      mimeType: publisher.codec.mimeType,
-    };
+    const info: TrackInfo = withMuted(
+      { publisherId: publisher.id, kind: publisher.kind, mimeType: publisher.codec.mimeType },
+      publisher.muted,
+    );
     const p = this.#participants.get(identity);
     if (!p) return info;
     p.tracks.set(publisher.id, info);
     publisher.once("closed", () => {
       if (!p.tracks.delete(publisher.id)) return;
       this.#onEvent(this, { type: "track.unpublished", identity, publisherId: publisher.id });
+    });
+    publisher.on("mutechange", (muted) => {
+      const t = p.tracks.get(publisher.id);
+      if (!t) return;
+      p.tracks.set(publisher.id, withMuted(t, muted));
+      const type = muted ? "track.muted" : "track.unmuted";
+      this.#onEvent(this, { type, identity, publisherId: publisher.id });
     });
     this.#onEvent(this, { type: "track.published", identity, ...info });
     return info;
@@ -134,11 +166,33 @@ export class LocalRoom {
     return list.flatMap((p) => [...p.tracks.keys()]);
   }
 
-  /** Hands a room event to every session here except the participant's own. */
+  /**
+   * Hands a room event to every session here except the participant's own (a mute event
+   * reaches its owner too: the app learns of a mute it did not make, from the server).
+   */
   deliver(event: RoomEvent): void {
+    const toOwner = TO_OWNER.has(event.type);
     for (const p of this.#participants.values()) {
-      if (p.identity === event.identity) continue;
+      if (p.identity === event.identity && !toOwner) continue;
       for (const s of p.sessions) s.deliver(event);
     }
+  }
+
+  /** The local participant publishing `publisherId`, if any (relayed copies have none). */
+  #ownerOf(publisherId: string): string | undefined {
+    for (const p of this.#participants.values()) if (p.tracks.has(publisherId)) return p.identity;
+    return undefined;
+  }
+
+  /**
+   * Mutes or unmutes a track published on this node; false when no local participant publishes
+   * `publisherId` (or, with `identity`, not that participant). The room hears of it through the
+   * publisher's `mutechange`.
+   */
+  setMuted(publisherId: string, muted: boolean, identity?: string): boolean {
+    const owner = this.#ownerOf(publisherId);
+    if (owner === undefined || (identity !== undefined && owner !== identity)) return false;
+    this.router.getPublisher(publisherId)?.setMuted(muted);
+    return true;
   }
 }

@@ -1,3 +1,4 @@
+import { ServerApi } from "../../../edge/src/serverApi.ts";
 import {
   type Bus,
   type BusSubscription,
@@ -14,6 +15,8 @@ import { CrossNode } from "./CrossNode.ts";
 import { errorFields, type Logger, silentLogger } from "./log.ts";
 import { MediaNode, type MediaNodeOptions } from "./MediaNode.ts";
 import { RelayManager } from "./RelayManager.ts";
+import { RoomWebhooks } from "./webhooks/RoomWebhooks.ts";
+import { type WebhookOptions, WebhookSender } from "./webhooks/WebhookSender.ts";
 
 export interface NodeServiceOptions extends Omit<MediaNodeOptions, "hooks" | "log"> {
   nodeId: string;
@@ -27,6 +30,8 @@ export interface NodeServiceOptions extends Omit<MediaNodeOptions, "hooks" | "lo
   heartbeatMs?: number;
   /** How long drain() waits for sessions to end before closing them (default 30 s). */
   drainGraceMs?: number;
+  /** POST signed room events to these URLs (see RoomWebhooks for what is sent when). */
+  webhooks?: WebhookOptions;
   log?: Logger;
 }
 
@@ -44,6 +49,15 @@ export class NodeService {
   /** The room beyond this node: directory, DataChannel bridge, death of other nodes. */
   readonly crossNode: CrossNode;
   readonly #relays: RelayManager | null = null;
+  /**
+   * The server API over this node's bus: list rooms, remove or mute participants, change grants,
+   * send data, close rooms, across every node that hosts the room (what the edge's `/v1` routes
+   * call). For an application that embeds the node.
+   */
+  readonly serverApi: ServerApi;
+  /** Webhook events of this node's rooms (null without `webhooks`). */
+  readonly webhooks: RoomWebhooks | null = null;
+  readonly #webhookSender: WebhookSender | null = null;
   #rpcSub: BusSubscription | null = null;
   #relaySub: BusSubscription | null = null;
   #heartbeat: NodeJS.Timeout | undefined;
@@ -57,15 +71,36 @@ export class NodeService {
     this.#bus = options.bus;
     this.#registry = options.registry;
     this.#log = options.log ?? silentLogger;
+    this.serverApi = new ServerApi({ bus: this.#bus, registry: this.#registry });
+    if (options.webhooks && options.webhooks.urls.length > 0) {
+      const log = this.#log.child({ part: "webhooks" });
+      this.#webhookSender = new WebhookSender({ ...options.webhooks, log });
+      this.webhooks = new RoomWebhooks({
+        nodeId: this.nodeId,
+        registry: this.#registry,
+        sender: this.#webhookSender,
+        log,
+      });
+    }
+    const webhooks = this.webhooks;
     this.node = new MediaNode({
       ...options,
       log: this.#log,
       hooks: {
         emit: (sessionId, message) =>
           this.#publish(subjects.sessionEvents(sessionId), JSON.stringify(message)),
-        roomEvent: (room, event) => this.crossNode.publish(room, event),
-        roomOpened: (room) => this.crossNode.openRoom(room),
-        roomClosed: (room) => this.crossNode.closeRoom(room),
+        roomEvent: (room, event) => {
+          this.crossNode.publish(room, event);
+          webhooks?.event(room, event);
+        },
+        roomOpened: (room) => {
+          webhooks?.opened(room);
+          return this.crossNode.openRoom(room);
+        },
+        roomClosed: (room) => {
+          this.crossNode.closeRoom(room);
+          webhooks?.closed(room);
+        },
         resolvePublisher: (room, publisherId) => this.crossNode.bringLocal(room, publisherId),
         sessionClosed: () => this.#loadChanged(),
       },
@@ -171,6 +206,8 @@ export class NodeService {
       this.#relaySub = null;
       this.#relays?.close();
       await this.node.close();
+      // the rooms' last events (participants left, room finished) get a bounded while to go out
+      await this.#webhookSender?.stop();
       this.crossNode.stop();
       await this.#registry.remove(this.nodeId).catch((err) => {
         this.#log.warn("registry remove failed", errorFields(err));

@@ -50,6 +50,14 @@ export class RoomView {
       }
       case "track.unpublished":
         return m?.tracks.delete(e.publisherId) ?? false;
+      case "track.muted":
+      case "track.unmuted": {
+        const t = m?.tracks.get(e.publisherId);
+        const muted = e.type === "track.muted";
+        if (!t || (t.muted === true) === muted) return false;
+        m?.tracks.set(e.publisherId, withMuted(t, muted));
+        return true;
+      }
       case "data.published": {
         const { type: _t, identity: _i, ...info } = e;
         this.#member(e.identity).data.set(e.dataPublisherId, info);
@@ -79,9 +87,16 @@ export class RoomView {
     for (const p of participants) {
       const m = this.#members.get(p.identity);
       if (!m) out.push({ type: "participant.joined", identity: p.identity });
-      for (const t of p.tracks)
-        if (!m?.tracks.has(t.publisherId))
-          out.push({ type: "track.published", identity: p.identity, ...t });
+      for (const t of p.tracks) {
+        const had = m?.tracks.get(t.publisherId);
+        if (!had) out.push({ type: "track.published", identity: p.identity, ...t });
+        else if ((had.muted === true) !== (t.muted === true))
+          out.push({
+            type: t.muted ? "track.muted" : "track.unmuted",
+            identity: p.identity,
+            publisherId: t.publisherId,
+          });
+      }
       for (const d of p.data ?? [])
         if (!m?.data.has(d.dataPublisherId))
           out.push({ type: "data.published", identity: p.identity, ...d });
@@ -121,4 +136,10 @@ export class RoomView {
     }
     return m;
   }
+}
+
+/** The track's info with `muted` present only while it is muted (the wire form). */
+export function withMuted(t: TrackInfo, muted: boolean): TrackInfo {
+  const { muted: _m, ...rest } = t;
+  return muted ? { ...rest, muted: true } : rest;
 }

@@ -25,6 +25,47 @@ export interface MediaNodeConfig {
   relayPort?: number;
   /** Address other media nodes send relay traffic to (default: the first listen ip). */
   relayIp?: string;
+  /** Where to POST webhook events, and the secret that signs them. */
+  webhooks?: WebhookConfig;
+}
+
+export interface WebhookConfig {
+  urls: string[];
+  secret: string;
+}
+
+/** A webhook secret shorter than this is refused (HMAC-SHA256 wants at least 128 bits). */
+export const MIN_WEBHOOK_SECRET_CHARS = 16;
+
+/**
+ * `--webhook-urls` / WEIR_WEBHOOK_URLS (comma-separated http(s) URLs) and `--webhook-secret` /
+ * WEIR_WEBHOOK_SECRET (required with URLs). Neither: no webhooks. Throws ConfigError.
+ */
+export function webhookConfig(
+  urls: string | undefined,
+  secret: string | undefined,
+): WebhookConfig | undefined {
+  const list = (urls ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (list.length === 0) {
+    if (secret) throw new ConfigError("WEIR_WEBHOOK_SECRET is set but WEIR_WEBHOOK_URLS is not");
+    return undefined;
+  }
+  for (const u of list) {
+    let ok = false;
+    try {
+      ok = ["http:", "https:"].includes(new URL(u).protocol);
+    } catch {}
+    if (!ok) throw new ConfigError(`bad webhook URL "${u}": expected http(s)://...`);
+  }
+  if (!secret || secret.length < MIN_WEBHOOK_SECRET_CHARS) {
+    throw new ConfigError(
+      `webhooks need WEIR_WEBHOOK_SECRET (--webhook-secret), at least ${MIN_WEBHOOK_SECRET_CHARS} characters`,
+    );
+  }
+  return { urls: list, secret };
 }
 
 export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
@@ -52,6 +93,8 @@ export const USAGE = `npm run media-node -- [options]
   --drain-grace <seconds>   WEIR_DRAIN_GRACE_S  wait for sessions on SIGTERM (default 30)
   --relay-port <port>       WEIR_RELAY_PORT     UDP port for relays between nodes (default ${DEFAULT_RELAY_PORT}, 0: any)
   --relay-ip <ip>           WEIR_RELAY_IP       address other nodes reach the relay port at
+  --webhook-urls <url,...>  WEIR_WEBHOOK_URLS   POST signed room events to these URLs
+  --webhook-secret <s>      WEIR_WEBHOOK_SECRET the HMAC-SHA256 key of their Weir-Signature
   log level: WEIR_LOG_LEVEL=debug|info|warn|error (default info)
   metrics: WEIR_METRICS_PORT=9464 serves GET /metrics (Prometheus) on WEIR_METRICS_HOST (127.0.0.1)`;
 
@@ -78,6 +121,8 @@ export function loadConfig(
         "drain-grace": { type: "string" },
         "relay-port": { type: "string" },
         "relay-ip": { type: "string" },
+        "webhook-urls": { type: "string" },
+        "webhook-secret": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -110,6 +155,10 @@ export function loadConfig(
   if (relayPort !== undefined && !(Number.isInteger(relayPort) && relayPort <= 65535)) {
     throw new ConfigError(`bad relay port "${relayPortText}"`);
   }
+  const webhooks = webhookConfig(
+    pick("webhook-urls", "WEIR_WEBHOOK_URLS"),
+    pick("webhook-secret", "WEIR_WEBHOOK_SECRET"),
+  );
   return {
     natsUrl: pick("nats-url", "NATS_URL") ?? DEFAULT_NATS_URL,
     nodeId,
@@ -123,6 +172,7 @@ export function loadConfig(
       1000 * positiveInt(pick("drain-grace", "WEIR_DRAIN_GRACE_S") ?? "30", "drain grace", true),
     ...(relayPort === undefined ? {} : { relayPort }),
     ...(relayIp === undefined ? {} : { relayIp }),
+    ...(webhooks ? { webhooks } : {}),
   };
 }
 

@@ -64,6 +64,7 @@ async function main(): Promise<void> {
     },
     drainGraceMs: config.drainGraceMs,
     relay,
+    ...(config.webhooks ? { webhooks: config.webhooks } : {}),
     log,
   });
   await service.start();
@@ -86,6 +87,7 @@ async function main(): Promise<void> {
     maxSessions: config.maxSessions,
     maxSessionsPerIdentity: config.maxSessionsPerIdentity,
     relay: relay.address,
+    webhooks: config.webhooks?.urls.map(withoutCredentials),
   });
   let stopping = false;
   const shutdown = (signal: string) => {
