@@ -16,7 +16,7 @@ import { errorFields, type Logger, silentLogger } from "./log.ts";
 import { MediaNode, type MediaNodeOptions } from "./MediaNode.ts";
 import { RelayManager } from "./RelayManager.ts";
 import { RoomWebhooks } from "./webhooks/RoomWebhooks.ts";
-import { type WebhookOptions, WebhookSender } from "./webhooks/WebhookSender.ts";
+import { type WebhookOptions, WebhookSender, type WebhookStats } from "./webhooks/WebhookSender.ts";
 
 export interface NodeServiceOptions extends Omit<MediaNodeOptions, "hooks" | "log"> {
   nodeId: string;
@@ -128,6 +128,19 @@ export class NodeService {
         relays.noteRoomEvent(room, nodeId, event),
       );
     }
+  }
+
+  /** The webhook queue's counters (all zero without webhooks). */
+  webhookStats(): WebhookStats {
+    return (
+      this.#webhookSender?.stats() ?? {
+        queued: 0,
+        delivered: 0,
+        failedAttempts: 0,
+        failed: 0,
+        dropped: 0,
+      }
+    );
   }
 
   /** Subscribes to the node's RPC subject and registers the node. */
