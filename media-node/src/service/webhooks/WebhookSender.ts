@@ -55,6 +55,9 @@ interface Endpoint {
   ready: string[];
   active: Set<string>;
   queued: number;
+  /** Drops not yet logged, and when the last drop warning was (one per 10 s per URL). */
+  unloggedDrops: number;
+  lastDropLog: number;
 }
 
 /** `sha256=<hex HMAC-SHA256 of body>`: the `Weir-Signature` header value. */
@@ -98,6 +101,8 @@ export class WebhookSender {
       ready: [],
       active: new Set(),
       queued: 0,
+      unloggedDrops: 0,
+      lastDropLog: -Infinity,
     }));
   }
 
@@ -116,7 +121,17 @@ export class WebhookSender {
     for (const ep of this.#endpoints) {
       if (ep.queued >= this.#o.maxQueue) {
         this.#stats.dropped++;
-        this.#log.warn("webhook queue full: event dropped", { url: ep.url, room });
+        ep.unloggedDrops++;
+        const now = Date.now();
+        if (now - ep.lastDropLog >= 10_000) {
+          this.#log.warn("webhook queue full: events dropped", {
+            url: ep.url,
+            dropped: ep.unloggedDrops,
+            maxQueue: this.#o.maxQueue,
+          });
+          ep.lastDropLog = now;
+          ep.unloggedDrops = 0;
+        }
         continue;
       }
       let q = ep.rooms.get(room);
