@@ -11,6 +11,8 @@ export const ERROR_STATUS = {
   not_found: 404,
   session_not_found: 404,
   room_not_found: 404,
+  participant_not_found: 404,
+  track_not_found: 404,
   conflict: 409,
   precondition_failed: 412,
   payload_too_large: 413,

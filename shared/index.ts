@@ -5,6 +5,7 @@ export * from "./nodeClient.ts";
 export * from "./recording.ts";
 export * from "./room.ts";
 export * from "./rpc.ts";
+export * from "./serverApi.ts";
 export * from "./subjects.ts";
 export * from "./token.ts";
 export * from "./ws.ts";

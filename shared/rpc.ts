@@ -3,6 +3,7 @@ import { ErrorInfo } from "./errors.ts";
 import { LIMITS } from "./limits.ts";
 import { RecordingId, RecordingInfo, RecordingRequest } from "./recording.ts";
 import { Name, RoomInfo, Sdp } from "./room.ts";
+import { ADMIN_COMMAND_SCHEMAS, ADMIN_RESULTS } from "./serverApi.ts";
 import { GRANTS } from "./token.ts";
 import { ClientMessage, ServerMessage } from "./ws.ts";
 
@@ -65,6 +66,7 @@ export const NodeCommand = z.discriminatedUnion("op", [
   }),
   z.object({ op: z.literal("recording.stop"), recordingId: RecordingId, room: z.optional(Name) }),
   z.object({ op: z.literal("recording.list"), room: Name }),
+  ...ADMIN_COMMAND_SCHEMAS,
 ]);
 export type NodeCommand = z.infer<typeof NodeCommand>;
 export type NodeOp = NodeCommand["op"];
@@ -82,6 +84,7 @@ export const NodeResult = {
   "recording.start": RecordingInfo,
   "recording.stop": RecordingInfo,
   "recording.list": z.object({ recordings: z.array(RecordingInfo) }),
+  ...ADMIN_RESULTS,
 } as const;
 export type NodeResult<Op extends NodeOp> = z.infer<(typeof NodeResult)[Op]>;
 

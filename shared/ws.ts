@@ -10,6 +10,8 @@ import {
   SpeakerList,
   TrackInfo,
 } from "./room.ts";
+import { SendDataBody } from "./serverApi.ts";
+import { GRANTS } from "./token.ts";
 
 /**
  * The WebSocket protocol between the client SDK and the edge (`GET /v1/rooms/:room/ws`).
@@ -189,6 +191,29 @@ export const ServerMessage = z.discriminatedUnion("type", [
    * the socket with WS_CLOSE_REPLACED). Do not reconnect: that would replace the newer one.
    */
   z.object({ type: z.literal("replaced"), reason: z.string() }),
+  /**
+   * The server removed this participant (`cause: "removed"`) or closed the room
+   * (`"room_closed"`), through the server API: the session ends and the edge closes the socket
+   * with WS_CLOSE_REMOVED. Do not reconnect.
+   */
+  z.object({
+    type: z.literal("removed"),
+    cause: z.enum(["removed", "room_closed"]),
+    reason: z.string(),
+  }),
+  /**
+   * The server changed this session's grants (server API): every later message is checked
+   * against these, at the edge and on the node. Revoking `publish` unpublishes the session's
+   * tracks; revoking `subscribe` ends its subscriptions (an `offer` follows).
+   */
+  z.object({ type: z.literal("grants"), grants: z.array(z.enum(GRANTS)) }),
+  /** A data message from the server API: text, or base64 of bytes when `binary`. */
+  z.object({
+    type: z.literal("data"),
+    data: SendDataBody.shape.data,
+    binary: z.optional(z.boolean()),
+    topic: z.optional(z.string()),
+  }),
   ...ROOM_EVENT_SCHEMAS,
 ]);
 export type ServerMessage = z.infer<typeof ServerMessage>;
@@ -198,3 +223,9 @@ export const WS_CLOSE_TOKEN_EXPIRED = 4401;
 
 /** Close code of a WebSocket whose session was replaced by a newer one of the same identity. */
 export const WS_CLOSE_REPLACED = 4409;
+
+/**
+ * Close code of a WebSocket whose participant the server removed, or whose room it closed
+ * (server API); the reason says which. Clients must not reconnect.
+ */
+export const WS_CLOSE_REMOVED = 4410;

@@ -1,4 +1,5 @@
 import type { ActiveRecording, RecordingInfo, RecordingRequest } from "../../shared/recording.ts";
+import type { Grant } from "../../shared/token.ts";
 import type { ServerMessage } from "../../shared/ws.ts";
 import { DataPublication } from "./DataPublication.ts";
 import { DataSubscription } from "./DataSubscription.ts";
@@ -32,9 +33,13 @@ interface Session {
   refresh?: ReturnType<typeof setTimeout>;
 }
 
-/** The edge's close codes after which reconnecting is wrong (WS_CLOSE_TOKEN_EXPIRED, _REPLACED). */
+/**
+ * The edge's close codes after which reconnecting is wrong (WS_CLOSE_TOKEN_EXPIRED, _REPLACED,
+ * _REMOVED).
+ */
 const TOKEN_EXPIRED_CLOSE = 4401;
 const REPLACED_CLOSE = 4409;
+const REMOVED_CLOSE = 4410;
 const REPLACED_MESSAGE = "a newer session of the same identity joined the room";
 
 /** A ping travels to the media node and back: no pong means the node (or edge) is gone. */
@@ -78,6 +83,7 @@ export class Room extends TypedEmitter<RoomEvents> {
   #attempt = 0;
   #media: MediaConnection | null = null;
   #speakers: SpeakerInfo[] = [];
+  #grants: Grant[] = [];
 
   constructor(options: RoomOptions = {}) {
     super();
@@ -116,6 +122,14 @@ export class Room extends TypedEmitter<RoomEvents> {
    */
   get mediaConnection(): MediaConnection | null {
     return this.#media;
+  }
+
+  /**
+   * What this participant may do: its token's grants, or what the server set since (the
+   * `grantschanged` event). A reconnect starts again from the token's.
+   */
+  get grants(): readonly Grant[] {
+    return this.#grants;
   }
 
   /** Everyone else in the room, with their published tracks. */
@@ -310,6 +324,7 @@ export class Room extends TypedEmitter<RoomEvents> {
     };
     this.#session = s;
     this.#identity = socket.welcome.identity;
+    this.#grants = grantsOf(this.#token);
     this.#wire(s);
     this.#participants.clear();
     for (const p of socket.welcome.participants) {
@@ -338,6 +353,7 @@ export class Room extends TypedEmitter<RoomEvents> {
           "the token expired; pass a TokenProvider to renew it",
         );
       if (code === REPLACED_CLOSE) return this.#ended(s, "replaced", REPLACED_MESSAGE);
+      if (code === REMOVED_CLOSE) return this.#removed(s, "removed", "removed by the server");
       this.#lost(s);
     });
     this.#scheduleRefresh(s);
@@ -531,6 +547,18 @@ export class Room extends TypedEmitter<RoomEvents> {
         return this.#lost(s);
       case "replaced":
         return this.#ended(s, "replaced", REPLACED_MESSAGE);
+      case "removed":
+        return this.#removed(s, m.cause, m.reason);
+      case "grants":
+        this.#grants = [...m.grants];
+        this.emit("grantschanged", this.#grants);
+        return;
+      case "data":
+        this.emit("data", {
+          data: m.binary ? fromBase64(m.data) : m.data,
+          ...(m.topic !== undefined ? { topic: m.topic } : {}),
+        });
+        return;
       default:
         return;
     }
@@ -661,6 +689,16 @@ export class Room extends TypedEmitter<RoomEvents> {
     void this.close();
   }
 
+  /**
+   * The server removed this participant or closed the room (server API): the Room closes for
+   * good, with `removed` (no reconnect: the same token would only be removed again).
+   */
+  #removed(s: Session, cause: "removed" | "room_closed", reason: string): void {
+    if (this.#session !== s || this.#state === "closed") return;
+    this.emit("removed", { cause, reason });
+    void this.close();
+  }
+
   /** Sends a fresh token a while before the current one expires. */
   #scheduleRefresh(s: Session): void {
     const provider = this.#provider;
@@ -755,6 +793,19 @@ function unexpected(type: string): WeirClientError {
 
 function wire(c: RTCIceCandidateInit | null) {
   return c ? { ...c, candidate: c.candidate ?? "" } : null;
+}
+
+/** The grants claim of a token (unverified), or none. */
+function grantsOf(token: string): Grant[] {
+  const g = claimOf(token, "grants");
+  return Array.isArray(g) ? g.filter((x): x is Grant => typeof x === "string") : [];
+}
+
+function fromBase64(b64: string): Uint8Array {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
 }
 
 /** The room claim of a token (not verified here: the edge does that). */

@@ -6,6 +6,7 @@ import type {
   RecordingRequest,
 } from "../../shared/recording.ts";
 import type { ParticipantInfo, SpeakerInfo, TrackInfo } from "../../shared/room.ts";
+import type { Grant } from "../../shared/token.ts";
 import type { PublishedData } from "./DataTypes.ts";
 import type { MediaPath, MediaTransport, RelayProtocol } from "./mediaPath.ts";
 import type { PublishOptions } from "./PublishTransportTypes.ts";
@@ -103,6 +104,15 @@ export interface RoomEvents {
   recordingstarted: [RoomRecording];
   /** A recording ended: asked to, its tracks left, its disk failed, or its node stopped. */
   recordingstopped: [{ recordingId: string; reason: RecordingEndReason }];
+  /**
+   * The server removed this participant (`cause: "removed"`) or closed the room
+   * (`"room_closed"`) through the server API; the Room is closed and does not reconnect.
+   */
+  removed: [{ cause: "removed" | "room_closed"; reason: string }];
+  /** The server changed this participant's grants (e.g. a viewer may publish now). */
+  grantschanged: [readonly Grant[]];
+  /** A data message from the server API: text, or bytes when it was sent as binary. */
+  data: [{ data: string | Uint8Array; topic?: string }];
   error: [Error];
 }
 

@@ -9,6 +9,7 @@ import { Access } from "./access.ts";
 import type { EdgeDeps } from "./deps.ts";
 import { notFound, onError } from "./errors.ts";
 import { GoneNodes } from "./placement.ts";
+import { adminRoutes } from "./routes/admin.ts";
 import type { EdgeContext } from "./routes/context.ts";
 import { mediaRoutes } from "./routes/media.ts";
 import { recordingRoutes } from "./routes/recordings.ts";
@@ -43,5 +44,6 @@ export function createApp(deps: EdgeDeps): Hono {
   roomRoutes(app, edge);
   mediaRoutes(app, edge);
   recordingRoutes(app, edge);
+  adminRoutes(app, edge);
   return app;
 }

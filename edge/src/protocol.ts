@@ -13,6 +13,7 @@ import {
   ClientMessage,
   type IceServer,
   ServerMessage,
+  WS_CLOSE_REMOVED,
   WS_CLOSE_REPLACED,
   WS_CLOSE_TOKEN_EXPIRED,
 } from "../../shared/ws.ts";
@@ -89,7 +90,10 @@ class WsBridge implements WsHandler {
   #expiry: ReturnType<typeof setTimeout> | undefined;
   readonly ctx: BusContext;
   readonly nodeId: string;
+  /** The first token's claims, with the grants the server API set since (`grants` events). */
   claims: TokenClaims;
+  /** The first token's grants: a refreshed token must carry at least these. */
+  readonly #tokenGrants: TokenClaims["grants"];
 
   constructor(
     readonly opts: WsSessionOptions,
@@ -100,6 +104,7 @@ class WsBridge implements WsHandler {
     this.ctx = ctx;
     this.nodeId = opts.nodeId;
     this.claims = opts.claims;
+    this.#tokenGrants = opts.claims.grants;
     this.closed = new Promise((r) => {
       this.#resolveClosed = r;
     });
@@ -217,7 +222,9 @@ class WsBridge implements WsHandler {
       return this.#error(id, e.code, e.message);
     }
     const room = next.room === this.opts.room || next.room === "*";
-    const grants = this.claims.grants.every((g) => next.grants.includes(g));
+    // the grants the token gave; the server API may have changed the session's since, and a
+    // fresh token does not undo that (the app's token service need not know of it)
+    const grants = this.#tokenGrants.every((g) => next.grants.includes(g));
     if (next.sub !== this.claims.sub || !room || !grants) {
       return this.#error(id, "forbidden", "the token is for another identity, room or grants");
     }
@@ -236,9 +243,16 @@ class WsBridge implements WsHandler {
   #event(data: string): void {
     const parsed = ServerMessage.safeParse(safeJson(data));
     if (!parsed.success) return; // a node bug must not reach clients
-    this.#send(JSON.stringify(parsed.data));
-    if (parsed.data.type === "replaced") {
+    const m = parsed.data;
+    // the node's grants rule from now on: the edge checks the same before a message goes out
+    if (m.type === "grants") this.claims = { ...this.claims, grants: m.grants };
+    this.#send(JSON.stringify(m));
+    if (m.type === "replaced") {
       this.#socket?.close(WS_CLOSE_REPLACED, "replaced by a newer session");
+      this.close();
+    } else if (m.type === "removed") {
+      // a close reason is at most 123 bytes; the removed message carried the whole reason
+      this.#socket?.close(WS_CLOSE_REMOVED, closeReason(m.cause, m.reason));
       this.close();
     }
   }
@@ -261,6 +275,14 @@ class WsBridge implements WsHandler {
     if (id !== undefined) frame.id = id;
     this.#send(JSON.stringify(frame));
   }
+}
+
+/** A WebSocket close reason (at most 123 UTF-8 bytes): the cause, then as much of the reason. */
+function closeReason(cause: string, reason: string): string {
+  let out = `${cause}: ${reason}`;
+  const enc = new TextEncoder();
+  while (enc.encode(out).length > 123) out = out.slice(0, -1);
+  return out;
 }
 
 function utf8Length(s: string): number {

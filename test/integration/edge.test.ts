@@ -258,7 +258,8 @@ test("GET /healthz counts live nodes; unknown routes are JSON 404s", async () =>
   assert.equal(res.status, 200);
   assert.deepEqual(await res.json(), { ok: true, nodes: 2 });
   await expectError(await edgeFetch("/nope"), 404, "not_found", "unknown route");
-  await expectError(await edgeFetch("/v1/rooms"), 404, "not_found", "unknown route");
+  await expectError(await edgeFetch("/v1/nope"), 404, "not_found", "unknown route");
+  await expectError(await edgeFetch("/v1/rooms"), 401, "unauthorized", "the server API's list");
 });
 
 let main: Awaited<ReturnType<typeof whipPublish>>;
@@ -631,6 +632,34 @@ test("GET /v1/rooms/:room lists participants and tracks; an empty room has none"
   const empty = await edgeFetch("/v1/rooms/nobody-here", { headers: admin });
   assert.equal(empty.status, 200);
   assert.deepEqual(await empty.json(), { room: "nobody-here", participants: [] });
+});
+
+test("the server API runs in the Worker too: list rooms, 403 without admin, 404, 400", async () => {
+  const admin = { authorization: `Bearer ${await token("*", ["admin"], { sub: "ops" })}` };
+  const list = await edgeFetch("/v1/rooms", { headers: admin });
+  assert.equal(list.status, 200, await list.clone().text());
+  const rooms = ((await list.json()) as { rooms: { room: string; tracks: number }[] }).rooms;
+  assert.ok(
+    rooms.some((r) => r.room === "main" && r.tracks >= 2),
+    JSON.stringify(rooms),
+  );
+  const sub = { authorization: `Bearer ${await token("main", ["subscribe"], { sub: "carol" })}` };
+  await expectError(await edgeFetch("/v1/rooms", { headers: sub }), 403, "forbidden", "no admin");
+  const json = { ...admin, "content-type": "application/json" };
+  const nobody = await edgeFetch("/v1/rooms/main/data", {
+    method: "POST",
+    headers: json,
+    body: JSON.stringify({ data: "hi", identities: ["nobody"] }),
+  });
+  await expectError(nobody, 404, "participant_not_found", "data to nobody");
+  const bad = await edgeFetch("/v1/rooms/main/participants/alice", {
+    method: "PATCH",
+    headers: json,
+    body: JSON.stringify({ grants: "all" }),
+  });
+  await expectError(bad, 400, "bad_request", "grants not a list");
+  const gone = await edgeFetch("/v1/rooms/nobody-here", { method: "DELETE", headers: admin });
+  await expectError(gone, 404, "room_not_found", "close an unknown room");
 });
 
 test("WebSocket signaling: welcome, ping, bad frames answered, grants enforced, close", async () => {

@@ -2,11 +2,10 @@
 import type { Hono } from "hono";
 import { liveNodes } from "../../../shared/bus.ts";
 import { WeirApiError } from "../../../shared/errors.ts";
-import { callNode } from "../../../shared/nodeClient.ts";
-import type { RoomInfo } from "../../../shared/room.ts";
 import { requireAnyGrant, requireRoomName } from "../access.ts";
-import { joinPlaced, roomNode } from "../placement.ts";
+import { joinPlaced } from "../placement.ts";
 import { openWsSession, type WsHandler } from "../protocol.ts";
+import { ServerApi } from "../serverApi.ts";
 import type { EdgeContext } from "./context.ts";
 
 /** The subprotocol a WebSocket client offers first; the token rides second. */
@@ -33,17 +32,9 @@ export function roomRoutes(app: Hono, edge: EdgeContext): void {
     const claims = await edge.access.bearer(c.req.raw);
     const room = requireRoomName(c.req.param("room"));
     requireAnyGrant(claims, room, ["subscribe", "admin"]);
-    const info = await edge.deps.withBus(async ({ bus, registry }): Promise<RoomInfo> => {
-      const nodeId = await roomNode(registry, room, edge.now());
-      if (nodeId === null) return { room, participants: [] };
-      try {
-        return await callNode(bus, nodeId, { op: "room.get", room });
-      } catch (err) {
-        if (err instanceof WeirApiError && err.code === "room_not_found")
-          return { room, participants: [] };
-        throw err;
-      }
-    });
+    const info = await edge.deps.withBus((ctx) =>
+      new ServerApi({ ...ctx, now: edge.now }).getRoom(room),
+    );
     return c.json(info);
   });
 

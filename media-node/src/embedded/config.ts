@@ -13,6 +13,8 @@ import {
   recordingsConfig,
   sessionLimits,
   TCP_NEEDS_UDP,
+  type WebhookConfig,
+  webhookConfig,
 } from "../service/config.ts";
 import type { RecordingsConfig } from "../service/Recordings.ts";
 import type { TransportOptions } from "../TransportTypes.ts";
@@ -42,6 +44,8 @@ export interface EmbeddedConfig {
   limits: Pick<MediaNodeConfig, "maxSessions" | "maxSessionsPerIdentity">;
   /** --recordings-dir / WEIR_RECORDINGS_DIR (and the min free space): recording, when set. */
   recordings: RecordingsConfig;
+  /** WEIR_WEBHOOK_URLS and WEIR_WEBHOOK_SECRET, as for a media node. */
+  webhooks?: WebhookConfig;
 }
 
 /**
@@ -90,6 +94,7 @@ export function embeddedConfig(env: NodeJS.ProcessEnv, argv: string[] = []): Emb
     ...(env.WEIR_TCP_PORT ? { tcpPort: tcpPortOf(env) } : {}),
     turn: turnConfig(env),
     recordings: recordingsConfig(pick),
+    ...optionalWebhooks(env),
     transport: {
       listenIps,
       announcedIps: env.WEIR_ANNOUNCED_IP
@@ -98,6 +103,14 @@ export function embeddedConfig(env: NodeJS.ProcessEnv, argv: string[] = []): Emb
       portRange: env.WEIR_PORT_RANGE ? parsePortRange(env.WEIR_PORT_RANGE) : undefined,
     },
   };
+}
+
+function optionalWebhooks(env: NodeJS.ProcessEnv): { webhooks?: WebhookConfig } {
+  const webhooks = webhookConfig(
+    env.WEIR_WEBHOOK_URLS || undefined,
+    env.WEIR_WEBHOOK_SECRET || undefined,
+  );
+  return webhooks ? { webhooks } : {};
 }
 
 function turnConfig(env: NodeJS.ProcessEnv): TurnConfig | undefined {

@@ -40,6 +40,7 @@ async function main(): Promise<void> {
     },
     ...config.limits,
     recordings: config.recordings,
+    ...(config.webhooks ? { webhooks: config.webhooks } : {}),
     log,
   });
   await service.start();

@@ -49,6 +49,8 @@ export class LocalRoom {
   readonly #onEvent: (room: LocalRoom, event: RoomEvent) => void;
   /** Set by the node when the room can span nodes. */
   remote: RemoteRoom | null = null;
+  /** When this node opened the room (ms since the epoch). */
+  readonly openedAt = Date.now();
 
   /** `shareSpeakers` sends this node's speakers to the room's other nodes. */
   constructor(
@@ -80,6 +82,23 @@ export class LocalRoom {
 
   get sessions(): Session[] {
     return [...this.#participants.values()].flatMap((p) => [...p.sessions]);
+  }
+
+  /** This node's participants' identities, in join order. */
+  get identities(): string[] {
+    return [...this.#participants.keys()];
+  }
+
+  /** The sessions `identity` holds in this room on this node. */
+  sessionsOf(identity: string): Session[] {
+    return [...(this.#participants.get(identity)?.sessions ?? [])];
+  }
+
+  /** How many tracks this node's participants publish. */
+  get trackCount(): number {
+    let n = 0;
+    for (const p of this.#participants.values()) n += p.tracks.size;
+    return n;
   }
 
   /** How many sessions `identity` holds in this room on this node. */

@@ -2,6 +2,12 @@ import { WeirApiError } from "../../../shared/errors.ts";
 import type { ActiveRecording, RecordingInfo } from "../../../shared/recording.ts";
 import type { ParticipantInfo, RoomEvent, RoomInfo, SpeakerInfo } from "../../../shared/room.ts";
 import { NodeCommand, type NodeOp, NodeResult, type SessionCaller } from "../../../shared/rpc.ts";
+import {
+  type LocalRoomSummary,
+  REMOVED_REASON,
+  ROOM_CLOSED_REASON,
+} from "../../../shared/serverApi.ts";
+import type { Grant } from "../../../shared/token.ts";
 import type { ClientMessage, ServerMessage } from "../../../shared/ws.ts";
 import { missingGrant } from "../../../shared/wsGrants.ts";
 import type { CodecCapability } from "../codecs.ts";
@@ -59,6 +65,8 @@ type Command<Op extends NodeOp> = Extract<NodeCommand, { op: Op }>;
 export type HandleResult =
   | { ok: true; result: NodeResult<NodeOp> }
   | { ok: false; error: WeirApiError };
+
+const sessionsOf = (sessions: number) => ({ sessions });
 
 export const DEFAULT_MAX_SESSIONS = 500;
 /**
@@ -213,12 +221,89 @@ export class MediaNode {
     for (const room of this.#rooms.values()) room.speakers.nodeGone(nodeId);
   }
 
+  // --- the server API on this node's sessions (the edge sends it to every node of the room) ---
+
+  /** This node's rooms: who is in each (identities), how many tracks, since when. */
+  listRooms(): LocalRoomSummary[] {
+    return [...this.#rooms.values()].map((r) => ({
+      room: r.name,
+      identities: r.identities,
+      tracks: r.trackCount,
+      openedAt: r.openedAt,
+    }));
+  }
+
+  /**
+   * Ends every session `identity` holds in `room` on this node (WebSocket, WHIP, WHEP). WebSocket
+   * clients first get `removed` with the reason, and the edge closes their socket with
+   * WS_CLOSE_REMOVED (the client SDK does not reconnect). Returns how many sessions ended.
+   */
+  async removeParticipant(
+    room: string,
+    identity: string,
+    reason = REMOVED_REASON,
+  ): Promise<number> {
+    const sessions = this.#rooms.get(room)?.sessionsOf(identity) ?? [];
+    for (const s of sessions) if (s instanceof WsSession) s.removed("removed", reason);
+    await Promise.all(sessions.map((s) => this.#end(s)));
+    return sessions.length;
+  }
+
   /**
    * Mutes or unmutes a track published on this node (a server-side mute); false when this node
-   * hosts no such track in the room. Its room hears `track.muted` / `track.unmuted`.
+   * hosts no such track in the room (of `identity`, when given). Its room hears `track.muted` /
+   * `track.unmuted`; a muted track is not forwarded.
    */
-  setTrackMuted(room: string, publisherId: string, muted: boolean): boolean {
-    return this.#rooms.get(room)?.setMuted(publisherId, muted) ?? false;
+  setTrackMuted(room: string, publisherId: string, muted: boolean, identity?: string): boolean {
+    return this.#rooms.get(room)?.setMuted(publisherId, muted, identity) ?? false;
+  }
+
+  /**
+   * Sets the grants of `identity`'s WebSocket sessions in `room` on this node (a viewer becomes a
+   * publisher without reconnecting). Returns how many sessions changed; WHIP/WHEP sessions have
+   * no grants to change.
+   */
+  updateParticipant(room: string, identity: string, grants: readonly Grant[]): number {
+    const sessions = this.#rooms.get(room)?.sessionsOf(identity) ?? [];
+    let n = 0;
+    for (const s of sessions) {
+      if (!(s instanceof WsSession)) continue;
+      s.setGrants(grants);
+      n++;
+    }
+    return n;
+  }
+
+  /**
+   * Pushes a data message (text, or base64 with `binary`) to this node's WebSocket sessions of
+   * `room`, or only to those of `identities`. Returns the identities it reached.
+   */
+  sendData(
+    room: string,
+    message: { data: string; binary?: boolean; topic?: string },
+    identities?: readonly string[],
+  ): string[] {
+    const r = this.#rooms.get(room);
+    if (!r) return [];
+    const wanted = identities ? new Set(identities) : null;
+    const reached = new Set<string>();
+    for (const s of r.sessions) {
+      if (!(s instanceof WsSession) || (wanted && !wanted.has(s.identity))) continue;
+      s.pushData(message.data, message.binary === true, message.topic);
+      reached.add(s.identity);
+    }
+    return [...reached];
+  }
+
+  /**
+   * Ends every session of `room` on this node; WebSocket clients first get `removed` (cause
+   * `room_closed`). Returns how many sessions ended.
+   */
+  async closeRoom(room: string, reason = ROOM_CLOSED_REASON): Promise<number> {
+    const sessions = this.#rooms.get(room)?.sessions ?? [];
+    for (const s of sessions) if (s instanceof WsSession) s.removed("room_closed", reason);
+    await Promise.all(sessions.map((s) => this.#end(s)));
+    return sessions.length;
   }
 
   /** Refuse new sessions from now on ("draining"). */
@@ -263,6 +348,23 @@ export class MediaNode {
         return this.recordings.stop(cmd.recordingId, cmd.room);
       case "recording.list":
         return this.recordings.list(cmd.room).then((recordings) => ({ recordings }));
+      case "admin.rooms":
+        return Promise.resolve({ rooms: this.listRooms() });
+      case "admin.remove":
+        return this.removeParticipant(cmd.room, cmd.identity, cmd.reason).then(sessionsOf);
+      case "admin.mute":
+        return Promise.resolve({
+          found: this.setTrackMuted(cmd.room, cmd.publisherId, cmd.muted, cmd.identity),
+          participant: (this.#rooms.get(cmd.room)?.sessionCount(cmd.identity) ?? 0) > 0,
+        });
+      case "admin.grants":
+        return Promise.resolve(
+          sessionsOf(this.updateParticipant(cmd.room, cmd.identity, cmd.grants)),
+        );
+      case "admin.data":
+        return Promise.resolve({ recipients: this.sendData(cmd.room, cmd, cmd.identities) });
+      case "admin.close":
+        return this.closeRoom(cmd.room, cmd.reason).then(sessionsOf);
     }
   }
 

@@ -1,3 +1,4 @@
+import { ServerApi } from "../../../edge/src/serverApi.ts";
 import {
   type Bus,
   type BusSubscription,
@@ -17,6 +18,8 @@ import { errorFields, type Logger, silentLogger } from "./log.ts";
 import { MediaNode, type MediaNodeHooks, type MediaNodeOptions } from "./MediaNode.ts";
 import type { RecordingPeers } from "./Recordings.ts";
 import { RelayManager } from "./RelayManager.ts";
+import { RoomWebhooks } from "./webhooks/RoomWebhooks.ts";
+import { type WebhookOptions, WebhookSender, type WebhookStats } from "./webhooks/WebhookSender.ts";
 
 /** A start may open relays first (their own request waits up to 5 s). */
 const RECORDING_PEER_TIMEOUT_MS = 8000;
@@ -36,6 +39,8 @@ export interface NodeServiceOptions extends Omit<MediaNodeOptions, "hooks" | "lo
   heartbeatMs?: number;
   /** How long drain() waits for sessions to end before closing them (default 30 s). */
   drainGraceMs?: number;
+  /** POST signed room events to these URLs (see RoomWebhooks for what is sent when). */
+  webhooks?: WebhookOptions;
   log?: Logger;
 }
 
@@ -53,6 +58,15 @@ export class NodeService {
   /** The room beyond this node: directory, DataChannel bridge, death of other nodes. */
   readonly crossNode: CrossNode;
   readonly #relays: RelayManager | null = null;
+  /**
+   * The server API over this node's bus: list rooms, remove or mute participants, change grants,
+   * send data, close rooms, across every node that hosts the room (what the edge's `/v1` routes
+   * call). For an application that embeds the node.
+   */
+  readonly serverApi: ServerApi;
+  /** Webhook events of this node's rooms (null without `webhooks`). */
+  readonly webhooks: RoomWebhooks | null = null;
+  readonly #webhookSender: WebhookSender | null = null;
   #rpcSub: BusSubscription | null = null;
   #relaySub: BusSubscription | null = null;
   #heartbeat: NodeJS.Timeout | undefined;
@@ -66,20 +80,44 @@ export class NodeService {
     this.#bus = options.bus;
     this.#registry = options.registry;
     this.#log = options.log ?? silentLogger;
+    this.serverApi = new ServerApi({ bus: this.#bus, registry: this.#registry });
+    if (options.webhooks && options.webhooks.urls.length > 0) {
+      const log = this.#log.child({ part: "webhooks" });
+      this.#webhookSender = new WebhookSender({ ...options.webhooks, log });
+      this.webhooks = new RoomWebhooks({
+        nodeId: this.nodeId,
+        registry: this.#registry,
+        sender: this.#webhookSender,
+        log,
+      });
+    }
+    const webhooks = this.webhooks;
     this.node = new MediaNode({
       ...options,
       log: this.#log,
       hooks: {
         emit: (sessionId, message) =>
           this.#publish(subjects.sessionEvents(sessionId), JSON.stringify(message)),
-        roomEvent: (room, event) => this.crossNode.publish(room, event),
+        roomEvent: (room, event) => {
+          this.crossNode.publish(room, event);
+          webhooks?.event(room, event);
+        },
         speakers: (room, speakers) => this.crossNode.publishSpeakers(room, speakers),
-        roomOpened: (room) => this.crossNode.openRoom(room),
-        roomClosed: (room) => this.crossNode.closeRoom(room),
+        roomOpened: (room) => {
+          webhooks?.opened(room);
+          return this.crossNode.openRoom(room);
+        },
+        roomClosed: (room) => {
+          this.crossNode.closeRoom(room);
+          webhooks?.closed(room);
+        },
         resolvePublisher: (room, publisherId) => this.crossNode.bringLocal(room, publisherId),
         sessionClosed: () => this.#loadChanged(),
         recordingPeers: this.#recordingPeers(),
-        recordingFinished: (info) => options.hooks?.recordingFinished?.(info),
+        recordingFinished: (info) => {
+          webhooks?.recordingFinished(info.room, info);
+          options.hooks?.recordingFinished?.(info);
+        },
       },
     });
     this.crossNode = new CrossNode({
@@ -138,6 +176,19 @@ export class NodeService {
         return lists.flat();
       },
     };
+  }
+
+  /** The webhook queue's counters (all zero without webhooks). */
+  webhookStats(): WebhookStats {
+    return (
+      this.#webhookSender?.stats() ?? {
+        queued: 0,
+        delivered: 0,
+        failedAttempts: 0,
+        failed: 0,
+        dropped: 0,
+      }
+    );
   }
 
   /** Subscribes to the node's RPC subject and registers the node. */
@@ -216,6 +267,8 @@ export class NodeService {
       this.#relaySub = null;
       this.#relays?.close();
       await this.node.close();
+      // the rooms' last events (participants left, room finished) get a bounded while to go out
+      await this.#webhookSender?.stop();
       this.crossNode.stop();
       await this.#registry.remove(this.nodeId).catch((err) => {
         this.#log.warn("registry remove failed", errorFields(err));

@@ -21,7 +21,7 @@ type Reply = ServerMessage | undefined;
  */
 export class WsSession extends Session {
   readonly kind = "ws";
-  readonly grants: ReadonlySet<Grant>;
+  #grants: ReadonlySet<Grant>;
   #pub: PublishTransport | null = null;
   #sub: SubscribeTransport | null = null;
   readonly #offered = new Map<string, OfferedTrack>();
@@ -33,7 +33,7 @@ export class WsSession extends Session {
 
   constructor(ctx: SessionContext, grants: readonly Grant[]) {
     super(ctx);
-    this.grants = new Set(grants);
+    this.#grants = new Set(grants);
     this.#relay = {
       publish: new CandidateRelay((c) => this.#emitIce("publish", c)),
       subscribe: new CandidateRelay((c) => this.#emitIce("subscribe", c)),
@@ -70,9 +70,50 @@ export class WsSession extends Session {
     this.ctx.emit({ type: "replaced", reason: "a newer session of the same identity joined" });
   }
 
+  /** Tells the client the server removed it or closed the room (the caller ends the session). */
+  removed(cause: "removed" | "room_closed", reason: string): void {
+    this.ctx.emit({ type: "removed", cause, reason });
+  }
+
+  /** A data message from the server API for this session's client. */
+  pushData(data: string, binary: boolean, topic: string | undefined): void {
+    if (this.closed) return;
+    const m: ServerMessage = { type: "data", data };
+    if (binary) m.binary = true;
+    if (topic !== undefined) m.topic = topic;
+    this.ctx.emit(m);
+  }
+
+  /** The grants every later message is checked against (the token's, or the server API's). */
+  get grants(): ReadonlySet<Grant> {
+    return this.#grants;
+  }
+
+  /**
+   * New grants from the server API. The client (and through it the edge, which checks messages
+   * first) hears them as `grants`. What the session holds under a revoked grant ends: `publish`
+   * unpublishes its tracks, `subscribe` ends its subscriptions (the client gets an offer), `data`
+   * ends its DataChannels.
+   */
+  setGrants(grants: readonly Grant[]): void {
+    if (this.closed) return;
+    const before = this.#grants;
+    this.#grants = new Set(grants);
+    this.ctx.emit({ type: "grants", grants: [...this.#grants] });
+    const lost = (g: Grant) => before.has(g) && !this.#grants.has(g);
+    const pub = this.#pub;
+    const sub = this.#sub;
+    if (lost("publish")) for (const p of pub?.publishers ?? []) pub?.unpublish(p.id);
+    if (lost("subscribe")) for (const s of sub?.subscribers ?? []) s.close();
+    if (lost("data")) {
+      for (const d of pub?.dataPublishers ?? []) d.close();
+      for (const d of sub?.dataSubscribers ?? []) d.close();
+    }
+  }
+
   /** Handles one client message; the returned message is the reply (if any). Throws on errors. */
   async handle(m: ClientMessage): Promise<Reply> {
-    const missing = nodeChecks(m) ? missingGrant(m, this.grants) : null;
+    const missing = nodeChecks(m) ? missingGrant(m, this.#grants) : null;
     if (missing !== null) throw new WeirApiError("forbidden", missing);
     switch (m.type) {
       case "publish":

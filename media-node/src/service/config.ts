@@ -29,6 +29,47 @@ export interface MediaNodeConfig {
   relayIp?: string;
   /** Where this node writes recordings (unset directory: recording is off). */
   recordings: RecordingsConfig;
+  /** Where to POST webhook events, and the secret that signs them. */
+  webhooks?: WebhookConfig;
+}
+
+export interface WebhookConfig {
+  urls: string[];
+  secret: string;
+}
+
+/** A webhook secret shorter than this is refused (HMAC-SHA256 wants at least 128 bits). */
+export const MIN_WEBHOOK_SECRET_CHARS = 16;
+
+/**
+ * `--webhook-urls` / WEIR_WEBHOOK_URLS (comma-separated http(s) URLs) and `--webhook-secret` /
+ * WEIR_WEBHOOK_SECRET (required with URLs). Neither: no webhooks. Throws ConfigError.
+ */
+export function webhookConfig(
+  urls: string | undefined,
+  secret: string | undefined,
+): WebhookConfig | undefined {
+  const list = (urls ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (list.length === 0) {
+    if (secret) throw new ConfigError("WEIR_WEBHOOK_SECRET is set but WEIR_WEBHOOK_URLS is not");
+    return undefined;
+  }
+  for (const u of list) {
+    let ok = false;
+    try {
+      ok = ["http:", "https:"].includes(new URL(u).protocol);
+    } catch {}
+    if (!ok) throw new ConfigError(`bad webhook URL "${u}": expected http(s)://...`);
+  }
+  if (!secret || secret.length < MIN_WEBHOOK_SECRET_CHARS) {
+    throw new ConfigError(
+      `webhooks need WEIR_WEBHOOK_SECRET (--webhook-secret), at least ${MIN_WEBHOOK_SECRET_CHARS} characters`,
+    );
+  }
+  return { urls: list, secret };
 }
 
 export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
@@ -60,6 +101,8 @@ export const USAGE = `npm run media-node -- [options]
   --recordings-min-free-mb <n>
                             WEIR_RECORDINGS_MIN_FREE_MB  no new recording with less free
                                                 (default ${DEFAULT_MIN_FREE_BYTES / 1048576})
+  --webhook-urls <url,...>  WEIR_WEBHOOK_URLS   POST signed room events to these URLs
+  --webhook-secret <s>      WEIR_WEBHOOK_SECRET the HMAC-SHA256 key of their Weir-Signature
   log level: WEIR_LOG_LEVEL=debug|info|warn|error (default info)
   metrics: WEIR_METRICS_PORT=9464 serves GET /metrics (Prometheus) on WEIR_METRICS_HOST (127.0.0.1)`;
 
@@ -88,6 +131,8 @@ export function loadConfig(
         "relay-ip": { type: "string" },
         "recordings-dir": { type: "string" },
         "recordings-min-free-mb": { type: "string" },
+        "webhook-urls": { type: "string" },
+        "webhook-secret": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -120,6 +165,10 @@ export function loadConfig(
   if (relayPort !== undefined && !(Number.isInteger(relayPort) && relayPort <= 65535)) {
     throw new ConfigError(`bad relay port "${relayPortText}"`);
   }
+  const webhooks = webhookConfig(
+    pick("webhook-urls", "WEIR_WEBHOOK_URLS"),
+    pick("webhook-secret", "WEIR_WEBHOOK_SECRET"),
+  );
   return {
     natsUrl: pick("nats-url", "NATS_URL") ?? DEFAULT_NATS_URL,
     nodeId,
@@ -134,6 +183,7 @@ export function loadConfig(
     ...(relayPort === undefined ? {} : { relayPort }),
     ...(relayIp === undefined ? {} : { relayIp }),
     recordings: recordingsConfig(pick),
+    ...(webhooks ? { webhooks } : {}),
   };
 }
 

@@ -65,6 +65,7 @@ async function main(): Promise<void> {
     drainGraceMs: config.drainGraceMs,
     relay,
     recordings: config.recordings,
+    ...(config.webhooks ? { webhooks: config.webhooks } : {}),
     log,
   });
   await service.start();
@@ -88,6 +89,7 @@ async function main(): Promise<void> {
     maxSessionsPerIdentity: config.maxSessionsPerIdentity,
     relay: relay.address,
     recordings: config.recordings.directory ?? "off",
+    webhooks: config.webhooks?.urls.map(withoutCredentials),
   });
   let stopping = false;
   const shutdown = (signal: string) => {
