@@ -181,6 +181,14 @@ test(
     const bob = await speakerPage("bob", room, 0.1);
     const carol = await speakerPage("carol", room, 0);
     const pages = [alice, bob, carol];
+    // Chromium offers the audio level extension; the node's answer takes it with the same id
+    const sdps = await alice.page.evaluate(`(() => {
+      const pc = window.speakerApp.room.publishTransport.peerConnection;
+      return [pc.currentLocalDescription.sdp, pc.currentRemoteDescription.sdp];
+    })()`);
+    const [offered, answered] = (sdps as string[]).map(audioLevelExtId);
+    assert.ok(offered > 0, "Chromium offers urn:ietf:params:rtp-hdrext:ssrc-audio-level");
+    assert.equal(answered, offered, "the node's answer keeps Chromium's id");
     const took: number[] = [];
     took.push(await untilOrder(pages, ["alice", "bob"], "alice (0.5) over bob (0.1)"));
     const levels = (await app<{ levels: number[] }[]>(carol, "log")).at(-1)!.levels;
