@@ -35,8 +35,8 @@ const TICK_MS = 20;
  * what it needs and return: the packet buffer is reused, and the forward path waits for it.
  */
 export interface PacketTap {
-  /** The simulcast encoding it takes (a relay brings it over); absent: the top one. */
-  readonly encoding?: number;
+  /** The simulcast encodings it takes (a relay brings them over); absent: the top one. */
+  readonly wantedEncodings?: readonly number[];
   tap(buf: Buffer, view: RtpView, layers: PacketLayers, nowMs: number): void;
 }
 

@@ -30,6 +30,7 @@ import { probe } from "../helpers/ffprobe.ts";
 const RECORD_MS = 20_000;
 const PARTICIPANT_MS = 10_000;
 const VP9_MS = 8000;
+const H264_MS = 10_000;
 const LOSS_MS = 15_000;
 const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}`;
 const router = new Router({ transport: { listenIps: ["127.0.0.1"] } });
@@ -176,6 +177,56 @@ test("a Chromium VP9 publisher records to a WebM that decodes", { skip }, async 
   } finally {
     await vp9Page.close();
     await vp9Transport.close();
+  }
+});
+
+test("a Chromium H.264 + Opus publisher recorded per participant: one Matroska file, in sync, every frame", {
+  skip,
+}, async () => {
+  assert.ok(browser);
+  const h264Page = await browser.newPage("h264");
+  const h264Transport = router.createPublishTransport();
+  try {
+    const local = await h264Page.getMedia(640, 480);
+    await h264Page.openPublisher();
+    const video = (await publishTrack(h264Page, h264Transport, local.video, "video/H264"))
+      .publisher;
+    const audio = (await publishTrack(h264Page, h264Transport, local.audio, "audio/opus"))
+      .publisher;
+    await pollUntil(
+      async () => video.getStats().packetsReceived > 50 && audio.getStats().packetsReceived > 50,
+      15_000,
+      () => "H.264 and Opus reach the node",
+    );
+    const before = await videoFramesEncoded(h264Page);
+    const startedAt = performance.now();
+    const rec = new Recorder({ publishers: [video, audio], directory: dir, layout: "participant" });
+    const files: RecordingFile[] = [];
+    rec.on("filecreated", (f) => files.push(f));
+    rec.on("error", (e) => assert.fail(e));
+    await sleep(H264_MS);
+    const sent = (await videoFramesEncoded(h264Page)) - before;
+    const wallS = (performance.now() - startedAt) / 1000;
+    await rec.stop();
+    assert.equal(files.length, 1);
+    assert.match(files[0].path, /\.mkv$/);
+    const p = probe(files[0].path);
+    const [v, a] = p.streams;
+    console.log(
+      `  H.264: ${v.frames} frames decoded of ${sent} encoded, video from ${v.startTime} s, audio ${a.frames} frames from ${a.startTime} s, ${p.duration} s for ${wallS.toFixed(3)} s wall`,
+    );
+    assert.deepEqual(
+      p.streams.map((s) => s.codec),
+      ["h264", "opus"],
+    );
+    assert.equal(v.width, 640);
+    assert.equal(p.decodeErrors, "");
+    assert.ok(Math.abs(v.frames - sent) <= sent * 0.05, `${v.frames}/${sent}`);
+    assert.ok(Math.abs(v.startTime - a.startTime) < 0.1, "audio/video start offset under 100 ms");
+    assert.ok(Math.abs(p.duration - wallS) <= wallS * 0.02, `${p.duration} s vs ${wallS} s wall`);
+  } finally {
+    await h264Page.close();
+    await h264Transport.close();
   }
 });
 

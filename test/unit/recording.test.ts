@@ -280,6 +280,74 @@ describe("H.264 (RFC 6184 to Matroska, checked by ffprobe)", () => {
   });
 });
 
+describe("simulcast", () => {
+  it("follows the highest encoding sending: the top stops, the next is recorded from its keyframe, on one timeline", async () => {
+    const codec = DEFAULT_CODECS.find((c) => c.mimeType === "video/VP8");
+    assert.ok(codec);
+    const publisher = new Publisher({
+      ...{ id: "sim", kind: "video", mid: "0", codec, sourcePayloadType: 96 },
+      headerExtensions: [],
+      rids: ["q", "f"],
+      host: { rtcpSsrc: 1, firNegotiated: false, sendRtcp: () => {} },
+    });
+    const rec = new Recorder({
+      publishers: [publisher],
+      directory: dir,
+      id: "sim",
+      repairWaitMs: 20,
+    });
+    const created: string[] = [];
+    rec.on("filecreated", (f) => created.push(f.path));
+    // the same 60 frames on both encodings, each with its own SSRC, sequence and timestamp base;
+    // sender reports tie both clocks to the same wall clock
+    const frames = vp8Frames();
+    const bases = [
+      { ssrc: 0x111, seq: 100, ts: 5_000_000 },
+      { ssrc: 0x222, seq: 40_000, ts: 0xffff_0000 },
+    ];
+    bases.forEach((b, i) => {
+      publisher.encodings[i].senderReport = {
+        ...{ ntpSec: 1000, ntpFrac: 0, rtpTimestamp: b.ts, receivedAtMs: 0 },
+      };
+    });
+    // 4 s: the 2 s fixture twice (keyframes every 20 frames)
+    const frames120 = [...frames, ...frames].map((f, n) => ({ ...f, pts: n }));
+    const packets = bases.map((b) => {
+      const all = packetizeVp8(frames120, b.seq, b.ts);
+      return frames120.map((_, n) => all.filter((p) => p.ts === (b.ts + n * 3000) >>> 0));
+    });
+    const view = new RtpView();
+    const send = (enc: number, n: number) => {
+      for (const p of packets[enc][n]) {
+        const buf = rtpPacket(p, 96, bases[enc].ssrc);
+        parseRtp(buf, buf.length, view);
+        publisher.receive(buf, view, performance.now(), enc);
+      }
+    };
+    for (let n = 0; n < 120; n++) {
+      send(0, n);
+      if (n < 20) send(1, n); // the top encoding stops after frame 19 (as under congestion)
+      await new Promise((r) => setTimeout(r, 1000 / 30));
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    const stats = rec.getStats().tracks[0];
+    await rec.stop();
+    assert.equal(created.length, 1);
+    const p = probe(created[0]);
+    assert.equal(p.decodeErrors, "");
+    // frames 0-19 of the top, then the lower one's from its first keyframe after the switch
+    // was decided (the top is inactive after 1 s, checked every 0.5 s: frame 60 or 80)
+    const from = 120 - (p.streams[0].frames - 20);
+    assert.ok(
+      from === 60 || from === 80,
+      `${p.streams[0].frames} frames: ${JSON.stringify(stats)}`,
+    );
+    assert.ok(Math.abs(p.duration - 4) < 0.15, `one timeline: ${p.duration} s`);
+    assert.equal(stats.encoding, 0);
+    assert.equal(stats.encodingSwitches, 1);
+  });
+});
+
 describe("MuxFile", () => {
   it("an unfinished file of one long cluster (no keyframe after the first) decodes up to its end", async () => {
     // A camera sends keyframes only when asked: one cluster grows for up to 32 s. Written with

@@ -49,6 +49,9 @@ export interface TrackRecordingStats {
   /** Holes in the sequence that NACK repair did not fill in time. */
   gaps: number;
   keyframeRequests: number;
+  /** The simulcast encoding recorded now (0 = lowest), and how often it changed. */
+  encoding: number;
+  encodingSwitches: number;
 }
 
 export interface RecorderStats {

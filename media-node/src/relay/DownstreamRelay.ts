@@ -181,7 +181,9 @@ export class DownstreamRelay extends RelayTransport implements PublisherHost, Rt
     if (taps.length === 0) return wanted;
     // a recorder takes every layer of its encoding
     const encodings = new Set(wanted.encodings);
-    for (const t of taps) encodings.add(Math.min(t.encoding ?? count - 1, count - 1));
+    for (const t of taps) {
+      for (const e of t.wantedEncodings ?? [count - 1]) encodings.add(Math.min(e, count - 1));
+    }
     return {
       spatial: MAX_LAYER,
       temporal: MAX_LAYER,
