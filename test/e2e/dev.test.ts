@@ -255,6 +255,17 @@ test(
           `${p.name} states: ${JSON.stringify(await p.page.evaluate(() => (window as unknown as { devStates: string[] }).devStates))}\n${output.slice(-3000)}`,
       );
       console.log(`  ${p.name}: ${states.join(" -> ")} after the Worker reloaded`);
+      // the demo page showed it: its status went through "reconnecting" and is back
+      const shown = await p.page.evaluate(
+        () => (window as unknown as { weirDemo: { states: string[] } }).weirDemo.states,
+      );
+      assert.ok(shown.includes("reconnecting"), JSON.stringify(shown));
+      await pollUntil(
+        async () => (await p.page.locator("#status").getAttribute("data-state")) === "connected",
+        10_000,
+        () => `${p.name}'s status is not back to connected`,
+      );
+      assert.equal(await p.page.locator("#reconnecting").isVisible(), false);
     }
     for (const p of pages) {
       const before = await roomInbound(p.page);
@@ -262,6 +273,13 @@ test(
         frames: before.videoFramesDecoded + 30,
         audioPackets: before.audioPackets + 30,
         timeoutMs: 30_000,
+      }).catch(async (err: Error) => {
+        const errors = await p.page.evaluate(
+          () => (window as unknown as { weirDemo: { errors: string[] } }).weirDemo.errors,
+        );
+        throw new Error(
+          `${err.message}\npage errors: ${JSON.stringify(errors)}\n${p.logs.join("\n")}\n${output.slice(-3000)}`,
+        );
       });
     }
     const health = await fetch(`${url}/healthz`);
