@@ -4,9 +4,12 @@
 # to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# --runtime: only what `npm start` needs (npm packages); tests also need nats-server and chromium.
+# --runtime: only what `npm start` needs (npm packages); --dev: `npm run dev` (npm packages and
+# nats-server); tests also need chromium and the rest.
 missing=()
-if [ "${1:-}" != "--runtime" ]; then
+if [ "${1:-}" = "--dev" ]; then
+  command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
+elif [ "${1:-}" != "--runtime" ]; then
   command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   # topology tests: nftables inside the router namespaces they make

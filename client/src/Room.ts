@@ -84,6 +84,8 @@ export class Room extends TypedEmitter<RoomEvents> {
   #media: MediaConnection | null = null;
   #speakers: SpeakerInfo[] = [];
   #grants: Grant[] = [];
+  /** A #reconnect loop is running. */
+  #reconnecting = false;
 
   constructor(options: RoomOptions = {}) {
     super();
@@ -727,18 +729,31 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   async #reconnect(): Promise<void> {
-    while (this.#state === "reconnecting") {
-      const delay = Math.min(250 * 2 ** this.#attempt++, this.#options.maxReconnectDelayMs ?? 5000);
-      await new Promise((r) => setTimeout(r, delay));
-      if (this.#state !== "reconnecting") return;
-      try {
-        if (this.#provider) this.#token = await this.#provider();
-        await this.#open();
-        return;
-      } catch (err) {
-        this.#teardown();
-        this.emit("error", err as Error);
+    // One loop at a time: a session lost while the loop opens it is the loop's to retry.
+    if (this.#reconnecting) return;
+    this.#reconnecting = true;
+    try {
+      while (this.#state === "reconnecting") {
+        const delay = Math.min(
+          250 * 2 ** this.#attempt++,
+          this.#options.maxReconnectDelayMs ?? 5000,
+        );
+        await new Promise((r) => setTimeout(r, delay));
+        if (this.#state !== "reconnecting") return;
+        try {
+          if (this.#provider) this.#token = await this.#provider();
+          await this.#open();
+          return;
+        } catch (err) {
+          this.#teardown();
+          // #open may fail after the welcome (it said "connected"), e.g. publishing again
+          // on a node that is going away: that session is unusable too, so try again.
+          if (this.state === "connected") this.#setState("reconnecting");
+          this.emit("error", err as Error);
+        }
       }
+    } finally {
+      this.#reconnecting = false;
     }
   }
 

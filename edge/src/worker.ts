@@ -30,6 +30,27 @@ export interface WorkerEnv {
 
 let cached: { key: string; app: Hono } | null = null;
 
+/**
+ * Set on every response of the Worker (not by the Node edge): tells a developer, a test or a
+ * load balancer's health check that the request went through the Worker. (Not exported: a
+ * Worker module may export handlers only.)
+ */
+const EDGE_HEADER = "x-weir-edge";
+
+function fromWorker(res: Response): Response {
+  try {
+    res.headers.set(EDGE_HEADER, "worker");
+    return res;
+  } catch {
+    // immutable headers (a fetched response): copy, keeping a WebSocket upgrade's socket
+    const headers = new Headers(res.headers);
+    headers.set(EDGE_HEADER, "worker");
+    const { status, statusText } = res;
+    const webSocket = (res as { webSocket?: unknown }).webSocket;
+    return new Response(res.body, { status, statusText, headers, webSocket } as ResponseInit);
+  }
+}
+
 function appFor(env: WorkerEnv): Hono | string {
   const url = env.NATS_WS_URL;
   const secret = env.WEIR_SECRET ?? (env.WEIR_DEV === "1" ? DEV_SECRET : undefined);
@@ -62,12 +83,12 @@ function appFor(env: WorkerEnv): Hono | string {
 }
 
 export default {
-  fetch(request: Request, env: WorkerEnv, ctx: unknown): Response | Promise<Response> {
+  async fetch(request: Request, env: WorkerEnv, ctx: unknown): Promise<Response> {
     const app = appFor(env);
     if (typeof app === "string") {
       console.error(`weir-edge misconfigured: ${app}`);
-      return errorResponse("internal", "edge is not configured");
+      return fromWorker(errorResponse("internal", "edge is not configured"));
     }
-    return app.fetch(request, env, ctx as never);
+    return fromWorker(await app.fetch(request, env, ctx as never));
   },
 };

@@ -2,31 +2,44 @@
 // decode the other's camera and receive the other's microphone.
 import assert from "node:assert/strict";
 import type { BrowserHarness, WeirPage } from "./browser.ts";
-import { type Embedded, roomInbound, untilDecoding } from "./system.ts";
+import { roomInbound, untilDecoding } from "./system.ts";
+
+/** What serves the demo page: `npm start` (Embedded) or `npm run dev`. */
+export interface DemoServer {
+  /** http://127.0.0.1:port, no trailing slash */
+  url: string;
+  log(): string;
+}
 
 export async function joinDemo(
   harness: BrowserHarness,
-  embedded: Embedded,
+  server: DemoServer,
   name: string,
   room: string,
+  beforeJoin?: (p: WeirPage) => Promise<void>,
 ): Promise<WeirPage> {
   const p = await harness.newPage(name);
-  await p.page.goto(`${embedded.url}/`);
+  await beforeJoin?.(p);
+  await p.page.goto(`${server.url}/`);
   await p.page.fill("#room", room);
   await p.page.fill("#identity", name);
   await p.page.click("#join button[type=submit]");
   return p;
 }
 
-/** alice and bob join `room` on the demo page; each decodes the other; /metrics names the room. */
+/**
+ * alice and bob join `room` on the demo page; each decodes the other; with `metrics`, the
+ * server's /metrics names the room. Resolves with both pages.
+ */
 export async function twoTabsSeeEachOther(
   harness: BrowserHarness,
-  embedded: Embedded,
+  embedded: DemoServer,
   room: string,
-): Promise<void> {
+  opts: { metrics?: boolean; beforeJoin?: (p: WeirPage) => Promise<void> } = {},
+): Promise<[WeirPage, WeirPage]> {
   const [alice, bob] = await Promise.all([
-    joinDemo(harness, embedded, "alice", room),
-    joinDemo(harness, embedded, "bob", room),
+    joinDemo(harness, embedded, "alice", room, opts.beforeJoin),
+    joinDemo(harness, embedded, "bob", room, opts.beforeJoin),
   ]);
   const t0 = performance.now();
   const diag = async () =>
@@ -76,6 +89,9 @@ export async function twoTabsSeeEachOther(
     audioPackets: before.audioPackets + 20,
   });
   // /metrics of the embedded node counts the room's traffic.
-  const metrics = await (await fetch(`${embedded.url}/metrics`)).text();
-  assert.match(metrics, new RegExp(room));
+  if (opts.metrics !== false) {
+    const metrics = await (await fetch(`${embedded.url}/metrics`)).text();
+    assert.match(metrics, new RegExp(room));
+  }
+  return [alice, bob];
 }

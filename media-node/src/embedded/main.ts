@@ -3,7 +3,6 @@
  * bus in place of NATS, plus the demo page. With NATS_URL set, the same process uses NATS
  * instead, so more media nodes and edges can join it.
  */
-import { signToken } from "../../../edge/src/auth/jwt.ts";
 import { createNodeEdge } from "../../../edge/src/node.ts";
 import { TcpMux } from "../ice/TcpMux.ts";
 import { UdpMux } from "../ice/UdpMux.ts";
@@ -13,6 +12,7 @@ import { startMetricsServer } from "../service/metricsServer.ts";
 import { NodeService } from "../service/NodeService.ts";
 import { openBus } from "./bus.ts";
 import { embeddedConfig } from "./config.ts";
+import { demoToken } from "./devPages.ts";
 import { staticRoutes } from "./static.ts";
 
 async function main(): Promise<void> {
@@ -105,13 +105,6 @@ function metricsWhere(m: { onApi: boolean; port?: number; host: string }, api: s
   const own = m.port === undefined ? [] : [`http://${host}:${m.port}/metrics`];
   const all = m.onApi ? [`${api}/metrics`, ...own] : own;
   return all.length > 0 ? all.join(", ") : "off on a non-loopback API host: set WEIR_METRICS_PORT";
-}
-
-/** A day's token for the demo room, printed in development mode only (the secret is public). */
-function demoToken(secret: string): Promise<string> {
-  const exp = Math.floor(Date.now() / 1000) + 24 * 3600;
-  const grants = ["publish", "subscribe", "data"] as const;
-  return signToken({ sub: "developer", room: "demo", grants: [...grants], exp }, secret);
 }
 
 main().catch((err) => {

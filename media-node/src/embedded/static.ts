@@ -1,23 +1,9 @@
-import { readFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
 import type { Hono } from "hono";
-import { signToken } from "../../../edge/src/auth/jwt.ts";
-import { readTextLimited } from "../../../edge/src/http.ts";
-import { NAME_PATTERN } from "../../../shared/limits.ts";
 import type { TcpMux } from "../ice/TcpMux.ts";
 import type { UdpMux } from "../ice/UdpMux.ts";
 import { METRICS_CONTENT_TYPE, metricsText } from "../service/metricsServer.ts";
 import type { NodeService } from "../service/NodeService.ts";
-
-const root = (p: string) => fileURLToPath(new URL(`../../../client/${p}`, import.meta.url));
-const FILES: Record<string, [file: string, type: string]> = {
-  "/": ["demo/index.html", "text/html; charset=utf-8"],
-  "/demo.js": ["demo/demo.js", "text/javascript; charset=utf-8"],
-  "/weir-client.js": ["dist/weir-client.js", "text/javascript; charset=utf-8"],
-};
-
-/** A /dev/token request is `{ room, identity }`: a few hundred bytes; larger is refused unread. */
-const DEV_TOKEN_BODY_BYTES = 4 * 1024;
+import { DEMO_FILES, DEV_TOKEN_PATH, demoFile, devTokenResponse } from "./devPages.ts";
 
 export interface StaticOptions {
   secret: string;
@@ -34,8 +20,8 @@ export interface StaticOptions {
 
 /** The demo page, the client bundle, /metrics and (in development) /dev/token. */
 export function staticRoutes(app: Hono, opts: StaticOptions): void {
-  for (const [path, [file, type]] of Object.entries(FILES)) {
-    app.get(path, async (c) => c.body(await readFile(root(file)), 200, { "content-type": type }));
+  for (const path of Object.keys(DEMO_FILES)) {
+    app.get(path, async (c) => (await demoFile(c.req.path)) ?? c.notFound());
   }
   if (opts.metricsOnApi) {
     app.get("/metrics", (c) =>
@@ -43,31 +29,5 @@ export function staticRoutes(app: Hono, opts: StaticOptions): void {
     );
   }
   if (!opts.devTokens) return;
-  app.post("/dev/token", async (c) => {
-    const body = safeParse(await readTextLimited(c.req.raw, DEV_TOKEN_BODY_BYTES, "body"));
-    if (!body || !NAME_PATTERN.test(body.room) || !NAME_PATTERN.test(body.identity)) {
-      return c.json(
-        { error: { code: "bad_request", message: "room and identity: [A-Za-z0-9_-]{1,128}" } },
-        400,
-      );
-    }
-    const exp = Math.floor(Date.now() / 1000) + 3600;
-    const grants = ["publish", "subscribe", "data"] as const;
-    const token = await signToken(
-      { sub: body.identity, room: body.room, grants: [...grants], exp },
-      opts.secret,
-    );
-    return c.json({ token });
-  });
-}
-
-function safeParse(text: string): { room: string; identity: string } | null {
-  try {
-    const v = JSON.parse(text) as { room?: unknown; identity?: unknown };
-    return typeof v.room === "string" && typeof v.identity === "string"
-      ? { room: v.room, identity: v.identity }
-      : null;
-  } catch {
-    return null;
-  }
+  app.post(DEV_TOKEN_PATH, (c) => devTokenResponse(c.req.raw, opts.secret));
 }
