@@ -7,7 +7,7 @@
 // committed): the assertions are on the DOM, not on pixels. Speaker highlighting and recording
 // run only when the client SDK has them (`window.weirDemo.features`).
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -37,13 +37,49 @@ before(async () => {
   if (skip) return;
   shots = mkdtempSync(join(tmpdir(), "weir-demo-shots-"));
   console.log(`  screenshots: ${shots}`);
-  [embedded, harness] = await Promise.all([startEmbedded(), BrowserHarness.launch()]);
+  // Recording needs a directory; the microphone a steady tone (Chromium's own fake device
+  // beeps too briefly to count as speaking): a looping sine file in place of it.
+  const recordings = mkdtempSync(join(tmpdir(), "weir-demo-rec-"));
+  const tone = join(shots, "tone.wav");
+  writeFileSync(tone, sineWav(440, 0.5, 2));
+  [embedded, harness] = await Promise.all([
+    startEmbedded({ env: { WEIR_RECORDINGS_DIR: recordings } }),
+    BrowserHarness.launch({ args: [`--use-file-for-fake-audio-capture=${tone}`] }),
+  ]);
+  removeAfter.push(recordings);
 });
+
+const removeAfter: string[] = [];
 
 after(async () => {
   await harness?.close();
   await embedded?.stop();
+  for (const dir of removeAfter) rmSync(dir, { recursive: true, force: true });
 });
+
+/** A mono 16-bit 48 kHz WAV of `seconds` of a `hz` sine at `amplitude` (0..1). */
+function sineWav(hz: number, amplitude: number, seconds: number): Buffer {
+  const rate = 48_000;
+  const n = rate * seconds;
+  const wav = Buffer.alloc(44 + n * 2);
+  wav.write("RIFF", 0);
+  wav.writeUInt32LE(36 + n * 2, 4);
+  wav.write("WAVEfmt ", 8);
+  wav.writeUInt32LE(16, 16);
+  wav.writeUInt16LE(1, 20); // PCM
+  wav.writeUInt16LE(1, 22); // mono
+  wav.writeUInt32LE(rate, 24);
+  wav.writeUInt32LE(rate * 2, 28);
+  wav.writeUInt16LE(2, 32);
+  wav.writeUInt16LE(16, 34);
+  wav.write("data", 36);
+  wav.writeUInt32LE(n * 2, 40);
+  for (let i = 0; i < n; i++) {
+    const v = Math.round(amplitude * 32767 * Math.sin((2 * Math.PI * hz * i) / rate));
+    wav.writeInt16LE(v, 44 + i * 2);
+  }
+  return wav;
+}
 
 async function shot(p: WeirPage, state: string): Promise<void> {
   shotCount++;
@@ -224,7 +260,7 @@ test("speakers are highlighted (when the SDK has activespeakers)", opts, async (
         .speakers,
   );
   if (!has) return t.skip("this client SDK has no activespeakers yet");
-  // the fake microphone beeps: someone is speaking on each side
+  // the microphone is a steady tone (see before): someone is speaking on each side
   await until(
     "bob highlights alice",
     async () => (await attr(bob.page, tile("alice"), "data-speaking")) === "true",
