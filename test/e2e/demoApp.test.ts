@@ -180,7 +180,10 @@ test("muting the microphone and camera shows muted on the other side", opts, asy
     async () => (await attr(bob.page, sel, "data-mic")) === "muted",
   );
   assert.equal(await bob.page.locator(`${sel} [data-badge=mic]`).textContent(), "mic off");
-  assert.equal(await attr(alice.page, ".tile[data-local=true]", "data-mic"), "muted");
+  await until(
+    "alice's own tile shows her mic muted",
+    async () => (await attr(alice.page, ".tile[data-local=true]", "data-mic")) === "muted",
+  );
   assert.equal(await alice.page.locator("#mic").getAttribute("aria-pressed"), "true");
   await alice.page.click("#cam");
   await until(
@@ -237,19 +240,69 @@ test("chat messages arrive over the DataChannel publication", opts, async () => 
   await shot(alice, "chat");
 });
 
+/**
+ * Chromium's fake microphone beeps briefly once a second, too little to count as speaking: the
+ * page's getUserMedia gets a steady 300 Hz WebAudio tone in place of its audio track.
+ */
+const TONE_MICROPHONE = `(() => {
+  const original = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = async (constraints) => {
+    const stream = await original(constraints);
+    if (!constraints || !constraints.audio) return stream;
+    const ctx = new AudioContext();
+    await ctx.resume();
+    const osc = ctx.createOscillator();
+    osc.frequency.value = 300;
+    const gain = ctx.createGain();
+    gain.gain.value = 0.5;
+    const dest = ctx.createMediaStreamDestination();
+    osc.connect(gain);
+    gain.connect(dest);
+    osc.start();
+    window.toneContext = ctx;
+    for (const t of stream.getAudioTracks()) {
+      stream.removeTrack(t);
+      t.stop();
+    }
+    stream.addTrack(dest.stream.getAudioTracks()[0]);
+    return stream;
+  };
+})()`;
+
 test("speakers are highlighted (when the SDK has activespeakers)", opts, async (t) => {
-  const has = await alice.page.evaluate(
+  const has = await bob.page.evaluate(
     () =>
       (window as unknown as { weirDemo: { features: { speakers: boolean } } }).weirDemo.features
         .speakers,
   );
   if (!has) return t.skip("this client SDK has no activespeakers yet");
-  // the fake microphone beeps: someone is speaking on each side
-  await until(
-    "bob highlights alice",
-    async () => (await attr(bob.page, tile("alice"), "data-speaking")) === "true",
-  );
-  await shot(bob, "speaking");
+  const room = "demo-speakers";
+  const listener = await joinDemo(harness!, embedded!, "listener", room);
+  const speaker = await joinDemo(harness!, embedded!, "speaker", room, async (p) => {
+    await p.page.addInitScript(TONE_MICROPHONE);
+  });
+  try {
+    await until(
+      "the listener highlights the speaker's tile",
+      async () => (await attr(listener.page, tile("speaker"), "data-speaking")) === "true",
+    );
+    await until(
+      "the speaker's own tile is highlighted too",
+      async () =>
+        (await attr(speaker.page, ".tile[data-local=true][data-kind=camera]", "data-speaking")) ===
+        "true",
+    );
+    await shot(listener, "speaking");
+    // muted, the speaker stops speaking
+    await speaker.page.click("#mic");
+    await until(
+      "the highlight goes when the speaker mutes",
+      async () => (await attr(listener.page, tile("speaker"), "data-speaking")) === "false",
+    );
+  } finally {
+    await speaker.close();
+    await listener.close();
+  }
 });
 
 test(
