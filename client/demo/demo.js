@@ -539,15 +539,24 @@ async function toggleMute(s, which) {
   const local = s.local[which];
   if (!local) return;
   const muted = !s.muted[which];
+  showMuted(s, which, muted);
+  try {
+    if (features.setMuted) await s.room.setMuted(local.track, muted);
+    else local.track.enabled = !muted;
+  } catch (err) {
+    showMuted(s, which, !muted);
+    throw new Error(`Could not ${muted ? "mute" : "unmute"}: ${err.message}`);
+  }
+  sendState(s);
+}
+
+/** This page's own mute state: its tile, its button. */
+function showMuted(s, which, muted) {
   s.muted[which] = muted;
-  if (features.setMuted) await s.room.setMuted(local.track, muted);
-  else local.track.enabled = !muted;
-  const self = s.people.get(s.room.identity);
-  setTileState(self, which, muted ? "muted" : "on");
+  setTileState(s.people.get(s.room.identity), which, muted ? "muted" : "on");
   setPressed(which, muted);
   $(which).textContent =
     which === "mic" ? (muted ? "Unmute mic" : "Mute mic") : muted ? "Start camera" : "Stop camera";
-  sendState(s);
 }
 
 async function toggleScreen(s) {

@@ -7,7 +7,7 @@
 // committed): the assertions are on the DOM, not on pixels. Speaker highlighting and recording
 // run only when the client SDK has them (`window.weirDemo.features`).
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -37,14 +37,11 @@ before(async () => {
   if (skip) return;
   shots = mkdtempSync(join(tmpdir(), "weir-demo-shots-"));
   console.log(`  screenshots: ${shots}`);
-  // Recording needs a directory; the microphone a steady tone (Chromium's own fake device
-  // beeps too briefly to count as speaking): a looping sine file in place of it.
+  // the recording control needs a directory to record into
   const recordings = mkdtempSync(join(tmpdir(), "weir-demo-rec-"));
-  const tone = join(shots, "tone.wav");
-  writeFileSync(tone, sineWav(440, 0.5, 2));
   [embedded, harness] = await Promise.all([
     startEmbedded({ env: { WEIR_RECORDINGS_DIR: recordings } }),
-    BrowserHarness.launch({ args: [`--use-file-for-fake-audio-capture=${tone}`] }),
+    BrowserHarness.launch(),
   ]);
   removeAfter.push(recordings);
 });
@@ -56,30 +53,6 @@ after(async () => {
   await embedded?.stop();
   for (const dir of removeAfter) rmSync(dir, { recursive: true, force: true });
 });
-
-/** A mono 16-bit 48 kHz WAV of `seconds` of a `hz` sine at `amplitude` (0..1). */
-function sineWav(hz: number, amplitude: number, seconds: number): Buffer {
-  const rate = 48_000;
-  const n = rate * seconds;
-  const wav = Buffer.alloc(44 + n * 2);
-  wav.write("RIFF", 0);
-  wav.writeUInt32LE(36 + n * 2, 4);
-  wav.write("WAVEfmt ", 8);
-  wav.writeUInt32LE(16, 16);
-  wav.writeUInt16LE(1, 20); // PCM
-  wav.writeUInt16LE(1, 22); // mono
-  wav.writeUInt32LE(rate, 24);
-  wav.writeUInt32LE(rate * 2, 28);
-  wav.writeUInt16LE(2, 32);
-  wav.writeUInt16LE(16, 34);
-  wav.write("data", 36);
-  wav.writeUInt32LE(n * 2, 40);
-  for (let i = 0; i < n; i++) {
-    const v = Math.round(amplitude * 32767 * Math.sin((2 * Math.PI * hz * i) / rate));
-    wav.writeInt16LE(v, 44 + i * 2);
-  }
-  return wav;
-}
 
 async function shot(p: WeirPage, state: string): Promise<void> {
   shotCount++;
@@ -155,37 +128,57 @@ test(
     assert.match(path, /^(udp|tcp|relay)/);
     const layer = await stat(bob.page, sel, "layer");
     assert.match(layer, /layer auto/);
-    // alice's own tile: what she sends, three simulcast layers
+    // alice's own tile: what she sends, simulcast (Chrome pauses the top layer while its
+    // bandwidth estimate or the CPU is short, so two of the three may be all that is sent)
     const self = ".tile[data-local=true][data-kind=camera]";
-    await until("alice's own overlay shows three layers sent", async () => {
+    const sent = await until("alice's own overlay shows the simulcast layers sent", async () => {
       const l = await stat(alice.page, self, "layer");
       const b = await stat(alice.page, self, "bitrate");
-      return l === "3 layers" && /kbit\/s sent$/.test(b);
+      return /^[23] layers$/.test(l) && /kbit\/s sent$/.test(b) ? `${l}, ${b}` : null;
     });
-    console.log(`  bob sees alice at ${res}, ${layer}, ${path}; bitrate ${readings.join(", ")}`);
+    console.log(
+      `  bob sees alice at ${res}, ${layer}, ${path}; bitrate ${readings.join(", ")}; alice sends ${sent}`,
+    );
     await shot(bob, "stats");
   },
 );
 
-test("choosing a lower layer for a remote video lowers its resolution", opts, async () => {
+test("choosing a layer for a remote video: low is smaller than high", opts, async () => {
+  // Absolute sizes depend on what Chrome sends (it scales and pauses layers on a busy machine),
+  // so the test compares the two ends the menu offers.
   const sel = tile("alice");
-  const high = await until("alice's video above the lowest layer", async () => {
-    const w = width(await stat(bob.page, sel, "resolution"));
-    return w > 320 ? w : null;
-  });
+  const received = async () => width(await stat(bob.page, sel, "resolution"));
+  const w0 = await until("bob decodes alice", async () =>
+    (await received()) > 0 ? received() : null,
+  );
   await bob.page.locator(`${sel} select.layer`).selectOption("0");
-  const low = await until("bob receives alice's lowest layer", async () => {
-    const w = width(await stat(bob.page, sel, "resolution"));
-    return w > 0 && w <= 320 ? w : null;
-  });
+  // the node switches at a keyframe; alice's video may already be at its lowest layer
+  const low = await until(
+    "bob receives alice's lowest layer",
+    async () => {
+      const w = await received();
+      return w > 0 && w < w0 ? w : null;
+    },
+    8_000,
+  ).catch(() => w0);
   assert.match(await stat(bob.page, sel, "layer"), /layer low/);
   await shot(bob, "layer-low");
+  await bob.page.locator(`${sel} select.layer`).selectOption("2");
+  const high = await until(
+    "bob receives a higher layer of alice's video than the lowest",
+    async () => {
+      const w = await received();
+      return w > low ? w : null;
+    },
+    40_000,
+  );
+  assert.match(await stat(bob.page, sel, "layer"), /layer high/);
+  await shot(bob, "layer-high");
   await bob.page.locator(`${sel} select.layer`).selectOption("auto");
-  const back = await until("bob receives a higher layer again", async () => {
-    const w = width(await stat(bob.page, sel, "resolution"));
-    return w > low ? w : null;
-  });
-  console.log(`  alice's video at bob: ${high} px wide, low layer ${low}, auto again ${back}`);
+  await until("the overlay says auto again", async () =>
+    /layer auto/.test(await stat(bob.page, sel, "layer")),
+  );
+  console.log(`  alice's video at bob: ${w0} px wide, low layer ${low}, high layer ${high}`);
 });
 
 test("muting the microphone and camera shows muted on the other side", opts, async () => {
@@ -196,7 +189,10 @@ test("muting the microphone and camera shows muted on the other side", opts, asy
     async () => (await attr(bob.page, sel, "data-mic")) === "muted",
   );
   assert.equal(await bob.page.locator(`${sel} [data-badge=mic]`).textContent(), "mic off");
-  assert.equal(await attr(alice.page, ".tile[data-local=true]", "data-mic"), "muted");
+  await until(
+    "alice's own tile shows her mic muted",
+    async () => (await attr(alice.page, ".tile[data-local=true]", "data-mic")) === "muted",
+  );
   assert.equal(await alice.page.locator("#mic").getAttribute("aria-pressed"), "true");
   await alice.page.click("#cam");
   await until(
@@ -253,19 +249,69 @@ test("chat messages arrive over the DataChannel publication", opts, async () => 
   await shot(alice, "chat");
 });
 
+/**
+ * Chromium's fake microphone beeps briefly once a second, too little to count as speaking: the
+ * page's getUserMedia gets a steady 300 Hz WebAudio tone in place of its audio track.
+ */
+const TONE_MICROPHONE = `(() => {
+  const original = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = async (constraints) => {
+    const stream = await original(constraints);
+    if (!constraints || !constraints.audio) return stream;
+    const ctx = new AudioContext();
+    await ctx.resume();
+    const osc = ctx.createOscillator();
+    osc.frequency.value = 300;
+    const gain = ctx.createGain();
+    gain.gain.value = 0.5;
+    const dest = ctx.createMediaStreamDestination();
+    osc.connect(gain);
+    gain.connect(dest);
+    osc.start();
+    window.toneContext = ctx;
+    for (const t of stream.getAudioTracks()) {
+      stream.removeTrack(t);
+      t.stop();
+    }
+    stream.addTrack(dest.stream.getAudioTracks()[0]);
+    return stream;
+  };
+})()`;
+
 test("speakers are highlighted (when the SDK has activespeakers)", opts, async (t) => {
-  const has = await alice.page.evaluate(
+  const has = await bob.page.evaluate(
     () =>
       (window as unknown as { weirDemo: { features: { speakers: boolean } } }).weirDemo.features
         .speakers,
   );
   if (!has) return t.skip("this client SDK has no activespeakers yet");
-  // the microphone is a steady tone (see before): someone is speaking on each side
-  await until(
-    "bob highlights alice",
-    async () => (await attr(bob.page, tile("alice"), "data-speaking")) === "true",
-  );
-  await shot(bob, "speaking");
+  const room = "demo-speakers";
+  const listener = await joinDemo(harness!, embedded!, "listener", room);
+  const speaker = await joinDemo(harness!, embedded!, "speaker", room, async (p) => {
+    await p.page.addInitScript(TONE_MICROPHONE);
+  });
+  try {
+    await until(
+      "the listener highlights the speaker's tile",
+      async () => (await attr(listener.page, tile("speaker"), "data-speaking")) === "true",
+    );
+    await until(
+      "the speaker's own tile is highlighted too",
+      async () =>
+        (await attr(speaker.page, ".tile[data-local=true][data-kind=camera]", "data-speaking")) ===
+        "true",
+    );
+    await shot(listener, "speaking");
+    // muted, the speaker stops speaking
+    await speaker.page.click("#mic");
+    await until(
+      "the highlight goes when the speaker mutes",
+      async () => (await attr(listener.page, tile("speaker"), "data-speaking")) === "false",
+    );
+  } finally {
+    await speaker.close();
+    await listener.close();
+  }
 });
 
 test(
