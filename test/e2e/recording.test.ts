@@ -31,6 +31,7 @@ const RECORD_MS = 20_000;
 const PARTICIPANT_MS = 10_000;
 const VP9_MS = 8000;
 const H264_MS = 10_000;
+const AV1_MS = 8000;
 const LOSS_MS = 15_000;
 const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}`;
 const router = new Router({ transport: { listenIps: ["127.0.0.1"] } });
@@ -177,6 +178,42 @@ test("a Chromium VP9 publisher records to a WebM that decodes", { skip }, async 
   } finally {
     await vp9Page.close();
     await vp9Transport.close();
+  }
+});
+
+test("a Chromium AV1 publisher records to a WebM that decodes", { skip }, async () => {
+  assert.ok(browser);
+  const av1Page = await browser.newPage("av1");
+  const av1Transport = router.createPublishTransport();
+  try {
+    const local = await av1Page.getMedia(640, 480);
+    await av1Page.openPublisher();
+    const { publisher } = await publishTrack(av1Page, av1Transport, local.video, "video/AV1");
+    await pollUntil(
+      async () => publisher.getStats().packetsReceived > 50,
+      15_000,
+      () => "AV1 reaches the node",
+    );
+    const before = await videoFramesEncoded(av1Page);
+    const rec = new Recorder({ publishers: [publisher], directory: dir });
+    const files: RecordingFile[] = [];
+    rec.on("filecreated", (f) => files.push(f));
+    rec.on("error", (e) => assert.fail(e));
+    await sleep(AV1_MS);
+    const sent = (await videoFramesEncoded(av1Page)) - before;
+    await rec.stop();
+    assert.equal(files.length, 1);
+    const p = probe(files[0].path);
+    console.log(`  AV1: ${p.streams[0].frames} frames decoded of ${sent} encoded, ${p.duration} s`);
+    assert.equal(p.streams[0].codec, "av1");
+    assert.equal(p.decodeErrors, "");
+    assert.ok(
+      Math.abs(p.streams[0].frames - sent) <= sent * 0.05,
+      `${p.streams[0].frames}/${sent}`,
+    );
+  } finally {
+    await av1Page.close();
+    await av1Transport.close();
   }
 });
 
