@@ -31,6 +31,7 @@ const RECORD_MS = 20_000;
 const PARTICIPANT_MS = 10_000;
 const VP9_MS = 8000;
 const H264_MS = 10_000;
+const AV1_MS = 8000;
 const LOSS_MS = 15_000;
 const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}`;
 const router = new Router({ transport: { listenIps: ["127.0.0.1"] } });
@@ -180,6 +181,42 @@ test("a Chromium VP9 publisher records to a WebM that decodes", { skip }, async 
   }
 });
 
+test("a Chromium AV1 publisher records to a WebM that decodes", { skip }, async () => {
+  assert.ok(browser);
+  const av1Page = await browser.newPage("av1");
+  const av1Transport = router.createPublishTransport();
+  try {
+    const local = await av1Page.getMedia(640, 480);
+    await av1Page.openPublisher();
+    const { publisher } = await publishTrack(av1Page, av1Transport, local.video, "video/AV1");
+    await pollUntil(
+      async () => publisher.getStats().packetsReceived > 50,
+      15_000,
+      () => "AV1 reaches the node",
+    );
+    const before = await videoFramesEncoded(av1Page);
+    const rec = new Recorder({ publishers: [publisher], directory: dir });
+    const files: RecordingFile[] = [];
+    rec.on("filecreated", (f) => files.push(f));
+    rec.on("error", (e) => assert.fail(e));
+    await sleep(AV1_MS);
+    const sent = (await videoFramesEncoded(av1Page)) - before;
+    await rec.stop();
+    assert.equal(files.length, 1);
+    const p = probe(files[0].path);
+    console.log(`  AV1: ${p.streams[0].frames} frames decoded of ${sent} encoded, ${p.duration} s`);
+    assert.equal(p.streams[0].codec, "av1");
+    assert.equal(p.decodeErrors, "");
+    assert.ok(
+      Math.abs(p.streams[0].frames - sent) <= sent * 0.05,
+      `${p.streams[0].frames}/${sent}`,
+    );
+  } finally {
+    await av1Page.close();
+    await av1Transport.close();
+  }
+});
+
 test("a Chromium H.264 + Opus publisher recorded per participant: one Matroska file, in sync, every frame", {
   skip,
 }, async () => {
@@ -227,6 +264,94 @@ test("a Chromium H.264 + Opus publisher recorded per participant: one Matroska f
   } finally {
     await h264Page.close();
     await h264Transport.close();
+  }
+});
+
+test("a simulcast publisher whose top layer stops and comes back: the recording switches at keyframes and decodes throughout", {
+  skip,
+}, async () => {
+  assert.ok(browser);
+  const scPage = await browser.newPage("simulcast");
+  const scTransport = router.createPublishTransport();
+  try {
+    const local = await scPage.getMedia(1280, 720);
+    await scPage.openPublisher();
+    const { publisher } = await publishTrack(scPage, scTransport, local.video, "video/VP8", {
+      simulcast: true,
+    });
+    await pollUntil(
+      async () =>
+        publisher.getStats().encodings.every((e) => e.bitrate > 0 && e.keyframesReceived > 0),
+      20_000,
+      () => `three layers reach the node: ${JSON.stringify(publisher.getStats().encodings)}`,
+    );
+    const rec = new Recorder({ publishers: [publisher], directory: dir });
+    const files: RecordingFile[] = [];
+    rec.on("filecreated", (f) => files.push(f));
+    rec.on("error", (e) => assert.fail(e));
+    const encoding = () => rec.getStats().tracks[0].encoding;
+    /** The sender's top encoding on or off, as a sender under congestion does by itself. */
+    const setTop = (active: boolean) =>
+      scPage.page.evaluate(async (on) => {
+        type Harness = { pub: { peerConnection: RTCPeerConnection } };
+        const pc = (window as unknown as { weir: Harness }).weir.pub.peerConnection;
+        const sender = pc.getSenders().find((x) => x.track?.kind === "video");
+        if (!sender) throw new Error("no video sender");
+        const params = sender.getParameters();
+        params.encodings[params.encodings.length - 1].active = on;
+        await sender.setParameters(params);
+      }, active);
+    const startedAt = performance.now();
+    await sleep(4000);
+    assert.equal(encoding(), 2, "the top layer is recorded first");
+    await setTop(false);
+    await pollUntil(
+      async () => encoding() < 2,
+      10_000,
+      () => "switches down",
+    );
+    await sleep(3000);
+    await setTop(true);
+    await pollUntil(
+      async () => encoding() === 2,
+      15_000,
+      () => "switches back up",
+    );
+    await sleep(3000);
+    const stats = rec.getStats().tracks[0];
+    const wallS = (performance.now() - startedAt) / 1000;
+    await rec.stop();
+    assert.equal(files.length, 1);
+    const p = probe(files[0].path);
+    const frames = execFileSync("ffprobe", [
+      ...["-v", "error", "-show_entries", "frame=pts_time,width", "-of", "csv=p=0"],
+      files[0].path,
+    ])
+      .toString()
+      .trim()
+      .split("\n")
+      .map((l) => {
+        const [pts, width] = l.split(",").map(Number);
+        return { pts, width };
+      });
+    const widths = new Set(frames.map((f) => f.width));
+    let gap = 0;
+    for (let i = 1; i < frames.length; i++) gap = Math.max(gap, frames[i].pts - frames[i - 1].pts);
+    console.log(
+      `  simulcast: ${stats.encodingSwitches} switches, ${p.streams[0].frames} frames decoded of ${stats.framesWritten} written, widths ${[...widths].join("/")}, longest gap ${gap.toFixed(3)} s, ${p.duration} s for ${wallS.toFixed(3)} s wall`,
+    );
+    assert.equal(p.decodeErrors, "");
+    assert.ok(stats.encodingSwitches >= 2, `${stats.encodingSwitches} switches`);
+    assert.ok(widths.has(1280) && widths.has(640), `both layers in the file: ${[...widths]}`);
+    assert.ok(
+      Math.abs(p.streams[0].frames - stats.framesWritten) <= 1,
+      "every written frame decodes",
+    );
+    // the switch down waits for the top layer to fall silent (1 s) and the next one's keyframe
+    assert.ok(gap < 2.5, `longest gap between frames ${gap} s`);
+  } finally {
+    await scPage.close();
+    await scTransport.close();
   }
 });
 

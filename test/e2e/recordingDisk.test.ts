@@ -17,7 +17,6 @@ import {
   BrowserHarness,
   browserUnavailable,
   pollUntil,
-  sleep,
   type WeirPage,
 } from "../helpers/browser.ts";
 import { probe } from "../helpers/ffprobe.ts";
@@ -73,9 +72,16 @@ function diag(): string {
 
 async function roomStillDecodes(p: WeirPage, what: string): Promise<void> {
   const a = (await roomInbound(p.page)).videoFramesDecoded;
-  await sleep(1500);
-  const b = (await roomInbound(p.page)).videoFramesDecoded;
-  assert.ok(b > a + 10, `${what}: the subscriber still decodes (${a} -> ${b})`);
+  let b = a;
+  await pollUntil(
+    async () => {
+      b = (await roomInbound(p.page)).videoFramesDecoded;
+      return b > a + 10;
+    },
+    10_000,
+    () => `${what}: the subscriber still decodes (${a} -> ${b})`,
+    250,
+  );
 }
 
 before(async () => {

@@ -10,6 +10,7 @@ import { after, describe, it } from "node:test";
 import { DEFAULT_CODECS } from "../../media-node/src/codecs.ts";
 import type { WeirError } from "../../media-node/src/errors.ts";
 import { Publisher } from "../../media-node/src/Publisher.ts";
+import { sequenceHeaderInfo } from "../../media-node/src/recording/av1.ts";
 import { superframe } from "../../media-node/src/recording/depacketize.ts";
 import { avcC, spsSize } from "../../media-node/src/recording/h264.ts";
 import { JitterBuffer, type RecPacket } from "../../media-node/src/recording/JitterBuffer.ts";
@@ -17,6 +18,7 @@ import { MuxFile } from "../../media-node/src/recording/MuxFile.ts";
 import { Recorder } from "../../media-node/src/recording/Recorder.ts";
 import { SeqUnwrapper, TimestampUnwrapper } from "../../media-node/src/recording/unwrap.ts";
 import { parseRtp, RtpView } from "../../media-node/src/rtp/rtpPacket.ts";
+import { av1TemporalUnits, packetizeAv1 } from "../fixtures/packets/av1Obu.ts";
 import { h264AccessUnits, packetizeH264 } from "../fixtures/packets/h264Annexb.ts";
 import { prng } from "../fixtures/packets/hex.ts";
 import { packetizeVp8, type RtpSpec, rtpPacket, vp8Frames } from "../fixtures/packets/vp8Ivf.ts";
@@ -199,8 +201,12 @@ describe("Recorder (VP8 through a Publisher, checked by ffprobe)", () => {
     assert.throws(() => new Recorder({ publishers: [], directory: dir }), {
       code: "invalid_argument",
     });
-    const av1 = vp8Publisher("h", "video/AV1");
-    assert.throws(() => new Recorder({ publishers: [av1], directory: dir }), {
+    const h265 = new Publisher({
+      ...{ id: "h265", kind: "video", mid: "0", sourcePayloadType: 100, headerExtensions: [] },
+      codec: { kind: "video", mimeType: "video/H265", clockRate: 90000, payloadType: 100 },
+      host: { rtcpSsrc: 1, firNegotiated: false, sendRtcp: () => {} },
+    });
+    assert.throws(() => new Recorder({ publishers: [h265], directory: dir }), {
       code: "unsupported_codec",
     });
     const p = vp8Publisher("twice");
@@ -277,6 +283,57 @@ describe("H.264 (RFC 6184 to Matroska, checked by ffprobe)", () => {
     assert.equal(p.streams[0].frames, 35); // 0-4, then the IDR at 30 and after
     assert.equal(stats.gaps, 1);
     assert.equal(stats.keyframeRequests, 2);
+  });
+});
+
+describe("AV1 (RTP OBUs to WebM, checked by ffprobe)", () => {
+  const units = av1TemporalUnits();
+  const packets = packetizeAv1(units, SEQ0, TS0);
+
+  it("reads the picture size and codec string from the sequence header", () => {
+    const seq = units[0].obus.find((o) => ((o[0] >> 3) & 0x0f) === 1);
+    assert.ok(seq);
+    const info = sequenceHeaderInfo(seq.subarray(1));
+    assert.equal(info?.width, 160);
+    assert.equal(info?.height, 120);
+    assert.match(info?.codecString ?? "", /^av01\.0\.\d\d[MH]\.08$/);
+  });
+
+  async function recordAv1(id: string, list: typeof packets) {
+    const publisher = vp8Publisher(id, "video/AV1");
+    const rec = new Recorder({ publishers: [publisher], directory: dir, id, repairWaitMs: 20 });
+    const created: string[] = [];
+    rec.on("filecreated", (f) => created.push(f.path));
+    feed(publisher, list);
+    await rec.stop();
+    assert.equal(created.length, 1);
+    return { path: created[0], stats: rec.getStats().tracks[0] };
+  }
+
+  it("OBUs split over packets, across wraps: every frame in a WebM that decodes", async () => {
+    assert.equal(units.length, 60);
+    assert.ok(
+      packets.some((p) => p.payload[0] & 0x80),
+      "some OBUs span packets",
+    );
+    const { path, stats } = await recordAv1("av1", packets);
+    assert.match(path, /\.webm$/);
+    const p = probe(path);
+    assert.equal(p.streams[0].codec, "av1");
+    assert.equal(p.streams[0].width, 160);
+    assert.equal(p.decodeErrors, "");
+    assert.equal(p.streams[0].frames, 60);
+    assert.equal(stats.framesWritten, 60);
+  });
+
+  it("a lost packet drops frames up to the next keyframe", async () => {
+    const firstOfFrame5 = packets.findIndex((p) => p.ts === (TS0 + 5 * 3000) >>> 0);
+    const lossy = packets.filter((_, i) => i !== firstOfFrame5);
+    const { path, stats } = await recordAv1("av1-lossy", lossy);
+    const p = probe(path);
+    assert.equal(p.decodeErrors, "");
+    assert.equal(p.streams[0].frames, 35);
+    assert.equal(stats.gaps, 1);
   });
 });
 

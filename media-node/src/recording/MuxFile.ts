@@ -19,14 +19,14 @@ import {
 import { CrashSafeHeader } from "./crashSafe.ts";
 import type { Frame } from "./depacketize.ts";
 
-export type TrackCodec = "vp8" | "vp9" | "h264" | "opus";
+export type TrackCodec = "vp8" | "vp9" | "av1" | "h264" | "opus";
 
 export interface MuxTrack {
   codec: TrackCodec;
   /** Video size (from the first keyframe); 0 for audio. */
   width: number;
   height: number;
-  /** H.264: the avcC record and codec string of the first keyframe. */
+  /** H.264: the avcC record of the first keyframe; H.264 and AV1: its codec string. */
   description?: Uint8Array;
   codecString?: string;
 }
@@ -56,6 +56,9 @@ function decoderConfig(t: MuxTrack): object {
   // profile 0, level 1 (a placeholder: WebM keeps no level), 8 bits
   if (t.codec === "vp9") {
     return { codec: "vp09.00.10.08", codedWidth: t.width, codedHeight: t.height };
+  }
+  if (t.codec === "av1") {
+    return { codec: t.codecString ?? "av01.0.08M.08", codedWidth: t.width, codedHeight: t.height };
   }
   if (t.codec === "h264") {
     return {

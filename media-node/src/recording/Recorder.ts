@@ -32,7 +32,7 @@ const REPAIR_WAIT_MS = 300;
 
 function trackCodec(p: Publisher): TrackCodec {
   const c = p.codecName;
-  if (c === "vp8" || c === "vp9" || c === "h264" || c === "opus") return c;
+  if (c === "vp8" || c === "vp9" || c === "av1" || c === "h264" || c === "opus") return c;
   throw new UnsupportedCodecError(`recording ${p.codec.mimeType} is not supported yet`);
 }
 

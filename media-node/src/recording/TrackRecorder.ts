@@ -7,6 +7,7 @@ import type { PacketLayers } from "../layers/PacketLayers.ts";
 import type { PacketTap, Publisher } from "../Publisher.ts";
 import type { RtpView } from "../rtp/rtpPacket.ts";
 import {
+  Av1Depacketizer,
   type Depacketizer,
   type Frame,
   H264Depacketizer,
@@ -238,5 +239,6 @@ function depacketizer(codec: TrackCodec): Depacketizer {
   if (codec === "vp8") return new Vp8Depacketizer();
   if (codec === "vp9") return new Vp9Depacketizer();
   if (codec === "h264") return new H264Depacketizer();
+  if (codec === "av1") return new Av1Depacketizer();
   return new OpusDepacketizer();
 }

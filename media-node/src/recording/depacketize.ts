@@ -4,6 +4,16 @@
  */
 import { parseVp8, Vp8Descriptor } from "../rtp/codecs/vp8.ts";
 import { parseVp9, Vp9Descriptor } from "../rtp/codecs/vp9.ts";
+import {
+  OBU_PADDING,
+  OBU_SEQUENCE_HEADER,
+  OBU_TEMPORAL_DELIMITER,
+  OBU_TILE_LIST,
+  obuType,
+  readLeb128,
+  sequenceHeaderInfo,
+  withSizeField,
+} from "./av1.ts";
 import { avcC, avcCodecString, spsSize } from "./h264.ts";
 import type { RecPacket } from "./JitterBuffer.ts";
 
@@ -333,6 +343,128 @@ export class H264Depacketizer extends KeyframeGate implements Depacketizer {
     const had = this.#nals.length > 0 || this.#fu !== null;
     this.#nals = [];
     this.#fu = null;
+    if (had) this.lose();
+  }
+}
+
+/**
+ * AV1 (AV1 RTP specification 4.4): a temporal unit is the OBUs of one timestamp up to the marker;
+ * an OBU may be split across packets (Z: the first element continues one, Y: the last goes on).
+ * Written in the low overhead format: each OBU with its size field, temporal delimiters, tile
+ * lists and padding left out. A keyframe (N, or a sequence header) needs a sequence header, which
+ * gives the picture size.
+ */
+export class Av1Depacketizer extends KeyframeGate implements Depacketizer {
+  #obus: Buffer[] = [];
+  #frag: Buffer[] | null = null;
+  #ts = -1;
+  #broken = false;
+  #newSequence = false;
+  #hasSequenceHeader = false;
+  #info: { width: number; height: number; codecString: string } | null = null;
+
+  packet(p: RecPacket): Frame | null {
+    const b = p.payload;
+    if (b.length < 2) return null;
+    if (p.ts !== this.#ts) {
+      if (this.#obus.length > 0 || this.#frag) this.#abandon();
+      this.#ts = p.ts;
+      this.#broken = false;
+      this.#newSequence = false;
+      this.#hasSequenceHeader = false;
+    }
+    const h = b[0];
+    const z = (h & 0x80) !== 0;
+    const y = (h & 0x40) !== 0;
+    const w = (h >> 4) & 0x03;
+    if (h & 0x08) this.#newSequence = true;
+    let count = 0;
+    for (let at = 1; at < b.length; ) {
+      let size = b.length - at;
+      if (w === 0 || count < w - 1) {
+        const len = readLeb128(b, at, b.length);
+        if (!len || at + len.bytes + len.value > b.length) {
+          this.#broken = true;
+          break;
+        }
+        at += len.bytes;
+        size = len.value;
+      }
+      const el = b.subarray(at, at + size);
+      at += size;
+      count++;
+      const last = at >= b.length || (w !== 0 && count === w);
+      if (count === 1 && z) {
+        if (this.#frag) this.#frag.push(el);
+        else this.#broken = true; // the start of this OBU was lost
+      } else {
+        if (this.#frag) this.#broken = true; // the last OBU never ended
+        this.#frag = [el];
+      }
+      if (!(last && y) && this.#frag) {
+        this.#obu(Buffer.concat(this.#frag));
+        this.#frag = null;
+      }
+      if (last) break;
+    }
+    return p.marker ? this.#complete() : null;
+  }
+
+  gap(): void {
+    this.#abandon();
+    this.waitForKeyframe();
+  }
+
+  #obu(o: Buffer): void {
+    if (o.length === 0) return;
+    const type = obuType(o[0]);
+    if (type === OBU_TEMPORAL_DELIMITER || type === OBU_TILE_LIST || type === OBU_PADDING) return;
+    const sized = withSizeField(o);
+    if (!sized) {
+      this.#broken = true;
+      return;
+    }
+    if (type === OBU_SEQUENCE_HEADER) {
+      const headerLen = 1 + (sized[0] & 0x04 ? 1 : 0);
+      const len = readLeb128(sized, headerLen, sized.length);
+      const info = len ? sequenceHeaderInfo(sized.subarray(headerLen + len.bytes)) : null;
+      if (info) {
+        this.#info = info;
+        this.#hasSequenceHeader = true;
+      }
+    }
+    this.#obus.push(sized);
+  }
+
+  #complete(): Frame | null {
+    const obus = this.#obus;
+    this.#obus = [];
+    if (this.#broken || this.#frag) {
+      this.#obus = obus;
+      this.#abandon();
+      return null;
+    }
+    if (obus.length === 0) return null; // a temporal delimiter alone
+    const key = this.#newSequence || this.#hasSequenceHeader;
+    const info = this.#info;
+    if (key && !info) {
+      this.lose(); // a keyframe nobody can decode without a sequence header
+      return null;
+    }
+    if (!this.pass(key)) return null;
+    const frame: Frame = { data: Buffer.concat(obus), ts: this.#ts, keyframe: key };
+    if (key && info) {
+      frame.width = info.width;
+      frame.height = info.height;
+      frame.codecString = info.codecString;
+    }
+    return frame;
+  }
+
+  #abandon(): void {
+    const had = this.#obus.length > 0 || this.#frag !== null;
+    this.#obus = [];
+    this.#frag = null;
     if (had) this.lose();
   }
 }

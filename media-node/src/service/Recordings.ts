@@ -60,7 +60,7 @@ export interface RecordingsHost {
 }
 
 /** What a Recorder writes (lower-case MIME types). */
-const RECORDABLE = new Set(["video/vp8", "video/vp9", "video/h264", "audio/opus"]);
+const RECORDABLE = new Set(["video/vp8", "video/vp9", "video/av1", "video/h264", "audio/opus"]);
 
 export const DEFAULT_MIN_FREE_BYTES = 64 * 1024 * 1024;
 /** Finished recordings kept for listing; older ones are forgotten (their files stay). */
@@ -228,7 +228,7 @@ export class Recordings {
       if (!RECORDABLE.has(codec)) {
         throw new WeirApiError(
           "bad_request",
-          `track ${t.publisherId} is ${t.mimeType}: recording takes VP8, VP9, H.264 and Opus`,
+          `track ${t.publisherId} is ${t.mimeType}: recording takes VP8, VP9, AV1, H.264 and Opus`,
         );
       }
     }
