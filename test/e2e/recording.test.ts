@@ -345,9 +345,11 @@ test("a simulcast publisher whose top layer stops and comes back: the recording 
     assert.equal(p.decodeErrors, "");
     assert.ok(stats.encodingSwitches >= 2, `${stats.encodingSwitches} switches`);
     assert.ok(widths.has(1280) && widths.has(640), `both layers in the file: ${[...widths]}`);
+    // ffmpeg may count a frame or so more per resolution switch (a decoder re-init); none fewer
     assert.ok(
-      Math.abs(p.streams[0].frames - stats.framesWritten) <= 1,
-      "every written frame decodes",
+      p.streams[0].frames >= stats.framesWritten - 1 &&
+        p.streams[0].frames <= stats.framesWritten + 1 + stats.encodingSwitches,
+      `every written frame decodes: ${p.streams[0].frames} decoded of ${stats.framesWritten}`,
     );
     // the switch down waits for the top layer to fall silent (1 s) and the next one's keyframe
     assert.ok(gap < 2.5, `longest gap between frames ${gap} s`);
