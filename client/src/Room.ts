@@ -21,6 +21,7 @@ import type {
   SpeakerInfo,
   TokenProvider,
 } from "./RoomTypes.ts";
+import { type RoomChanges, roomChanges } from "./roomChanges.ts";
 import { SignalingSocket } from "./SignalingSocket.ts";
 import { SubscribeTransport } from "./SubscribeTransport.ts";
 import { TypedEmitter } from "./TypedEmitter.ts";
@@ -29,6 +30,8 @@ interface Session {
   socket: SignalingSocket;
   pub: PublishTransport;
   sub: SubscribeTransport;
+  /** Publisher ids with a subscribe request in flight (the app and a reconnect may both ask). */
+  subscribing: Set<string>;
   heartbeat?: ReturnType<typeof setInterval>;
   refresh?: ReturnType<typeof setTimeout>;
 }
@@ -323,19 +326,23 @@ export class Room extends TypedEmitter<RoomEvents> {
       socket,
       pub: new PublishTransport(options),
       sub: new SubscribeTransport(options),
+      subscribing: new Set(),
     };
     this.#session = s;
     this.#identity = socket.welcome.identity;
     this.#grants = grantsOf(this.#token);
     this.#wire(s);
+    const before = [...this.#participants.values()];
     this.#participants.clear();
     for (const p of socket.welcome.participants) {
       if (p.identity !== this.#identity) this.#participants.set(p.identity, p);
     }
+    const rejoined = this.#state === "reconnecting";
     this.#syncRecordings(socket.welcome.recordings ?? []);
     this.#setSpeakers(socket.welcome.speakers ?? []);
     this.#attempt = 0;
     this.#setState("connected");
+    if (rejoined) this.#emitChanges(roomChanges(before, this.#participants.values()));
     for (const local of this.#local.values()) await this.#publishOn(s, local);
     const live = new Set(this.participants.flatMap((p) => p.tracks.map((t) => t.publisherId)));
     for (const id of this.#wanted) if (live.has(id)) await this.#subscribeOn(s, id);
@@ -412,13 +419,18 @@ export class Room extends TypedEmitter<RoomEvents> {
   }
 
   async #subscribeOn(s: Session, publisherId: string): Promise<void> {
-    if (this.#subscribers.has(publisherId)) return;
-    const reply = await s.socket.request({ type: "subscribe", publisherId });
-    if (reply.type !== "subscribed") return;
-    this.#subscribers.set(publisherId, reply.subscriberId);
-    const layers = this.#layers.get(publisherId);
-    if (layers) await this.#sendLayers(s, reply.subscriberId, layers);
-    await this.#answer(s, reply.offer);
+    if (this.#subscribers.has(publisherId) || s.subscribing.has(publisherId)) return;
+    s.subscribing.add(publisherId);
+    try {
+      const reply = await s.socket.request({ type: "subscribe", publisherId });
+      if (reply.type !== "subscribed") return;
+      this.#subscribers.set(publisherId, reply.subscriberId);
+      const layers = this.#layers.get(publisherId);
+      if (layers) await this.#sendLayers(s, reply.subscriberId, layers);
+      await this.#answer(s, reply.offer);
+    } finally {
+      s.subscribing.delete(publisherId);
+    }
   }
 
   /** Opens `label` on the publish transport (negotiating the first one) and publishes it. */
@@ -582,6 +594,20 @@ export class Room extends TypedEmitter<RoomEvents> {
       this.emit("recordingstopped", { recordingId: id, reason: "stopped" });
     }
     for (const r of running) this.#recordingStarted(r);
+  }
+
+  /** What happened in the room while this Room was reconnecting, as the events it missed. */
+  #emitChanges(c: RoomChanges): void {
+    for (const { publisherId, identity } of c.unpublished) {
+      this.#wanted.delete(publisherId);
+      this.#layers.delete(publisherId);
+      this.emit("trackunpublished", { publisherId, identity });
+    }
+    for (const d of c.dataUnpublished) this.emit("dataunpublished", d);
+    for (const identity of c.left) this.emit("participantleft", identity);
+    for (const identity of c.joined) this.emit("participantjoined", identity);
+    for (const t of c.published) this.emit("trackpublished", t);
+    for (const d of c.dataPublished) this.emit("datapublished", d);
   }
 
   #trackPublished(t: PublishedTrack): void {

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import { WeirClientError } from "../../client/src/errors.ts";
 import { deferred, NegotiationQueue } from "../../client/src/NegotiationQueue.ts";
 import { PublishTransport } from "../../client/src/PublishTransport.ts";
+import { roomChanges } from "../../client/src/roomChanges.ts";
 import { SubscribeTransport } from "../../client/src/SubscribeTransport.ts";
 import {
   buildSendEncodings,
@@ -846,5 +847,58 @@ describe("client SubscribeTransport (fake RTCPeerConnection)", () => {
     await assert.rejects(sub.setOffer({ type: "answer", sdp: "" }), { code: "invalid_argument" });
     sub.close();
     await assert.rejects(sub.setOffer({ type: "offer", sdp: "" }), { code: "closed" });
+  });
+});
+
+describe("client roomChanges (what a reconnect missed)", () => {
+  const video = (id: string, muted?: boolean) => ({
+    publisherId: id,
+    kind: "video" as const,
+    mimeType: "video/VP8",
+    ...(muted ? { muted } : {}),
+  });
+  const chat = { dataPublisherId: "d1", label: "chat", ordered: true };
+
+  it("a participant who published again under new ids: old ones unpublished, new published", () => {
+    const c = roomChanges(
+      [{ identity: "bob", tracks: [video("v1"), { ...video("a1"), kind: "audio" }] }],
+      [{ identity: "bob", tracks: [video("v2", true)] }],
+    );
+    assert.deepEqual(c.unpublished, [
+      { publisherId: "v1", identity: "bob" },
+      { publisherId: "a1", identity: "bob" },
+    ]);
+    assert.deepEqual(c.published, [
+      { identity: "bob", publisherId: "v2", kind: "video", mimeType: "video/VP8", muted: true },
+    ]);
+    assert.deepEqual([c.left, c.joined], [[], []]);
+  });
+
+  it("who left and who joined, with their tracks and data channels", () => {
+    const c = roomChanges(
+      [
+        { identity: "bob", tracks: [video("v1")], data: [chat] },
+        { identity: "carol", tracks: [video("v3")] },
+      ],
+      [
+        { identity: "carol", tracks: [video("v3")] },
+        { identity: "dave", tracks: [video("v4")], data: [{ ...chat, dataPublisherId: "d4" }] },
+      ],
+    );
+    assert.deepEqual(c.left, ["bob"]);
+    assert.deepEqual(c.joined, ["dave"]);
+    assert.deepEqual(c.unpublished, [{ publisherId: "v1", identity: "bob" }]);
+    assert.deepEqual(c.dataUnpublished, [{ dataPublisherId: "d1", identity: "bob" }]);
+    assert.deepEqual(
+      c.published.map((t) => t.publisherId),
+      ["v4"],
+    );
+    assert.deepEqual(c.dataPublished, [{ ...chat, dataPublisherId: "d4", identity: "dave" }]);
+  });
+
+  it("nothing changed: nothing to emit", () => {
+    const room = [{ identity: "bob", tracks: [video("v1")], data: [chat] }];
+    const c = roomChanges(room, structuredClone(room));
+    assert.deepEqual(Object.values(c).flat(), []);
   });
 });
