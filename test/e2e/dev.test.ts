@@ -24,7 +24,7 @@ import {
 import { killWithParent } from "../helpers/children.ts";
 import { twoTabsSeeEachOther } from "../helpers/demo.ts";
 import { readBundle } from "../helpers/miniflare.ts";
-import { roomInbound, untilDecoding } from "../helpers/system.ts";
+import { roomInbound, rtpReport, untilDecoding } from "../helpers/system.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const skip = browserUnavailable();
@@ -278,7 +278,7 @@ test(
           () => (window as unknown as { weirDemo: { errors: string[] } }).weirDemo.errors,
         );
         throw new Error(
-          `${err.message}\npage errors: ${JSON.stringify(errors)}\n${p.logs.join("\n")}\n${output.slice(-3000)}`,
+          `${err.message}\npage errors: ${JSON.stringify(errors)}\n${await rtpReport(p.page)}\n${p.logs.join("\n")}\n${output.slice(-3000)}`,
         );
       });
     }

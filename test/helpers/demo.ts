@@ -2,7 +2,7 @@
 // decode the other's camera and receive the other's microphone.
 import assert from "node:assert/strict";
 import type { BrowserHarness, WeirPage } from "./browser.ts";
-import { roomInbound, untilDecoding } from "./system.ts";
+import { roomInbound, rtpReport, untilDecoding } from "./system.ts";
 
 /** What serves the demo page: `npm start` (Embedded) or `npm run dev`. */
 export interface DemoServer {
@@ -42,8 +42,19 @@ export async function twoTabsSeeEachOther(
     joinDemo(harness, embedded, "bob", room, opts.beforeJoin),
   ]);
   const t0 = performance.now();
-  const diag = async () =>
-    `${embedded.log().slice(-2000)}\n${[...alice.logs, ...bob.logs].join("\n")}`;
+  const diag = async () => {
+    const metrics = await fetch(`${embedded.url}/metrics`)
+      .then((r) => (r.ok ? r.text() : ""))
+      .catch(() => "");
+    const counters = metrics.split("\n").filter((l) => /^weir_(rtp|keyframe|packets_lost)/.test(l));
+    return [
+      embedded.log().slice(-2000),
+      ...[...alice.logs, ...bob.logs],
+      `alice ${await rtpReport(alice.page)}`,
+      `bob ${await rtpReport(bob.page)}`,
+      ...counters,
+    ].join("\n");
+  };
   for (const p of [alice, bob]) {
     await p.page
       .waitForFunction(

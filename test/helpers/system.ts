@@ -415,3 +415,36 @@ export function untilDecoding(
     200,
   );
 }
+
+/**
+ * For a failure message: the RTP streams of the page's Room (both connections), one line each,
+ * with what explains a stall (keyframes, PLIs, freezes, the encoder's limitation).
+ */
+export function rtpReport(page: Page): Promise<string> {
+  return page
+    .evaluate(async () => {
+      const room = (window as RoomWindow).weirRoom;
+      const pcs = {
+        pub: room?.publishTransport?.peerConnection,
+        sub: room?.subscribeTransport?.peerConnection,
+      };
+      const keys = [
+        ...["kind", "ssrc", "rid", "active", "packetsReceived", "packetsSent", "packetsLost"],
+        ...["framesDecoded", "keyFramesDecoded", "framesEncoded", "keyFramesEncoded"],
+        ...["frameWidth", "pliCount", "firCount", "nackCount", "freezeCount"],
+        ...["qualityLimitationReason", "targetBitrate"],
+      ];
+      const lines: string[] = [];
+      for (const [name, pc] of Object.entries(pcs)) {
+        if (!pc) continue;
+        lines.push(`${name}: ${pc.connectionState}`);
+        (await pc.getStats()).forEach((s) => {
+          if (s.type !== "inbound-rtp" && s.type !== "outbound-rtp") return;
+          const picked = keys.filter((k) => s[k] !== undefined).map((k) => `${k}=${s[k]}`);
+          lines.push(`  ${s.type} ${picked.join(" ")}`);
+        });
+      }
+      return lines.join("\n");
+    })
+    .catch((e: Error) => `no stats: ${e.message}`);
+}
