@@ -1,4 +1,4 @@
-export * from "./bus.ts";
+export * from "./bus/bus.ts";
 export * from "./errors.ts";
 export * from "./limits.ts";
 export * from "./nodeClient.ts";

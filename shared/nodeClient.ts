@@ -1,4 +1,4 @@
-import type { Bus } from "./bus.ts";
+import type { Bus } from "./bus/bus.ts";
 import { WeirApiError } from "./errors.ts";
 import { type NodeCommand, type NodeOp, NodeReply, NodeResult } from "./rpc.ts";
 import { subjects } from "./subjects.ts";

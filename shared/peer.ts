@@ -1,5 +1,5 @@
 import * as z from "zod/mini";
-import type { Bus } from "./bus.ts";
+import type { Bus } from "./bus/bus.ts";
 import { WeirApiError } from "./errors.ts";
 import { safeJson } from "./nodeClient.ts";
 import {

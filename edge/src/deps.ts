@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import type { Bus, NodeRegistry } from "../../shared/bus.ts";
+import type { Bus, NodeRegistry } from "../../shared/bus/bus.ts";
 import type { VerifierConfig } from "./auth/jwt.ts";
 import type { WsHandler } from "./protocol.ts";
 import type { TurnConfig } from "./turn.ts";

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { BusError, type BusErrorCode } from "../../shared/bus.ts";
+import { BusError, type BusErrorCode } from "../../shared/bus/bus.ts";
 import { type ErrorCode, WeirApiError } from "../../shared/errors.ts";
 
 /** The JSON error body every route answers with: `{ "error": { "code", "message" } }`. */

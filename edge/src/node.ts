@@ -5,7 +5,7 @@
 import type { AddressInfo } from "node:net";
 import { type ServerType, serve } from "@hono/node-server";
 import type { Hono } from "hono";
-import type { Bus, NodeRegistry } from "../../shared/bus.ts";
+import type { Bus, NodeRegistry } from "../../shared/bus/bus.ts";
 import { createApp } from "./app.ts";
 import type { VerifierConfig } from "./auth/jwt.ts";
 import { acceptNodeWebSocket, createWebSocketServer } from "./node/websocket.ts";

@@ -4,7 +4,7 @@ import {
   NODE_STALE_MS,
   type NodeInfo,
   type NodeRegistry,
-} from "../../shared/bus.ts";
+} from "../../shared/bus/bus.ts";
 import { WeirApiError } from "../../shared/errors.ts";
 
 /** A node that can take a new session: live, not draining, not full. */

@@ -3,7 +3,7 @@
  * `ws.message` command to the session's media node and its reply a frame; node events on
  * `weir.session.<id>.events` become frames. The Worker and Node adapters only move frames.
  */
-import type { BusSubscription } from "../../shared/bus.ts";
+import type { BusSubscription } from "../../shared/bus/bus.ts";
 import { type ErrorCode, WeirApiError } from "../../shared/errors.ts";
 import { LIMITS, WS_CLOSE_RATE_LIMITED, WS_LIMITS } from "../../shared/limits.ts";
 import { callNode, safeJson } from "../../shared/nodeClient.ts";

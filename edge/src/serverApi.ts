@@ -4,7 +4,7 @@
  * it, and so can an application that embeds a media node (`NodeService.serverApi`): no HTTP, the
  * same path.
  */
-import type { Bus, NodeInfo, NodeRegistry } from "../../shared/bus.ts";
+import type { Bus, NodeInfo, NodeRegistry } from "../../shared/bus/bus.ts";
 import { WeirApiError } from "../../shared/errors.ts";
 import { callNode, NODE_RPC_TIMEOUT_MS } from "../../shared/nodeClient.ts";
 import type { RoomInfo } from "../../shared/room.ts";

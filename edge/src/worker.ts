@@ -4,9 +4,9 @@
  * No `node:` imports here or in anything below.
  */
 import type { Hono } from "hono";
+import { withNatsBus } from "../../shared/bus/adapter/worker/nats.ts";
 import { createApp } from "./app.ts";
 import { DEV_SECRET } from "./auth/devSecret.ts";
-import { withNatsBus } from "./bus/natsWsBus.ts";
 import { errorResponse } from "./errors.ts";
 import { parseTurnConfig } from "./turn.ts";
 import { acceptWorkerWebSocket } from "./worker/websocket.ts";

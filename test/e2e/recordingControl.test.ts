@@ -12,8 +12,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { connectNatsBus, type NatsBusHandle } from "../../media-node/src/service/bus/natsBus.ts";
-import { NODE_STALE_MS } from "../../shared/bus.ts";
+import { connectNatsBus, type NatsBusHandle } from "../../shared/bus/adapter/node/nats.ts";
+import { NODE_STALE_MS } from "../../shared/bus/bus.ts";
 import type { RecordingInfo } from "../../shared/recording.ts";
 import type { Grant } from "../../shared/token.ts";
 import {

@@ -6,8 +6,8 @@
 // B's subscriber gets trackended within 6 s (the relay times out).
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { connectNatsBus, type NatsBusHandle } from "../../media-node/src/service/bus/natsBus.ts";
-import { NODE_STALE_MS, type NodeInfo } from "../../shared/bus.ts";
+import { connectNatsBus, type NatsBusHandle } from "../../shared/bus/adapter/node/nats.ts";
+import { NODE_STALE_MS, type NodeInfo } from "../../shared/bus/bus.ts";
 import {
   BrowserHarness,
   browserUnavailable,

@@ -5,8 +5,8 @@
 // reconnects after its node is killed.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { connectNatsBus, type NatsBusHandle } from "../../media-node/src/service/bus/natsBus.ts";
-import { NODE_STALE_MS } from "../../shared/bus.ts";
+import { connectNatsBus, type NatsBusHandle } from "../../shared/bus/adapter/node/nats.ts";
+import { NODE_STALE_MS } from "../../shared/bus/bus.ts";
 import {
   BrowserHarness,
   browserUnavailable,

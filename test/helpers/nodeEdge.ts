@@ -1,6 +1,6 @@
-import { MemoryBus, MemoryRegistry } from "../../edge/src/bus/memoryBus.ts";
 import { createNodeEdge, type NodeEdge } from "../../edge/src/node.ts";
 import { NodeService, type NodeServiceOptions } from "../../media-node/src/service/NodeService.ts";
+import { MemoryBus, MemoryRegistry } from "../../shared/bus/memoryBus.ts";
 
 /** The embedded layout (edge app in Node + one media node on the in-process bus), for tests. */
 export interface EmbeddedSystem {

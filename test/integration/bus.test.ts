@@ -8,9 +8,8 @@ import { after, before, describe, test } from "node:test";
 import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 import { WebSocket as UndiciWebSocket } from "undici";
-import { MemoryBus, MemoryRegistry } from "../../edge/src/bus/memoryBus.ts";
-import { connectNatsWsBus, withNatsBus } from "../../edge/src/bus/natsWsBus.ts";
-import { connectNatsBus } from "../../media-node/src/service/bus/natsBus.ts";
+import { connectNatsBus } from "../../shared/bus/adapter/node/nats.ts";
+import { connectNatsWsBus, withNatsBus } from "../../shared/bus/adapter/worker/nats.ts";
 import {
   type Bus,
   BusError,
@@ -18,7 +17,8 @@ import {
   NODE_STALE_MS,
   type NodeInfo,
   type NodeRegistry,
-} from "../../shared/bus.ts";
+} from "../../shared/bus/bus.ts";
+import { MemoryBus, MemoryRegistry } from "../../shared/bus/memoryBus.ts";
 import { type NatsServer, startNatsServer } from "../helpers/natsServer.ts";
 
 const T = { timeout: 15_000 };
@@ -498,7 +498,7 @@ describe("NATS across adapters", T, () => {
 
 test("natsWsBus and memoryBus bundle for workerd without node: imports", T, async () => {
   const result = await build({
-    entryPoints: ["edge/src/bus/natsWsBus.ts", "edge/src/bus/memoryBus.ts"],
+    entryPoints: ["shared/bus/adapter/worker/nats.ts", "shared/bus/memoryBus.ts"],
     bundle: true,
     write: false,
     outdir: "out",
@@ -517,8 +517,8 @@ test("natsWsBus and memoryBus bundle for workerd without node: imports", T, asyn
 
 test("withNatsBus works inside workerd (miniflare): one connection per request", T, async () => {
   const worker = `
-    import { withNatsBus } from "./edge/src/bus/natsWsBus.ts";
-    import { liveNodes } from "./shared/bus.ts";
+    import { withNatsBus } from "./shared/bus/adapter/worker/nats.ts";
+    import { liveNodes } from "./shared/bus/bus.ts";
     export default {
       async fetch(req, env) {
         const subject = new URL(req.url).searchParams.get("subject");

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { after, test } from "node:test";
-import { connectNatsBus } from "../../media-node/src/service/bus/natsBus.ts";
+import { connectNatsBus } from "../../shared/bus/adapter/node/nats.ts";
 import { WeirApiError } from "../../shared/errors.ts";
 import { callNode } from "../../shared/nodeClient.ts";
 import type { NodeCommand, NodeOp } from "../../shared/rpc.ts";

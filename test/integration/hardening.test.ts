@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { signToken } from "../../edge/src/auth/jwt.ts";
-import { MemoryBus } from "../../edge/src/bus/memoryBus.ts";
-import { BusError } from "../../shared/bus.ts";
+import { BusError } from "../../shared/bus/bus.ts";
+import { MemoryBus } from "../../shared/bus/memoryBus.ts";
 import type { Grant } from "../../shared/token.ts";
 import { dataPeer } from "../helpers/dataPeer.ts";
 import { fragResult, restartClientIce } from "../helpers/iceRestart.ts";

@@ -3,10 +3,10 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import type { RTCPeerConnection } from "werift";
-import { MemoryBus, MemoryRegistry } from "../../edge/src/bus/memoryBus.ts";
-import { connectNatsBus } from "../../media-node/src/service/bus/natsBus.ts";
 import { NodeService } from "../../media-node/src/service/NodeService.ts";
-import type { Bus, NodeRegistry } from "../../shared/bus.ts";
+import { connectNatsBus } from "../../shared/bus/adapter/node/nats.ts";
+import type { Bus, NodeRegistry } from "../../shared/bus/bus.ts";
+import { MemoryBus, MemoryRegistry } from "../../shared/bus/memoryBus.ts";
 import { WeirApiError } from "../../shared/errors.ts";
 import { callNode } from "../../shared/nodeClient.ts";
 import type { NodeCommand, NodeOp } from "../../shared/rpc.ts";

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { createNodeEdge, type NodeEdge } from "../../edge/src/node.ts";
-import { connectNatsBus, type NatsBusHandle } from "../../media-node/src/service/bus/natsBus.ts";
+import { connectNatsBus, type NatsBusHandle } from "../../shared/bus/adapter/node/nats.ts";
 import { subjects } from "../../shared/subjects.ts";
 import { pollUntil } from "../helpers/browser.ts";
 import { edgeToken, postOffer } from "../helpers/edgePair.ts";

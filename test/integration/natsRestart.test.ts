@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { createNodeEdge, type NodeEdge } from "../../edge/src/node.ts";
-import { connectNatsBus, type NatsBusHandle } from "../../media-node/src/service/bus/natsBus.ts";
+import { connectNatsBus, type NatsBusHandle } from "../../shared/bus/adapter/node/nats.ts";
 import { pollUntil } from "../helpers/browser.ts";
 import { type EdgePair, edgeToken, postOffer, startEdgePair } from "../helpers/edgePair.ts";
 import { type NatsServer, startNatsServer } from "../helpers/natsServer.ts";

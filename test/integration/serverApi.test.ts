@@ -12,7 +12,7 @@ import { WebSocket } from "ws";
 import { signToken } from "../../edge/src/auth/jwt.ts";
 import { createNodeEdge, type NodeEdge } from "../../edge/src/node.ts";
 import { ServerApi } from "../../edge/src/serverApi.ts";
-import { connectNatsBus, type NatsBusHandle } from "../../media-node/src/service/bus/natsBus.ts";
+import { connectNatsBus, type NatsBusHandle } from "../../shared/bus/adapter/node/nats.ts";
 import type { Grant } from "../../shared/token.ts";
 import { WS_CLOSE_REMOVED } from "../../shared/ws.ts";
 import { MediaSource } from "../helpers/mediaSource.ts";

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { WebSocket } from "ws";
-import { MemoryBus } from "../../edge/src/bus/memoryBus.ts";
+import { MemoryBus } from "../../shared/bus/memoryBus.ts";
 import { WS_CLOSE_RATE_LIMITED, WS_LIMITS } from "../../shared/limits.ts";
 import { edgeToken } from "../helpers/edgePair.ts";
 import { type EmbeddedSystem, startEmbedded } from "../helpers/nodeEdge.ts";

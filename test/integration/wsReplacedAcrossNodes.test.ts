@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { createNodeEdge, type NodeEdge } from "../../edge/src/node.ts";
-import { connectNatsBus, type NatsBusHandle } from "../../media-node/src/service/bus/natsBus.ts";
 import { NodeService } from "../../media-node/src/service/NodeService.ts";
+import { connectNatsBus, type NatsBusHandle } from "../../shared/bus/adapter/node/nats.ts";
 import { WS_CLOSE_REPLACED } from "../../shared/ws.ts";
 import { edgeToken } from "../helpers/edgePair.ts";
 import { type NatsServer, startNatsServer } from "../helpers/natsServer.ts";

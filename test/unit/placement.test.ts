@@ -1,9 +1,9 @@
 // Edge placement: a room stays on its live node; otherwise the least-loaded live node.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { MemoryRegistry } from "../../edge/src/bus/memoryBus.ts";
 import { GoneNodes, joinPlaced, leastLoaded, roomNode } from "../../edge/src/placement.ts";
-import { BusError, NODE_STALE_MS, type NodeInfo } from "../../shared/bus.ts";
+import { BusError, NODE_STALE_MS, type NodeInfo } from "../../shared/bus/bus.ts";
+import { MemoryRegistry } from "../../shared/bus/memoryBus.ts";
 import { WeirApiError } from "../../shared/errors.ts";
 
 const NOW = 1_000_000;

@@ -5,7 +5,7 @@
  * recording id names; a list to the room's node, which asks the others.
  */
 import type { Hono } from "hono";
-import { liveNodes } from "../../../shared/bus.ts";
+import { liveNodes } from "../../../shared/bus/bus.ts";
 import { WeirApiError } from "../../../shared/errors.ts";
 import { LIMITS } from "../../../shared/limits.ts";
 import { callNode, safeJson } from "../../../shared/nodeClient.ts";

@@ -1,6 +1,6 @@
 /** `GET /healthz`, `GET /v1/rooms/:room` and the WebSocket signaling route. */
 import type { Hono } from "hono";
-import { liveNodes } from "../../../shared/bus.ts";
+import { liveNodes } from "../../../shared/bus/bus.ts";
 import { WeirApiError } from "../../../shared/errors.ts";
 import { requireAnyGrant, requireRoomName } from "../access.ts";
 import { joinPlaced } from "../placement.ts";

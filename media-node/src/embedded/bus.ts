@@ -1,6 +1,6 @@
-import { MemoryBus, MemoryRegistry } from "../../../edge/src/bus/memoryBus.ts";
-import type { Bus, NodeRegistry } from "../../../shared/bus.ts";
-import { connectNatsBus } from "../service/bus/natsBus.ts";
+import { connectNatsBus } from "../../../shared/bus/adapter/node/nats.ts";
+import type { Bus, NodeRegistry } from "../../../shared/bus/bus.ts";
+import { MemoryBus, MemoryRegistry } from "../../../shared/bus/memoryBus.ts";
 import { errorFields, type Logger } from "../service/log.ts";
 
 export interface OpenBus {

@@ -1,4 +1,4 @@
-import type { Bus, BusSubscription, NodeRegistry } from "../../../shared/bus.ts";
+import type { Bus, BusSubscription, NodeRegistry } from "../../../shared/bus/bus.ts";
 import { WeirApiError } from "../../../shared/errors.ts";
 import { safeJson } from "../../../shared/nodeClient.ts";
 import { type PeerOp, PeerRequest, type PeerResult } from "../../../shared/peer.ts";

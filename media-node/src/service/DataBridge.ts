@@ -1,4 +1,4 @@
-import type { Bus, BusSubscription } from "../../../shared/bus.ts";
+import type { Bus, BusSubscription } from "../../../shared/bus/bus.ts";
 import { WeirApiError } from "../../../shared/errors.ts";
 import { callPeer, type PeerResult } from "../../../shared/peer.ts";
 import { subjects } from "../../../shared/subjects.ts";

@@ -6,7 +6,7 @@ import {
   liveNodes,
   type NodeInfo,
   type NodeRegistry,
-} from "../../../shared/bus.ts";
+} from "../../../shared/bus/bus.ts";
 import { WeirApiError } from "../../../shared/errors.ts";
 import { safeJson } from "../../../shared/nodeClient.ts";
 import { callPeer } from "../../../shared/peer.ts";

@@ -4,7 +4,7 @@ import {
   HEARTBEAT_MS,
   NODE_STALE_MS,
   type NodeRegistry,
-} from "../../../shared/bus.ts";
+} from "../../../shared/bus/bus.ts";
 import { subjects } from "../../../shared/subjects.ts";
 import { TypedEmitter } from "../TypedEmitter.ts";
 import { errorFields, type Logger } from "./log.ts";

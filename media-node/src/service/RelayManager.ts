@@ -1,4 +1,4 @@
-import type { Bus, NodeRegistry } from "../../../shared/bus.ts";
+import type { Bus, NodeRegistry } from "../../../shared/bus/bus.ts";
 import { WeirApiError } from "../../../shared/errors.ts";
 import { callNode, safeJson } from "../../../shared/nodeClient.ts";
 import type { RoomEvent } from "../../../shared/room.ts";

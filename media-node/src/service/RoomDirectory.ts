@@ -1,4 +1,4 @@
-import type { Bus, BusSubscription, NodeRegistry } from "../../../shared/bus.ts";
+import type { Bus, BusSubscription, NodeRegistry } from "../../../shared/bus/bus.ts";
 import { safeJson } from "../../../shared/nodeClient.ts";
 import { callPeer, type PeerResult } from "../../../shared/peer.ts";
 import type { ActiveRecording } from "../../../shared/recording.ts";

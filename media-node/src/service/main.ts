@@ -3,11 +3,11 @@
  * WebSocket sessions, wait for sessions up to the grace period) and exit 0.
  */
 import { hostname } from "node:os";
+import { connectNatsBus } from "../../../shared/bus/adapter/node/nats.ts";
 import { hostAddresses } from "../ice/hostAddresses.ts";
 import { TcpMux } from "../ice/TcpMux.ts";
 import { UdpMux } from "../ice/UdpMux.ts";
 import { RelayServer } from "../relay/RelayServer.ts";
-import { connectNatsBus } from "./bus/natsBus.ts";
 import {
   ConfigError,
   loadConfig,

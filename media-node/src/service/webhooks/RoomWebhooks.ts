@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { NODE_STALE_MS, type NodeRegistry } from "../../../../shared/bus.ts";
+import { NODE_STALE_MS, type NodeRegistry } from "../../../../shared/bus/bus.ts";
 import type { RoomEvent, TrackInfo } from "../../../../shared/room.ts";
 import type {
   WebhookEvent,

@@ -8,12 +8,12 @@
  *
  * The global `WebSocket` is used (Workers, browsers, Node >= 22); on Node 20 pass one in
  * `options.WebSocket` (e.g. undici's). In Node prefer the TCP adapter
- * (`media-node/src/service/bus/natsBus.ts`): nats.js keeps one process-wide transport slot, so
+ * (`../node/nats.ts`): nats.js keeps one process-wide transport slot, so
  * one process should not keep reconnecting TCP and WebSocket connections side by side.
  */
 import { wsconnect } from "@nats-io/nats-core";
-import type { Bus, NodeRegistry } from "../../../shared/bus.ts";
-import { BusError } from "../../../shared/bus.ts";
+import type { Bus, NodeRegistry } from "../../bus.ts";
+import { BusError } from "../../bus.ts";
 import {
   connectError,
   exclusiveTransport,
@@ -21,9 +21,9 @@ import {
   type NatsBusOptions,
   natsUrlAuth,
   openNatsBus,
-} from "./natsCore.ts";
+} from "../../natsCore.ts";
 
-export type { NatsBusHandle } from "./natsCore.ts";
+export type { NatsBusHandle } from "../../natsCore.ts";
 
 /** Anything constructible like the WHATWG WebSocket (the global one, undici's, ...). */
 export type WebSocketConstructor = new (url: string) => unknown;

@@ -1,6 +1,6 @@
 /**
  * Bus and NodeRegistry over an open NatsConnection, shared by the TCP adapter (media node,
- * `media-node/src/service/bus/natsBus.ts`) and the WebSocket adapter (edge, `natsWsBus.ts`).
+ * `adapter/node/nats.ts`) and the WebSocket adapter (Worker, `adapter/worker/nats.ts`).
  * No `node:` imports here: this bundles for workerd.
  *
  * Registry storage: JetStream KV buckets `weir-nodes` (node id -> NodeInfo JSON, history 1,
@@ -19,6 +19,7 @@ import {
   RequestError,
   TimeoutError,
 } from "@nats-io/nats-core";
+import { KV_NODES, KV_ROOMS } from "../subjects.ts";
 import {
   type Bus,
   BusError,
@@ -27,8 +28,7 @@ import {
   isValidSubject,
   type NodeInfo,
   type NodeRegistry,
-} from "../../../shared/bus.ts";
-import { KV_NODES, KV_ROOMS } from "../../../shared/subjects.ts";
+} from "./bus.ts";
 
 /** Server-side garbage collection of `weir-nodes` entries (heartbeats refresh them every 2 s). */
 export const NODES_BUCKET_TTL_MS = 60_000;

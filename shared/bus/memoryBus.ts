@@ -13,7 +13,7 @@ import {
   type NodeInfo,
   type NodeRegistry,
   subjectMatches,
-} from "../../../shared/bus.ts";
+} from "./bus.ts";
 
 type Handler = (data: string, respond?: (reply: string) => void) => void;
 

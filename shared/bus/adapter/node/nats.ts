@@ -10,9 +10,9 @@ import {
   type NatsBusOptions,
   natsUrlAuth,
   openNatsBus,
-} from "../../../../edge/src/bus/natsCore.ts";
+} from "../../natsCore.ts";
 
-export type { NatsBusHandle } from "../../../../edge/src/bus/natsCore.ts";
+export type { NatsBusHandle } from "../../natsCore.ts";
 
 export interface NatsTcpBusOptions extends NatsBusOptions {
   /** Connection name shown by the server's monitoring. */

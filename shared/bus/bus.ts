@@ -1,8 +1,8 @@
 /**
  * The message bus between edges and media nodes, and the registry of live nodes and room
  * placement. Pure TypeScript with no runtime dependencies: it runs in Workers, Node and browsers.
- * Adapters: `edge/src/bus/memoryBus.ts` (in-process), `edge/src/bus/natsWsBus.ts` (NATS over
- * WebSocket) and `media-node/src/service/bus/natsBus.ts` (NATS over TCP).
+ * Adapters, beside this file: `memoryBus.ts` (in-process), `adapter/worker/nats.ts` (NATS over
+ * WebSocket, for the Worker) and `adapter/node/nats.ts` (NATS over TCP, for Node).
  */
 
 export interface BusSubscription {
