@@ -75,7 +75,7 @@ async function main(): Promise<void> {
 async function startNode(): Promise<{ url: string; proc: ChildProcess }> {
   const port = await freePort();
   const args = ["--import", "tsx", "--import", "./bench/lib/countTimers.ts"];
-  const proc = spawn(process.execPath, [...args, "media-node/src/embedded/main.ts"], {
+  const proc = spawn(process.execPath, [...args, "media-node/embedded/main.ts"], {
     env: { ...process.env, PORT: String(port), WEIR_SECRET: SECRET },
     stdio: ["ignore", "pipe", "inherit"],
   });

@@ -84,7 +84,7 @@ export type RoomEvent = z.infer<typeof RoomEvent>;
 /**
  * What travels on `weir.room.<room>.events`: a room event and the node that raised it. `epoch`
  * names one life of the room on that node and `seq` counts its events from 1, so a node that
- * mirrors the room (media-node/src/service/RoomDirectory.ts) spots missed events and resyncs.
+ * mirrors the room (media-node/service/cluster/RoomDirectory.ts) spots missed events and resyncs.
  */
 export const RoomBusMessage = z.object({
   nodeId: z.string(),

@@ -22,7 +22,7 @@ import {
   DEV_TOKEN_PATH,
   demoFile,
   devTokenResponse,
-} from "../../media-node/src/embedded/devPages.ts";
+} from "../../media-node/embedded/devPages.ts";
 
 /** The front Worker (development only): the dev paths go to DEV, everything else to EDGE. */
 export const FRONT_WORKER = `

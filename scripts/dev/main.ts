@@ -20,7 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEV_SECRET } from "../../edge/src/auth/devSecret.ts";
-import { demoToken } from "../../media-node/src/embedded/devPages.ts";
+import { demoToken } from "../../media-node/embedded/devPages.ts";
 import { hostAddresses } from "../../media-node/src/ice/hostAddresses.ts";
 import {
   clientBuildOptions,
@@ -174,7 +174,7 @@ function startMediaNode(id: string, natsUrl: string, listenIps: string[]): Promi
   const args = [
     "--import",
     "tsx",
-    join(ROOT, "media-node", "src", "service", "main.ts"),
+    join(ROOT, "media-node", "service", "main.ts"),
     "--nats-url",
     natsUrl,
     "--node-id",

@@ -1,5 +1,5 @@
 import { createNodeEdge, type NodeEdge } from "../../edge/src/node.ts";
-import { NodeService, type NodeServiceOptions } from "../../media-node/src/service/NodeService.ts";
+import { NodeService, type NodeServiceOptions } from "../../media-node/service/NodeService.ts";
 import { MemoryBus, MemoryRegistry } from "../../shared/bus/memoryBus.ts";
 
 /** The embedded layout (edge app in Node + one media node on the in-process bus), for tests. */

@@ -123,7 +123,7 @@ export async function startEmbedded(
   for (const k of ["WEIR_SECRET", "WEIR_SESSION_SECRET", "NATS_URL", "WEIR_LISTEN_IPS"])
     if (!opts.env || !(k in opts.env)) delete env[k];
   const { proc, match } = await spawnTsx(
-    "media-node/src/embedded/main.ts",
+    "media-node/embedded/main.ts",
     [],
     env,
     /Weir is running: (http:\/\/\S+?)\/?\s/,
@@ -150,7 +150,7 @@ export async function startMediaNode(
   enter: string[] = [],
 ): Promise<MediaNodeProc> {
   const { proc } = await spawnTsx(
-    "media-node/src/service/main.ts",
+    "media-node/service/main.ts",
     ["--nats-url", natsUrl, "--listen-ip", "127.0.0.1", "--node-id", id, ...args],
     { ...process.env, ...env },
     /"msg":"media node started"/,

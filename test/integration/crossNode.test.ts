@@ -12,7 +12,7 @@ import type { RTCDataChannel, RTCPeerConnection } from "werift";
 import { WebSocket } from "ws";
 import { signToken } from "../../edge/src/auth/jwt.ts";
 import { createNodeEdge, type NodeEdge } from "../../edge/src/node.ts";
-import { NodeService } from "../../media-node/src/service/NodeService.ts";
+import { NodeService } from "../../media-node/service/NodeService.ts";
 import { connectNatsBus, type NatsBusHandle } from "../../shared/bus/adapter/node/nats.ts";
 import type { Grant } from "../../shared/token.ts";
 import { dataPeer } from "../helpers/dataPeer.ts";

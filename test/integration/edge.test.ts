@@ -26,9 +26,9 @@ const TURN = {
   WEIR_TURN_SECRET: "edge-test-turn-static-auth-secret",
   WEIR_TURN_TTL: "3600",
 };
-const NODE_MAIN = existsSync("media-node/src/service/main.ts")
-  ? "media-node/src/service/main.ts"
-  : (process.env.WEIR_NODE_MAIN ?? "media-node/src/service/main.ts");
+const NODE_MAIN = existsSync("media-node/service/main.ts")
+  ? "media-node/service/main.ts"
+  : (process.env.WEIR_NODE_MAIN ?? "media-node/service/main.ts");
 
 let nats: NatsServer;
 let edge: EdgeWorker;

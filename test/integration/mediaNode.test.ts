@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import type { RTCPeerConnection } from "werift";
-import { NodeService } from "../../media-node/src/service/NodeService.ts";
+import { NodeService } from "../../media-node/service/NodeService.ts";
 import { connectNatsBus } from "../../shared/bus/adapter/node/nats.ts";
 import type { Bus, NodeRegistry } from "../../shared/bus/bus.ts";
 import { MemoryBus, MemoryRegistry } from "../../shared/bus/memoryBus.ts";

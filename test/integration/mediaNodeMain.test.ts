@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { after, describe, test } from "node:test";
-import { embeddedConfig } from "../../media-node/src/embedded/config.ts";
-import { ConfigError, loadConfig, transportOptions } from "../../media-node/src/service/config.ts";
+import { embeddedConfig } from "../../media-node/embedded/config.ts";
+import { ConfigError, loadConfig, transportOptions } from "../../media-node/service/config.ts";
 import { connectNatsBus } from "../../shared/bus/adapter/node/nats.ts";
 import { callNode } from "../../shared/nodeClient.ts";
 import { subjects } from "../../shared/subjects.ts";
@@ -127,7 +127,7 @@ test("the media-node process registers, serves commands, and drains on SIGTERM",
   const metricsPort = await freePort();
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", "media-node/src/service/main.ts", "--nats-url", nats.url],
+    ["--import", "tsx", "media-node/service/main.ts", "--nats-url", nats.url],
     {
       stdio: ["ignore", "ignore", "pipe"],
       env: {

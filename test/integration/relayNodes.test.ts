@@ -3,8 +3,8 @@
 // protocol, and the relay comes and goes with the subscription.
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
+import { NodeService } from "../../media-node/service/NodeService.ts";
 import { RelayServer } from "../../media-node/src/relay/RelayServer.ts";
-import { NodeService } from "../../media-node/src/service/NodeService.ts";
 import { MemoryBus, MemoryRegistry } from "../../shared/bus/memoryBus.ts";
 import { callNode } from "../../shared/nodeClient.ts";
 import type { NodeCommand, NodeOp } from "../../shared/rpc.ts";

@@ -9,9 +9,9 @@
 //   the node asked for (the source sends keyframes only on PLI here).
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
+import { NodeService } from "../../media-node/service/NodeService.ts";
 import { RelayServer } from "../../media-node/src/relay/RelayServer.ts";
 import { vp8IsKeyframe } from "../../media-node/src/rtp/codecs/vp8.ts";
-import { NodeService } from "../../media-node/src/service/NodeService.ts";
 import { MemoryBus, MemoryRegistry } from "../../shared/bus/memoryBus.ts";
 import { callNode } from "../../shared/nodeClient.ts";
 import type { NodeCommand, NodeOp } from "../../shared/rpc.ts";

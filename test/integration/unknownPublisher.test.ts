@@ -4,8 +4,8 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { createNodeEdge, type NodeEdge } from "../../edge/src/node.ts";
+import { NodeService } from "../../media-node/service/NodeService.ts";
 import { RelayServer } from "../../media-node/src/relay/RelayServer.ts";
-import { NodeService } from "../../media-node/src/service/NodeService.ts";
 import { connectNatsBus, type NatsBusHandle } from "../../shared/bus/adapter/node/nats.ts";
 import { safeJson } from "../../shared/nodeClient.ts";
 import { pollUntil } from "../helpers/browser.ts";

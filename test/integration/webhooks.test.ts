@@ -15,7 +15,7 @@ import { after, test } from "node:test";
 import { WebSocket } from "ws";
 import { signToken } from "../../edge/src/auth/jwt.ts";
 import { createNodeEdge, type NodeEdge } from "../../edge/src/node.ts";
-import { NodeService } from "../../media-node/src/service/NodeService.ts";
+import { NodeService } from "../../media-node/service/NodeService.ts";
 import { connectNatsBus, type NatsBusHandle } from "../../shared/bus/adapter/node/nats.ts";
 import { MemoryBus, MemoryRegistry } from "../../shared/bus/memoryBus.ts";
 import type { RecordingInfo } from "../../shared/recording.ts";

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { createNodeEdge, type NodeEdge } from "../../edge/src/node.ts";
-import { NodeService } from "../../media-node/src/service/NodeService.ts";
+import { NodeService } from "../../media-node/service/NodeService.ts";
 import { connectNatsBus, type NatsBusHandle } from "../../shared/bus/adapter/node/nats.ts";
 import { WS_CLOSE_REPLACED } from "../../shared/ws.ts";
 import { edgeToken } from "../helpers/edgePair.ts";

@@ -1,4 +1,4 @@
-// DataChannel frames between nodes (media-node/src/service/dataFrames.ts) and the mirrored room
+// DataChannel frames between nodes (media-node/service/cluster/dataFrames.ts) and the mirrored room
 // view (RoomView): bytes, slicing, gaps, snapshot differences.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -8,8 +8,8 @@ import {
   encodeMessage,
   parseFrame,
   Reassembler,
-} from "../../media-node/src/service/dataFrames.ts";
-import { RoomView } from "../../media-node/src/service/RoomView.ts";
+} from "../../media-node/service/cluster/dataFrames.ts";
+import { RoomView } from "../../media-node/service/cluster/RoomView.ts";
 
 const small = { string: 4, binary: 5 };
 

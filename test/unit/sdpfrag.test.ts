@@ -5,7 +5,7 @@ import {
   firstMedia,
   parseSdpFrag,
   SdpFragError,
-} from "../../media-node/src/service/sdpfrag.ts";
+} from "../../media-node/service/sessions/sdpfrag.ts";
 
 const CAND = "candidate:1 1 udp 2130706431 192.0.2.1 50000 typ host";
 

@@ -3,6 +3,8 @@
 // path (nothing forwarded while muted; unmute restarts on a keyframe without a sequence gap).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { RoomSpeakers } from "../../media-node/service/cluster/RoomSpeakers.ts";
+import { RoomView } from "../../media-node/service/cluster/RoomView.ts";
 import { DEFAULT_CODECS } from "../../media-node/src/codecs.ts";
 import { EXT_URI } from "../../media-node/src/headerExtensions.ts";
 import { Publisher } from "../../media-node/src/Publisher.ts";
@@ -14,8 +16,6 @@ import {
 } from "../../media-node/src/rtp/audioLevel.ts";
 import { parseRtp, RtpView } from "../../media-node/src/rtp/rtpPacket.ts";
 import { Subscriber } from "../../media-node/src/Subscriber.ts";
-import { RoomSpeakers } from "../../media-node/src/service/RoomSpeakers.ts";
-import { RoomView } from "../../media-node/src/service/RoomView.ts";
 import {
   ActiveSpeakerDetector,
   type ActiveSpeakerReport,

@@ -3,11 +3,11 @@
 // resolve to nothing; the webhook settings of the media node.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ConfigError, loadConfig, webhookConfig } from "../../media-node/src/service/config.ts";
+import { ConfigError, loadConfig, webhookConfig } from "../../media-node/service/config.ts";
 import {
   WebhookSender,
   webhookSignature,
-} from "../../media-node/src/service/webhooks/WebhookSender.ts";
+} from "../../media-node/service/webhooks/WebhookSender.ts";
 import type { WebhookEvent } from "../../shared/webhooks.ts";
 
 const SECRET = "unit-webhook-secret-0123";
