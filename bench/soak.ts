@@ -3,8 +3,9 @@
 // seconds, leave (DELETE) and join again, over and over. Every few seconds the node's /metrics
 // gives its resident memory, V8 heap, file descriptors, timers, handles and sessions; each minute
 // prints their medians. The verdict: after the warm-up, none of them grows more than 10 %
-// (the peak over the last minute against the peak over the warm-up's last minute, the heap's
-// floor for the heap; timers are counted by a preload, bench/lib/countTimers.ts, unref'd too).
+// (the peak over the last minute against the peak over the warm-up's last minute). The heap is
+// read after a full collection (bench/lib/gcOnSignal.ts: SIGUSR2 before each sample), so it is
+// what the node retains; timers are counted by a preload, bench/lib/countTimers.ts, unref'd too.
 //
 //   npm run soak -- [--minutes 30] [--subscribers 20] [--warmup 5] [--video-kbps 500]
 //                   [--out /tmp/weir-soak]
@@ -38,6 +39,8 @@ if (!(MINUTES > WARMUP_MIN && WARMUP_MIN > 0 && SUBSCRIBERS > 0 && VIDEO_BPS > 0
   process.exit(2);
 }
 const SAMPLE_MS = 10_000;
+/** After SIGUSR2, time for the node to run its collection before /metrics is read. */
+const GC_SETTLE_MS = 500;
 /** How long a viewer stays, then leaves and joins again. */
 const STAY_MS: [number, number] = [3_000, 15_000];
 const GROWTH_LIMIT = 0.1;
@@ -63,7 +66,7 @@ async function main(): Promise<void> {
   try {
     await publish(node.url);
     const viewers = Array.from({ length: SUBSCRIBERS }, (_, i) => viewerLoop(node.url, i));
-    const samples = await sampleFor(node.url, MINUTES * 60_000);
+    const samples = await sampleFor(node, MINUTES * 60_000);
     stopping = true;
     await Promise.all(viewers);
     report(samples);
@@ -72,9 +75,10 @@ async function main(): Promise<void> {
   }
 }
 
-async function startNode(): Promise<{ url: string; proc: ChildProcess }> {
+async function startNode(): Promise<Node> {
   const port = await freePort();
-  const args = ["--import", "tsx", "--import", "./bench/lib/countTimers.ts"];
+  const args = ["--expose-gc", "--import", "tsx", "--import", "./bench/lib/countTimers.ts"];
+  args.push("--import", "./bench/lib/gcOnSignal.ts");
   const proc = spawn(process.execPath, [...args, "media-node/embedded/main.ts"], {
     env: { ...process.env, PORT: String(port), WEIR_SECRET: SECRET },
     stdio: ["ignore", "pipe", "inherit"],
@@ -151,13 +155,15 @@ async function viewerLoop(url: string, i: number): Promise<void> {
   }
 }
 
-async function sampleFor(url: string, ms: number): Promise<Sample[]> {
+type Node = { url: string; proc: ChildProcess };
+
+async function sampleFor(node: Node, ms: number): Promise<Sample[]> {
   const samples: Sample[] = [];
   const t0 = Date.now();
   let minute = 0;
   while (Date.now() - t0 < ms) {
     await sleep(SAMPLE_MS);
-    samples.push(await sample(url, Date.now() - t0));
+    samples.push(await sample(node, Date.now() - t0));
     const m = Math.floor((Date.now() - t0) / 60_000);
     if (m > minute) {
       minute = m;
@@ -168,8 +174,10 @@ async function sampleFor(url: string, ms: number): Promise<Sample[]> {
   return samples;
 }
 
-async function sample(url: string, at: number): Promise<Sample> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+async function sample(node: Node, at: number): Promise<Sample> {
+  node.proc.kill("SIGUSR2"); // a full collection first: the heap read is what is retained
+  await sleep(GC_SETTLE_MS);
+  const text = await (await fetch(`${node.url}/metrics`)).text();
   const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
   const s = { at, sessions: gauge("weir_sessions") } as Sample;
   for (const [k, name] of Object.entries(WATCHED)) s[k as Watched] = gauge(name);
@@ -189,15 +197,12 @@ function describe(s: Sample): string {
   return `rss ${mb(s.rss)}, heap ${mb(s.heap)}, fds ${s.fds}, timers ${s.timers}, handles ${s.handles}, sessions ${s.sessions}`;
 }
 
-/**
- * Each gauge over a window, as steady churn makes it steady: the peak, but for the heap its floor
- * (what survives collection; its peaks follow the collector's timing, not what is held).
- */
+/** Each gauge over a window, as steady churn makes it steady: the peak. */
 function peakOf(samples: Sample[]): Sample {
   const out = { at: samples.at(-1)?.at ?? 0 } as Sample;
   for (const k of [...Object.keys(WATCHED), "sessions"] as (Watched | "sessions")[]) {
     const xs = samples.map((s) => s[k]);
-    out[k] = k === "heap" ? Math.min(...xs) : Math.max(...xs);
+    out[k] = Math.max(...xs);
   }
   return out;
 }
