@@ -11,7 +11,7 @@ import { WeirApiError } from "../../shared/errors.ts";
 import { NAME_PATTERN } from "../../shared/limits.ts";
 import { GRANTS, type Grant } from "../../shared/token.ts";
 
-const root = (p: string) => fileURLToPath(new URL(`../../../client/${p}`, import.meta.url));
+const root = (p: string) => fileURLToPath(new URL(`../../client/${p}`, import.meta.url));
 
 /** URL path -> [file under client/, content type]. Read on every request: edits show at once. */
 export const DEMO_FILES: Record<string, [file: string, type: string]> = {
